@@ -1,0 +1,135 @@
+"""``oomnb build``: rerun every notebook and export figures and the writeup.
+
+Each notebook in ``notebooks/`` runs, in order, in a fresh kernel of the
+current interpreter (nbclient). Notebooks register figures and text blocks
+through :mod:`oomnb.report`; the builder points them at ``build/`` with the
+``OOMNB_BUILD_DIR`` and ``OOMNB_NOTEBOOK`` environment variables. Output::
+
+    build/notebooks/NN-name.ipynb   executed notebooks
+    build/html/NN-name.html         HTML rendering of each
+    build/figures/NAME.{pdf,svg,png,json}   registered figures (+ title, caption)
+    build/blocks/                   registered writeup blocks
+    build/writeup.txt               plain text for an LKML post (<= 72 columns)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import OomnbError
+
+
+def repo_root() -> Path:
+    """The checkout that holds ``notebooks/`` (the package's parent directory)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def _kernel_manager():
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    class CurrentEnv(KernelSpecManager):
+        """Always the interpreter that runs ``oomnb build`` (never a stray kernelspec)."""
+
+        def get_kernel_spec(self, kernel_name):
+            return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                              display_name="Python 3 (oomnb)", language="python")
+
+    return KernelManager(kernel_spec_manager=CurrentEnv(), kernel_name="python3")
+
+
+@dataclass
+class NotebookResult:
+    path: Path
+    seconds: float
+    error: str | None = None
+    figures: list[str] = field(default_factory=list)
+
+
+def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
+    """Run ``src`` in a fresh kernel; returns (executed notebook, error or None)."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = nbformat.read(src, as_version=4)
+    env = {"OOMNB_BUILD_DIR": str(build_dir.resolve()), "OOMNB_NOTEBOOK": src.stem,
+           "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0", "TQDM_DISABLE": "1"}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = NotebookClient(nb, km=_kernel_manager(), timeout=timeout, record_timing=False,
+                                resources={"metadata": {"path": str(src.parent)}})
+        try:
+            client.execute()
+            err = None
+        except CellExecutionError as e:
+            lines = [ln for ln in str(e).splitlines() if ln.strip()]
+            err = lines[-1] if lines else "cell failed"
+        except (CellTimeoutError, DeadKernelError) as e:
+            err = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return nb, err
+
+
+def write_html(nb, dest: Path) -> None:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
+    dest.write_text(body, encoding="utf-8")
+
+
+def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
+    paths = sorted(p for p in nb_dir.glob("*.ipynb") if not p.name.startswith("."))
+    if only:
+        paths = [p for p in paths if any(o in p.stem for o in only)]
+    return paths
+
+
+def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
+          nb_dir: Path | None = None, log=print) -> list[NotebookResult]:
+    import nbformat
+
+    from . import report
+
+    nb_dir = nb_dir or repo_root() / "notebooks"
+    paths = find_notebooks(nb_dir, only)
+    if not paths:
+        raise OomnbError("no notebooks to run" + (f" matching {only}" if only else ""), path=str(nb_dir))
+    for sub in ("figures", "blocks") if not only else ():
+        shutil.rmtree(out / sub, ignore_errors=True)
+    for sub in ("notebooks", "html", "figures", "blocks"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+
+    results = []
+    for i, src in enumerate(paths, 1):
+        log(f"[{i}/{len(paths)}] {src.name} ...")
+        # Drop the figures and blocks this notebook registered last time.
+        for old in list((out / "blocks").glob(f"{src.stem}__*.json")):
+            old.unlink()
+        t0 = time.monotonic()
+        nb, err = execute_notebook(src, out)
+        dt = time.monotonic() - t0
+        res = NotebookResult(src, dt, err)
+        nbformat.write(nb, out / "notebooks" / src.name)
+        write_html(nb, out / "html" / f"{src.stem}.html")
+        if in_place and err is None:
+            nbformat.write(nb, src)
+        status = "ok" if err is None else f"FAILED: {err}"
+        log(f"[{i}/{len(paths)}] {src.name}: {status} ({dt:.1f} s)")
+        results.append(res)
+
+    header = (f"oomnb {__import__('oomnb').__version__} writeup, rebuilt by `oomnb build`\n"
+              "from notebooks/*.ipynb; figures are in build/figures/.")
+    (out / "writeup.txt").write_text(report.assemble_writeup(out, header), encoding="utf-8")
+    return results

@@ -1,0 +1,49 @@
+"""oomnb build."""
+
+import sys
+from pathlib import Path
+
+NAME = "build"
+HELP = "rerun every notebook; export HTML, figures (PDF/SVG/PNG) and build/writeup.txt"
+DESCRIPTION = """Execute notebooks/*.ipynb in order, each in a fresh kernel of this
+interpreter, against the shipped data in data/, and write build/:
+
+  build/notebooks/   executed notebooks
+  build/html/        an HTML rendering of each
+  build/figures/     every registered figure as PDF, SVG and PNG (byte-reproducible)
+  build/writeup.txt  plain text (<= 72 columns) for an LKML post
+
+--in-place also stores the fresh outputs in notebooks/ (do this before a commit
+so that nbval compares against current outputs)."""
+
+
+def add_arguments(p):
+    p.add_argument("--out", default="build", help="output directory (default: build)")
+    p.add_argument("--in-place", action="store_true", help="also write the executed notebooks back to notebooks/")
+    p.add_argument("--only", action="append", metavar="NAME",
+                   help="run only notebooks whose name contains NAME (repeatable)")
+
+
+def run(args) -> int:
+    from ..build import build
+
+    out = Path(args.out)
+
+    def log(msg):
+        print(msg, file=sys.stderr, flush=True)
+
+    results = build(out, in_place=args.in_place, only=args.only, log=log)
+    failed = [r for r in results if r.error]
+    figs = sorted(p.name for p in (out / "figures").glob("*") if p.suffix in (".pdf", ".svg", ".png"))
+    total = sum(r.seconds for r in results)
+    print(f"oomnb build: {len(results)} notebooks ({len(failed)} failed) in {total:.1f} s")
+    print(f"  {out}/notebooks/  {len(results)} executed notebooks")
+    print(f"  {out}/html/       {len(results)} HTML pages")
+    print(f"  {out}/figures/    {len(figs)} files ({len(figs) // 3} figures x pdf/svg/png)")
+    w = out / "writeup.txt"
+    print(f"  {w}  {len(w.read_text().splitlines())} lines")
+    if args.in_place:
+        print(f"  notebooks/        {len(results) - len(failed)} notebooks updated in place")
+    for r in failed:
+        print(f"oomnb build: error: {r.path.name}: {r.error}", file=sys.stderr)
+    return 1 if failed else 0

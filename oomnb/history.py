@@ -1,0 +1,210 @@
+"""What changed around the seed commit, as data: versions and kernel changes.
+
+Source: ``kernel-oom-history.md`` (the project's shared reference), which
+records for each fact where it was read and how sure it is. Its v4.5 facts
+come from LKML patch pre-images, not a v4.5 tree, and carry confidence marks
+([H]/[M]/[L]); ``VERSION_FACTS`` keeps those marks in the cells that rely on
+them. Commit ids and release tags that the reference marks unverified are
+flagged here (``id_verified`` / ``tag_verified``) and drawn differently by
+:func:`plot_change_timeline`.
+
+``df_versions()`` is the side-by-side table of notebook 00;
+``df_changes()`` the list of kernel changes on its timeline figure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+VERSIONS = ["v4.5", "v4.8", "v4.9", "v6.18"]
+
+#: aspect -> version -> short statement. "[M]" marks a v4.5 fact of medium
+#: confidence in the reference; unmarked v4.5 cells are its [H] facts.
+VERSION_FACTS: dict[str, dict[str, str]] = {
+    "victim identity": {
+        "v4.5": "TIF_MEMDIE on one thread",
+        "v4.8": "TIF_MEMDIE + signal->oom_victims count",
+        "v4.9": "signal->oom_mm set (sticky); TIF_MEMDIE per thread",
+        "v6.18": "signal->oom_mm set (tsk_is_oom_victim)",
+    },
+    "mm reference for OOM decisions": {
+        "v4.5": "none kept; scan looks at task->mm",
+        "v4.8": "find_lock_task_mm() per attempt (NULL after exit_mm)",
+        "v4.9": "signal->oom_mm, pinned by mm_count until free_signal_struct",
+        "v6.18": "signal->oom_mm via mmgrab until free_signal_struct",
+    },
+    "skip flag": {
+        "v4.5": "none (no MMF_OOM_* flags)",
+        "v4.8": "MMF_OOM_REAPED, MMF_OOM_NOT_REAPABLE (two strikes)",
+        "v4.9": "MMF_OOM_SKIP: reaper always, __mmput after exit_mmap",
+        "v6.18": "MMF_OOM_SKIP: reaper always, exit_mmap after unmap",
+    },
+    "who calls exit_oom_victim": {
+        "v4.5": "the victim, in exit_mm after mmput",
+        "v4.8": "the victim (exit_mm) and the reaper, remotely",
+        "v4.9": "the victim only (exit_mm, after mmput)",
+        "v6.18": "the victim only (exit_mm, after mmput)",
+    },
+    "oom_killer_disable": {
+        "v4.5": "waits for oom_victims == 0, no timeout",
+        "v4.8": "waits, no timeout; then a second freezer pass",
+        "v4.9": "waits at most freeze_timeout (20 s), else re-enables",
+        "v6.18": "as v4.9 (20 s timeout)",
+    },
+    "reaper": {
+        "v4.5": "none (oom_reaper arrived in v4.6)",
+        "v4.8": "10 trylock attempts, HZ/10 apart, oom_lock per attempt",
+        "v4.9": "10 attempts, oom_lock; mmget_not_zero gate",
+        "v6.18": "10 attempts, no oom_lock; works on mm_users == 0",
+    },
+    "reaper delay": {
+        "v4.5": "-",
+        "v4.8": "none: woken at the kill",
+        "v4.9": "none: woken at the kill",
+        "v6.18": "OOM_REAPER_DELAY = 2*HZ timer",
+    },
+}
+
+
+def df_versions() -> pd.DataFrame:
+    """Aspects (rows) of the OOM killer / reaper in the four modelled versions (columns)."""
+    df = pd.DataFrame(VERSION_FACTS).T[VERSIONS]
+    df.index.name = "aspect"
+    return df
+
+
+@dataclass(frozen=True)
+class Change:
+    version: str          # release the change first appears in (x axis)
+    commit: str           # short id, or "" where the reference has none
+    title: str
+    what: str             # one line: what it did to the protocol
+    id_verified: bool = True
+    tag_verified: bool = True
+    seed_series: bool = False
+
+
+CHANGES: list[Change] = [
+    Change("v4.6", "aac453635549", "mm, oom: introduce oom reaper",
+           "a kthread unmaps the victim's anonymous memory"),
+    Change("v4.7", "74070542099c", "oom, suspend: fix oom_reaper vs. oom_killer_disable race",
+           "second freezer pass after oom_killer_disable", tag_verified=False),
+    Change("v4.9", "26db62f179d1", "oom: keep mm of the killed task available",
+           "the seed: signal->oom_mm pins the victim's mm", seed_series=True),
+    Change("v4.9", "862e3073b3ee", "mm, oom: get rid of signal_struct::oom_victims",
+           "MMF_OOM_REAPED becomes MMF_OOM_SKIP; __mmput sets it", seed_series=True),
+    Change("v4.9", "7d2e7a22cf27", "oom, suspend: fix oom_killer_disable vs. pm suspend properly",
+           "reaper stops remote exit_oom_victim; disable gets a timeout", seed_series=True),
+    Change("v4.9", "38531201c12b", "mm, oom: enforce exit_oom_victim on current task",
+           "exit_oom_victim() only acts on current", id_verified=False, seed_series=True),
+    Change("v4.13", "422580c3cea7", "mm/oom_kill.c: add tracepoints for oom reaper-related events",
+           "oom:mark_victim, wake_reaper, *_task_reaping", id_verified=False),
+    Change("v4.14", "212925802454", "mm: oom: let oom_reap_task and exit_mmap run concurrently",
+           "reaper works on mm_users == 0; exit_mmap sets MMF_OOM_SKIP"),
+    Change("v4.15", "4837fe37adff", "mm, oom_reaper: fix memory corruption",
+           "MMF_OOM_VICTIM decides the exit_mmap synchronisation"),
+    Change("v4.19", "af5679fbc669", "mm, oom: remove oom_lock from oom_reaper",
+           "reaper no longer takes oom_lock"),
+    Change("v5.0", "9bcdeb51bd7d", "oom, oom_reaper: do not enqueue same task twice",
+           "MMF_OOM_REAP_QUEUED: an mm is queued once", id_verified=False),
+    Change("v5.15", "884a7e5964e0", "mm: introduce process_mrelease system call",
+           "user space can reap a dying process"),
+    Change("v5.18", "e4a38402c36e", "oom_kill.c: futex: delay the OOM reaper ...",
+           "OOM_REAPER_DELAY: reaper starts 2*HZ after the kill", tag_verified=False),
+    Change("v6.1", "bf3980c85212", "mm: drop oom code from exit_mmap",
+           "exit_mmap unmaps under the read lock, then MMF_OOM_SKIP"),
+    Change("v6.9", "72ba14deb40a", "mm: update mark_victim tracepoints fields",
+           "oom:mark_victim gains comm, rss, uid, oom_score_adj", tag_verified=False),
+    Change("v6.18", "", "mm/oom_kill: Thaw the entire OOM victim process",
+           "mark_oom_victim thaws every thread (seen in 6.18 kallsyms)",
+           id_verified=False, tag_verified=False),
+]
+
+
+def df_changes() -> pd.DataFrame:
+    """The kernel changes on the timeline, with what the reference could verify."""
+    rows = [{"version": c.version, "commit": c.commit or "(no id)", "title": c.title, "effect": c.what,
+             "id verified": c.id_verified, "tag verified": c.tag_verified, "seed series": c.seed_series}
+            for c in CHANGES]
+    return pd.DataFrame(rows)
+
+
+def _version_key(v: str) -> tuple[int, int]:
+    major, minor = v.lstrip("v").split(".")
+    return int(major), int(minor)
+
+
+def plot_change_timeline(changes: list[Change] | None = None):
+    """Timeline of the changes: release on the x axis (ordinal), one row per commit.
+
+    Filled markers: the reference verified the commit id. Hollow markers:
+    the id is unverified. A dashed bar around a marker: the release tag is
+    inferred or unverified. The seed series is drawn in blue.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    changes = changes or CHANGES
+    versions = sorted({c.version for c in changes}, key=_version_key)
+    xpos = {v: i for i, v in enumerate(versions)}
+    n = len(changes)
+    fig, ax = plt.subplots(figsize=(9.0, 0.26 * n + 1.6))
+    for row, c in enumerate(changes):
+        x, y = xpos[c.version], n - row
+        color = "#0072B2" if c.seed_series else "#444444"
+        ax.plot([x, len(versions) - 0.4], [y, y], color=color, lw=0.4, ls=":", alpha=0.5)
+        if not c.tag_verified:
+            ax.plot([x - 0.4, x + 0.4], [y, y], color=color, lw=1.2, ls="--")
+        ax.plot([x], [y], marker="o", ms=6, color=color, mfc=color if c.id_verified else "white",
+                mew=1.3, zorder=3)
+        label = (c.commit or "(no id)") + ("?" if not c.id_verified else "")
+        ax.text(len(versions) - 0.3, y, f"{label:13} {c.what}", fontsize=6.5, va="center", color=color,
+                family="DejaVu Sans Mono", fontweight="bold" if c.commit == "26db62f179d1" else "normal")
+    ax.set_xticks(range(len(versions)), versions, fontsize=7, rotation=60)
+    ax.set_xlim(-0.5, len(versions) + 11)
+    ax.set_ylim(0.3, n + 0.7)
+    ax.set_yticks([])
+    ax.grid(False)
+    ax.spines["left"].set_visible(False)
+    ax.set_xlabel("first mainline release (ordinal axis)")
+    ax.set_title("OOM victim / oom_reaper changes around 26db62f179d1 (seed series in blue)", pad=22)
+    handles = [Line2D([], [], marker="o", color="#444444", ls="", label="commit id verified"),
+               Line2D([], [], marker="o", color="#444444", mfc="white", ls="", label="commit id unverified (?)"),
+               Line2D([], [], color="#444444", ls="--", label="release tag inferred or unverified")]
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def unverified_note(changes: list[Change] | None = None) -> str:
+    """One line per change whose id or tag the reference does not verify."""
+    out = []
+    for c in changes or CHANGES:
+        what = [w for w, ok in (("commit id", c.id_verified), ("release tag", c.tag_verified)) if not ok]
+        if what:
+            out.append(f"{c.version:6} {c.commit or '(no id)':13} {' and '.join(what)} unverified: {c.title}")
+    return "\n".join(out)
+
+
+def seed_summary_text(width: int = 72) -> str:
+    """The writeup block of notebook 00: the seed series in a few wrapped lines."""
+    import textwrap
+
+    seed = [c for c in CHANGES if c.seed_series]
+    lines = []
+    for c in seed:
+        mark = "" if c.id_verified else " (id unverified)"
+        lines += textwrap.wrap(f"{c.commit}{mark} \"{c.title}\": {c.what}.", width,
+                               subsequent_indent="    ")
+    para = ("Why: in v4.8 the OOM killer identified the victim's mm through "
+            "find_lock_task_mm(), which finds nothing once every thread has "
+            "passed exit_mm; the only way out was exit_oom_victim, so the "
+            "reaper called it remotely, which let oom_killer_disable() return "
+            "while the victim still ran. The victim's own exit_oom_victim "
+            "comes after mmput -> __mmput -> exit_aio, which may wait on IO "
+            "without bound. With signal->oom_mm the OOM killer and the reaper "
+            "keep the mm after exit_mm, so the reaper no longer needs to touch "
+            "TIF_MEMDIE.")
+    return "\n".join(lines) + "\n\n" + "\n".join(textwrap.wrap(para, width))
