@@ -1,0 +1,736 @@
+"""One controlled OOM kill: set up, record, tear down (in a fixed order, always).
+
+The collector refuses unless it is safe (:func:`preflight`), then for each
+run: a tracefs instance, a loop device (throttled scenarios), the run's
+cgroups, the kmsg cursor and printk marker, the victim (and, for
+``frozen-victim``, a trigger), the samplers; it waits for the kill, lifts the
+throttle once the reaper finished (or ``lift_after`` s after the kill), waits
+for the victim to be freed and writes the run directory. A watchdog bounds
+every run. Cleanup runs on every path in the order of :data:`CLEANUP_ORDER`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..errors import OomnbError, Refused
+from . import cgroups as cgm
+from . import metadata as md
+from .kmsg import KmsgReader, write_marker
+from .loopdev import LoopDevice
+from .samplers import MemcgSampler, StackSampler, mono, read_task, tids_of
+from .tracefs import TraceInstance, find_tracefs
+
+VICTIM = str(Path(__file__).with_name("victim.py"))
+SAFE_FRACTION = 0.5  # a limit must stay below this fraction of MemAvailable
+
+CLEANUP_ORDER = (
+    "lift throttles",
+    "wait for victim exit",
+    "close trace readers",
+    "remove cgroups",
+    "detach loop device",
+    "remove backing file",
+    "remove trace instance",
+)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    loop: bool = False
+    iops: int | None = None
+    bps: int | None = None
+    freezer: bool = False
+    trigger: bool = False
+
+
+SCENARIOS = {
+    s.name: s
+    for s in (
+        Scenario("fast-exit", "the victim allocates 16 MiB chunks of anonymous memory until the memcg OOM killer kills it; "
+                 "nothing obstructs its exit"),
+        Scenario("aio-blocked", "before allocating, the victim submits {aio_nr} O_DIRECT Linux-AIO reads (io_setup/io_submit) "
+                 "against a loop device whose reads are throttled to 1 IO/s, so its exit blocks in __mmput -> exit_aio; "
+                 "the throttle is lifted once the reaper finished (or {lift_after:g} s after the kill)",
+                 loop=True, iops=1),
+        Scenario("dstate-thread", "one victim thread loops on a synchronous O_DIRECT preadv of {dstate_kib} KiB on a loop device "
+                 "throttled to 1 IO/s and {bps_kib} KiB/s (uninterruptible, state D checked before the kill) and so holds "
+                 "the mm while the other thread dies; the throttle is lifted once the reaper finished (or {lift_after:g} s "
+                 "after the kill)",
+                 loop=True, iops=1, bps=256 << 10),
+        Scenario("frozen-victim", "the victim ({threads} sleeper threads + main) holds {hold_pct}% of the limit and its freezer "
+                 "cgroup is frozen; a trigger process in the same memory cgroup (not frozen) allocates until the memcg "
+                 "OOM killer kills the frozen victim (oom_score_adj {victim_adj}); 6.18's mark_oom_victim thaws every "
+                 "thread of the victim (thaw_process)",
+                 freezer=True, trigger=True),
+    )
+}
+
+
+@dataclass
+class Options:
+    aio_nr: int = 128
+    lift_after: float = 6.0
+    dstate_bytes: int = 4 << 20
+    threads: int = 3
+    hold_pct: int = 60
+    trigger_pct: int = 75
+    victim_adj: int = 500
+    memcg_interval: float = 0.002
+    stack_interval: float = 0.005
+    watchdog: float | None = None  # seconds per run; default from the limit
+    exit_timeout: float = 30.0
+
+
+class Interrupted(OomnbError):
+    """SIGINT or SIGTERM during a run (after cleanup)."""
+
+    exit_code = 130
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([KMGT]?)(i?B)?\s*", text, re.I)
+    if not m:
+        raise OomnbError(f"bad size {text!r} (e.g. 256M, 1G)")
+    return int(m.group(1)) << {"": 0, "K": 10, "M": 20, "G": 30, "T": 40}[m.group(2).upper()]
+
+
+def size_label(n: int) -> str:
+    return f"{n >> 20}M" if n % (1 << 20) == 0 else f"{n}B"
+
+
+# ---------------------------------------------------------------------------------------------------
+# preflight
+
+
+@dataclass
+class Environment:
+    root: str = "/"
+    euid: int | None = None
+    tracefs: str | None = None
+    tracefs_mounted: bool = False
+    layout: cgm.Layout | None = None
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def preflight(scenarios: list[str], limits: list[int], root: str = "/", euid: int | None = None,
+              mount_tracefs: bool = True) -> Environment:
+    """Everything that must hold before any OOM is triggered; ``problems`` lists each missing piece."""
+    env = Environment(root=root, euid=os.geteuid() if euid is None else euid)
+    P = env.problems
+    r = root.rstrip("/")
+    if env.euid != 0:
+        P.append("not root (needs root for cgroups, tracefs and loop devices)")
+    tfs, why, mounted = find_tracefs(root, mount_if_empty=mount_tracefs and env.euid == 0)
+    env.tracefs, env.tracefs_mounted = tfs, mounted
+    if mounted:
+        env.notes.append("mounted tracefs at /sys/kernel/tracing (it stays mounted)")
+    if why:
+        P.append(why)
+    elif not os.path.isdir(os.path.join(tfs, "instances")):
+        P.append(f"{tfs} has no instances/ (cannot use a trace instance of our own)")
+    env.layout = cgm.detect(root, need_freezer="frozen-victim" in scenarios)
+    P.extend(env.layout.problems)
+    if any(SCENARIOS[s].loop for s in scenarios):
+        if shutil.which("losetup") is None:
+            P.append("losetup not found (util-linux), needed for the throttled loop device")
+        if not os.path.exists(r + "/dev/loop-control"):
+            P.append("no /dev/loop-control (loop devices unavailable)")
+        if not os.path.exists(r + "/proc/sys/fs/aio-max-nr"):
+            P.append("no Linux AIO (/proc/sys/fs/aio-max-nr missing)")
+    if not os.access(r + "/dev/kmsg", os.R_OK):
+        P.append("cannot read /dev/kmsg")
+    try:
+        pan = int(open(r + "/proc/sys/vm/panic_on_oom").read().strip())
+        if pan == 2:
+            P.append("vm.panic_on_oom=2: a memcg OOM would panic the machine")
+    except (OSError, ValueError):
+        P.append("cannot read vm.panic_on_oom")
+    try:
+        avail = md_meminfo(root).get("MemAvailable")
+    except OSError:
+        avail = None
+    if avail is None:
+        P.append("cannot read MemAvailable from /proc/meminfo")
+    else:
+        for lim in limits:
+            if lim > SAFE_FRACTION * avail:
+                P.append(f"limit {size_label(lim)} is above {SAFE_FRACTION:.0%} of MemAvailable "
+                         f"({avail >> 20} MiB): refusing (risk of global memory pressure)")
+        for lim in limits:
+            if lim < (64 << 20):
+                P.append(f"limit {size_label(lim)} is below 64M (the victim interpreter alone needs ~20 MiB)")
+    if env.layout and env.layout.version:
+        for d, lim, use in cgm.limits_above(env.layout):
+            for l2 in limits:
+                if lim - use < l2 + (64 << 20):
+                    P.append(f"ancestor memory cgroup {d} has limit {lim >> 20} MiB with {use >> 20} MiB used: "
+                             f"a {size_label(l2)} victim would push it into OOM (the collector itself could be killed)")
+    return env
+
+
+def md_meminfo(root: str) -> dict[str, int]:
+    out = {}
+    with open(root.rstrip("/") + "/proc/meminfo") as f:
+        for line in f:
+            k, _, rest = line.partition(":")
+            v = rest.split()
+            if v and v[0].isdigit():
+                out[k] = int(v[0]) * 1024
+    return out
+
+
+def plan_lines(scenarios: list[str], limits: list[int], runs: int, out: str, env: Environment, opts: Options) -> list[str]:
+    L = env.layout
+    own = ", ".join(f"{c or 'unified'}:{p}" for c, p in (L.own.items() if L else [])) or "?"
+    lines = [f"plan: {len(scenarios) * len(limits) * runs} run(s) into {out}",
+             f"  cgroup v{L.version if L else '?'}; own cgroup(s) {own}; run cgroups oomnb-<pid>-<scenario>-<limit>-<run> below them",
+             f"  tracefs {env.tracefs or '?'}: instance oomnb-..., trace_clock mono, events oom:*, signal_generate (sig == 9), "
+             "sched_process_exit/free (pid == victim tids)"]
+    for s in scenarios:
+        sc = SCENARIOS[s]
+        for lim in limits:
+            for i in range(runs):
+                extra = []
+                if sc.loop:
+                    extra.append(f"loop device on sparse /tmp/oomnb-...img, reads throttled to {sc.iops} IO/s"
+                                 + (f" and {sc.bps >> 10} KiB/s" if sc.bps else ""))
+                if sc.freezer:
+                    extra.append("victim frozen, trigger in the same memcg")
+                lines.append(f"  {s}-{size_label(lim)}-<next index>: limit {lim} bytes" + ("; " + "; ".join(extra) if extra else ""))
+    lines.append("  cleanup on every exit path: " + " -> ".join(CLEANUP_ORDER))
+    for n in env.notes:
+        lines.append("  note: " + n)
+    for p in env.problems:
+        lines.append("  would refuse: " + p)
+    return lines
+
+
+# ---------------------------------------------------------------------------------------------------
+# cleanup
+
+
+class Cleanup:
+    """Registered teardown steps, run in :data:`CLEANUP_ORDER`, each retried and reported."""
+
+    def __init__(self):
+        self.steps: dict[str, list] = {k: [] for k in CLEANUP_ORDER}
+        self.report: list[tuple[str, str]] = []
+
+    def add(self, step: str, fn) -> None:
+        self.steps[step].append(fn)
+
+    def run(self) -> list[tuple[str, str]]:
+        self.report = []
+        for step in CLEANUP_ORDER:
+            fns = self.steps[step]
+            if not fns:
+                self.report.append((step, "nothing to do"))
+                continue
+            errs = []
+            for fn in fns:
+                for attempt in range(3):
+                    try:
+                        fn()
+                        break
+                    except Exception as e:  # noqa: BLE001 - every failure is reported
+                        if attempt == 2:
+                            errs.append(f"{type(e).__name__}: {e}")
+                        else:
+                            time.sleep(0.2)
+            self.report.append((step, "FAILED: " + "; ".join(errs) if errs else "ok"))
+            self.steps[step] = []
+        return self.report
+
+    def ok(self) -> bool:
+        return all(not s.startswith("FAILED") for _, s in self.report)
+
+    def line(self) -> str:
+        return "cleanup: " + ", ".join(f"{k} {v}" for k, v in self.report)
+
+
+class _Deferred:
+    """Signals during cleanup are noted, not acted on (cleanup must complete)."""
+
+    def __enter__(self):
+        self.got = []
+        self.old = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        if threading.current_thread() is threading.main_thread():
+            for s in self.old:
+                signal.signal(s, lambda n, f: (self.got.append(n),
+                                               print("oomnb collect: cleanup in progress, signal deferred", file=sys.stderr)))
+        return self
+
+    def __exit__(self, *exc):
+        if threading.current_thread() is threading.main_thread():
+            for s, h in self.old.items():
+                signal.signal(s, h)
+        return False
+
+
+# ---------------------------------------------------------------------------------------------------
+# the child processes
+
+
+class Child:
+    """A victim or trigger process speaking the line protocol of victim.py."""
+
+    def __init__(self, argv: list[str]):
+        self.proc = subprocess.Popen([sys.executable, "-u", VICTIM] + argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True,
+                                     start_new_session=True)  # Ctrl-C goes to the collector only
+        self.buf = b""
+        self.pid = self.proc.pid
+
+    def readline(self, timeout: float, watchdog=None) -> str | None:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            if watchdog is not None:
+                watchdog.check()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], min(left, 0.1))
+            if r:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    return None
+                self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line.decode(errors="replace")
+
+    def send(self, word: str) -> None:
+        self.proc.stdin.write((word + "\n").encode())
+        self.proc.stdin.flush()
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stderr_tail(self) -> str:
+        try:
+            if self.proc.poll() is not None:
+                return self.proc.stderr.read()[-500:].decode(errors="replace").strip()
+        except (OSError, ValueError):
+            pass
+        return ""
+
+    def kill_and_wait(self, timeout: float) -> None:
+        """SIGKILL if alive, wait (bounded); raises if it does not exit."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            st = read_task(self.pid, self.pid)
+            raise OomnbError(f"pid {self.pid} did not exit within {timeout:g} s (state {st[0] if st else '?'})")
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except (OSError, ValueError, BrokenPipeError):
+                pass
+
+
+class Watchdog:
+    """Bounds a run: after ``seconds`` it kills the children and lifts throttles/freezing."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.fired = False
+        self.actions: list = []
+        self.timer = threading.Timer(seconds, self._fire)
+        self.timer.daemon = True
+
+    def start(self):
+        self.timer.start()
+        return self
+
+    def _fire(self):
+        self.fired = True
+        for fn in self.actions:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - best effort; cleanup reports
+                pass
+
+    def check(self):
+        if self.fired:
+            raise OomnbError(f"watchdog: run exceeded {self.seconds:g} s, victim killed")
+
+    def cancel(self):
+        self.timer.cancel()
+
+
+# ---------------------------------------------------------------------------------------------------
+# one run
+
+
+def _trace_has(inst: TraceInstance, pattern: str) -> re.Match | None:
+    return re.search(pattern, inst.read().decode(errors="replace"), re.M)
+
+
+def wait_for(pred, timeout: float, watchdog: Watchdog, interval: float = 0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        watchdog.check()
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(interval)
+
+
+def next_index(machine_dir: Path, scenario: str, limit: int) -> int:
+    """The run index: the sequence index within the set's runs of this scenario."""
+    n = 0
+    if machine_dir.is_dir():
+        for d in machine_dir.iterdir():
+            if d.is_dir() and d.name.startswith(scenario + "-") and not d.name.endswith(".partial"):
+                m = re.fullmatch(re.escape(scenario) + r"-\d+[A-Z]?B?-(\d+)", d.name)
+                if m:
+                    n = max(n, int(m.group(1)) + 1)
+    return n
+
+
+def run_once(env: Environment, scenario: str, limit: int, index: int, machine_dir: Path, opts: Options,
+             log=lambda s: print(s, file=sys.stderr), phase_hook=None) -> dict:
+    """Record one run into ``machine_dir/<scenario>-<limit>-<index>/``; returns a summary dict."""
+    sc = SCENARIOS[scenario]
+    label = f"{scenario}-{size_label(limit)}-{index}"
+    name = f"oomnb-{os.getpid()}-{label}"
+    final = machine_dir / label
+    tmp = machine_dir / (label + ".partial")
+    if final.exists():
+        raise OomnbError(f"{final} exists already")
+    hook = phase_hook or (lambda phase: None)
+    cleanup = Cleanup()
+    summary: dict = {"run": label}
+    wd = Watchdog(opts.watchdog or (60.0 + 15.0 * limit / (1 << 30)))
+    kmsg = KmsgReader()
+    mem_s = stk_s = None
+    victim = trigger = None
+    caveats: list[str] = []
+    t_start = mono()
+    ok = False
+    try:
+        avail = md_meminfo(env.root).get("MemAvailable", 0)
+        if limit > SAFE_FRACTION * avail:
+            raise Refused(f"limit {size_label(limit)} is above {SAFE_FRACTION:.0%} of MemAvailable ({avail >> 20} MiB) now")
+        tmp.mkdir(parents=True)
+        hook("setup")
+        # tracefs instance
+        inst = TraceInstance(env.tracefs, name)
+        cleanup.add("remove trace instance", inst.remove)
+        inst.create("mono")
+        # loop device
+        lo = None
+        if sc.loop:
+            lo = LoopDevice(name)
+            cleanup.add("remove backing file", lo.remove_backing)
+            cleanup.add("detach loop device", lo.detach)
+            lo.create()
+        # cgroups
+        cg = cgm.make(env.layout, name, freezer=sc.freezer, trigger=sc.trigger)
+        cleanup.add("remove cgroups", cg.remove)
+        swap = md_meminfo(env.root).get("SwapTotal", 0)
+        cg.create(limit, swap)
+
+        def lift():
+            if sc.loop:
+                cg.lift_throttle()
+            if sc.freezer:
+                cg.thaw()
+        cleanup.add("lift throttles", lift)
+        wd.actions += [lift]
+        # readers
+        kmsg.open()
+        cleanup.add("close trace readers", kmsg.close)
+        cleanup.add("close trace readers", inst.close)
+        marker0 = write_marker(kmsg, f"oomnb: {name} start\n")
+        before = {"vmstat": md.vmstat(), "memcg_oom_kill": cg.oom_kill_count()}
+        # victim
+        argv = ["victim", "--scenario", scenario]
+        if sc.loop:
+            argv += ["--device", lo.device]
+        if scenario == "aio-blocked":
+            argv += ["--aio-nr", str(opts.aio_nr)]
+        if scenario == "dstate-thread":
+            argv += ["--dstate-bytes", str(opts.dstate_bytes)]
+        if scenario == "frozen-victim":
+            argv += ["--hold-bytes", str(limit * opts.hold_pct // 100 // (16 << 20) * (16 << 20)), "--threads", str(opts.threads)]
+        victim = Child(argv)
+        cleanup.add("wait for victim exit", lambda: victim.kill_and_wait(opts.exit_timeout))
+        wd.actions.insert(0, lambda: victim.proc.kill())
+        wd.start()
+        hello = victim.readline(15, wd)
+        if not hello or not hello.startswith("hello "):
+            raise OomnbError(f"victim did not start ({hello!r}): {victim.stderr_tail()}")
+        pid = victim.pid
+        cg.add_victim(pid)
+        if scenario == "frozen-victim":
+            with open(f"/proc/{pid}/oom_score_adj", "w") as f:
+                f.write(str(opts.victim_adj))
+        if sc.loop:
+            cg.throttle_read(lo.devnum, sc.iops, sc.bps)
+        victim.send("setup")
+        ready = victim.readline(60, wd)
+        if not ready or not ready.startswith("ready"):
+            raise OomnbError(f"victim set-up failed ({ready!r}): {victim.stderr_tail()}")
+        info = dict(kv.split("=", 1) for kv in ready.split()[1:])
+        tids = tids_of(pid)
+        summary["pid"] = pid
+        hook("ready")
+        pre_kill: dict = {}
+        if scenario == "dstate-thread":
+            dtid = int(info["dstate_tid"])
+
+            def in_d():
+                st = read_task(pid, dtid)
+                return st if st and st[0] == "D" else None
+            st1 = wait_for(in_d, 10, wd, 0.01)
+            time.sleep(0.05)
+            st2 = in_d()
+            if not (st1 and st2):
+                raise OomnbError(f"dstate thread {dtid} not in state D before the kill")
+            pre_kill["dstate_thread"] = {"tid": dtid, "state": st2[0], "stack": st2[2].splitlines()}
+        inst.filter_pids("sched/sched_process_exit", tids)
+        inst.filter_pids("sched/sched_process_free", tids)
+        inst.enable()
+        inst.on()
+        inst.marker(f"oomnb: {name} phase=alloc pid={pid} tids={','.join(map(str, tids))}\n")
+        mem_s = MemcgSampler(cg.usage_file, opts.memcg_interval)
+        stk_s = StackSampler([pid], opts.stack_interval)
+        cleanup.add("close trace readers", mem_s.stop)
+        cleanup.add("close trace readers", stk_s.stop)
+        mem_s.start()
+        stk_s.start()
+        victim.send("alloc")
+        trig_pid = None
+        if scenario == "frozen-victim":
+            cg.freeze()
+            if not wait_for(cg.is_frozen, 10, wd, 0.01):
+                raise OomnbError(f"victim cgroup did not freeze (state {cg.frozen_state()})")
+            time.sleep(0.05)
+            pre_kill["frozen"] = {"freezer_state": cg.frozen_state(),
+                                  "threads": {t: (read_task(pid, t) or ("gone",))[0] for t in tids_of(pid)}}
+            inst.marker(f"oomnb: {name} phase=frozen\n")
+            trigger = Child(["trigger", "--bytes", str(limit * opts.trigger_pct // 100)])
+            cleanup.add("wait for victim exit", lambda: trigger.kill_and_wait(opts.exit_timeout))
+            wd.actions.insert(0, lambda: trigger.proc.kill())
+            if not (trigger.readline(15, wd) or "").startswith("hello"):
+                raise OomnbError(f"trigger did not start: {trigger.stderr_tail()}")
+            trig_pid = trigger.pid
+            cg.add_trigger(trig_pid)
+            with open(f"/proc/{trig_pid}/oom_score_adj", "w") as f:
+                f.write("0")
+            inst.filter_pids("sched/sched_process_exit", tids + [trig_pid])
+            inst.filter_pids("sched/sched_process_free", tids + [trig_pid])
+            inst.marker(f"oomnb: {name} phase=trigger pid={trig_pid}\n")
+            trigger.send("setup")
+        hook("alloc")
+        # wait for the kill (AnonHugePages sampled until then: smaps_rollup takes mmap_lock, so stop at the kill)
+        pat_kill = rf"mark_victim: pid={pid}\b"
+        thp_last = None
+        t_alloc = mono()
+        deadline = time.monotonic() + wd.seconds
+        killed = None
+        nxt = 0.0
+        while killed is None:
+            wd.check()
+            if time.monotonic() > deadline:
+                raise OomnbError("no OOM kill within the run's time bound")
+            if _trace_has(inst, pat_kill):
+                killed = mono()
+                break
+            if not victim.alive():
+                if _trace_has(inst, pat_kill):
+                    killed = mono()
+                    break
+                raise OomnbError(f"victim exited (rc {victim.proc.returncode}) without an OOM kill: {victim.stderr_tail()}")
+            if scenario == "frozen-victim" and trigger and not trigger.alive():
+                raise OomnbError(f"trigger exited (rc {trigger.proc.returncode}) before the victim was killed: {trigger.stderr_tail()}")
+            if time.monotonic() >= nxt:
+                v = md.anon_huge_pages(pid)
+                if v is not None:
+                    thp_last = (mono(), v)
+                nxt = time.monotonic() + 0.1
+            time.sleep(0.01)
+        hook("killed")
+        inst.marker(f"oomnb: {name} phase=kill-seen\n")
+        stk_s.interval = min(stk_s.interval, 0.005)
+        lifted = None
+        if sc.loop:
+            pat_reap = rf"(finish_task_reaping|skip_task_reaping): pid={pid}\b"
+            got = wait_for(lambda: _trace_has(inst, pat_reap) or not victim.alive(), opts.lift_after, wd, 0.01)
+            reason = ("reaper finished" if got and not isinstance(got, bool) and "finish" in got.group(1)
+                      else "reaper skipped" if got and not isinstance(got, bool)
+                      else "victim exited" if got else f"timeout {opts.lift_after:g} s after the kill")
+            if got and not isinstance(got, bool) and "skip" in got.group(1):
+                # unable to reap yet (mmap_lock): the reaper retries; give it the rest of the window
+                got2 = wait_for(lambda: _trace_has(inst, rf"finish_task_reaping: pid={pid}\b"),
+                                max(0.0, opts.lift_after - (mono() - killed)), wd, 0.01)
+                reason = "reaper finished after skip" if got2 else reason + ", then timeout"
+            cg.lift_throttle()
+            lifted = mono()
+            inst.marker(f"oomnb: {name} phase=throttle-lifted reason={reason.replace(' ', '_')}\n")
+            summary["lift_reason"] = reason
+        hook("reaping")
+        try:
+            victim.proc.wait(opts.exit_timeout)
+        except subprocess.TimeoutExpired:
+            raise OomnbError(f"victim {pid} did not exit within {opts.exit_timeout:g} s after the kill")
+        t_exit = mono()
+        if victim.proc.returncode != -signal.SIGKILL:
+            caveats.append(f"victim exit status {victim.proc.returncode} (expected SIGKILL)")
+        freed = wait_for(lambda: _trace_has(inst, rf"sched_process_free: comm=\S+ pid={pid}\b"), 3, wd, 0.02)
+        if not freed:
+            caveats.append("sched_process_free of the victim not seen within 3 s of its exit")
+        if trigger is not None:
+            done = trigger.readline(20, wd)
+            summary["trigger"] = done
+            if not (done or "").startswith("done"):
+                caveats.append(f"trigger did not complete its allocation after the kill ({done!r})")
+            trigger.proc.stdin.close()
+            trigger.proc.wait(10)
+        time.sleep(0.05)
+        stk_s.stop()
+        mem_s.stop()
+        wd.cancel()
+        hook("collect")
+        marker1 = write_marker(kmsg, f"oomnb: {name} end\n")
+        kmsg.poll()
+        after = {"vmstat": md.vmstat(), "memcg_oom_kill": cg.oom_kill_count()}
+        stat_after = cg.stat()
+        inst.off()
+        trace = inst.read()
+        # files
+        (tmp / "trace.txt").write_bytes(trace)
+        (tmp / "kmsg.txt").write_bytes(kmsg.text())
+        (tmp / "memcg.csv").write_text(mem_s.csv())
+        (tmp / "stacks.txt").write_text(stk_s.text())
+        d_vm = after["vmstat"].get("oom_kill", 0) - before["vmstat"].get("oom_kill", 0)
+        d_cg = (after["memcg_oom_kill"] or 0) - (before["memcg_oom_kill"] or 0) if after["memcg_oom_kill"] is not None else None
+        if d_vm != 1:
+            caveats.append(f"/proc/vmstat oom_kill rose by {d_vm} during the run (expected 1): other OOM kills on the machine, or missed")
+        if d_cg is not None and d_cg != 1:
+            caveats.append(f"the run's memcg oom_kill counter rose by {d_cg} (expected 1)")
+        if kmsg.lost:
+            caveats.append(f"{kmsg.lost} kmsg records were overwritten before they were read")
+        if mem_s.error:
+            caveats.append(f"memcg sampler: {mem_s.error}")
+        exit_aio = stk_s.seen("exit_aio")
+        if scenario == "aio-blocked" and not exit_aio:
+            caveats.append("no stack sample showed exit_aio")
+        if "error" in marker0 or "error" in marker1:
+            caveats.append("printk marker: " + (marker0.get("error") or marker1.get("error")))
+        fmt = {"trace.txt": "ftrace", "kmsg.txt": "kmsg", "memcg.csv": "memcg-csv", "stacks.txt": "stacks"}
+        params = {"aio_nr": opts.aio_nr, "lift_after_s": opts.lift_after, "dstate_bytes": opts.dstate_bytes,
+                  "threads": opts.threads, "hold_pct": opts.hold_pct, "trigger_pct": opts.trigger_pct,
+                  "victim_oom_score_adj": opts.victim_adj if scenario == "frozen-victim" else 0,
+                  "throttle_read_iops": sc.iops, "throttle_read_bps": sc.bps, "chunk_bytes": 16 << 20,
+                  "memcg_interval_s": opts.memcg_interval, "stack_interval_s": opts.stack_interval,
+                  "watchdog_s": wd.seconds}
+        desc = sc.description.format(aio_nr=opts.aio_nr, lift_after=opts.lift_after, dstate_kib=opts.dstate_bytes >> 10,
+                                     bps_kib=(sc.bps or 0) >> 10, threads=opts.threads, hold_pct=opts.hold_pct,
+                                     victim_adj=opts.victim_adj)
+        mach = machine_dir.name
+        meta = {
+            "schema": "oomnb-run/1",
+            "machine": mach,
+            "scenario": scenario,
+            "scenario_description": desc,
+            "limit_bytes": limit,
+            "run": index,
+            "run_note": "sequence index within the set's runs of this scenario, not a repetition count",
+            "trace_clock": inst.clock,
+            "cgroup_version": env.layout.version,
+            "kernel_release": os.uname().release,
+            "victim_pids": [pid],
+            "victim_tids": tids,
+            "trigger_pid": trig_pid,
+            "files": fmt,
+            "provenance": {"kind": "collected", "source": f"oomnb collect {__version__}",
+                           "captured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                           "description": "controlled memcg OOM kill recorded by oomnb collect on this machine; "
+                                          "files written verbatim as read from the kernel"},
+            "oomnb_version": __version__,
+            "parameters": params,
+            "cgroups": cg.files(),
+            "loop_device": {"device": lo.device, "devnum": lo.devnum, "backing_size": lo.size} if lo else None,
+            "tracefs_instance": name,
+            "events": ["oom:*", "signal:signal_generate (sig == 9)",
+                       "sched:sched_process_exit (pid == victim tids)", "sched:sched_process_free (pid == victim tids)"],
+            "clock_offset": {"note": "printk (local_clock) minus CLOCK_MONOTONIC (= trace_clock mono), from markers written "
+                                     "to /dev/kmsg between two clock_gettime(CLOCK_MONOTONIC) calls",
+                             "start": marker0, "end": marker1},
+            "timeline_monotonic_s": {"collector_start": t_start, "alloc_sent": t_alloc, "kill_seen": killed,
+                                     "throttle_lifted": lifted, "victim_reaped_by_waitpid": t_exit},
+            "pre_kill": pre_kill,
+            "anon_huge_pages_before_kill": {"monotonic_s": thp_last[0], "bytes": thp_last[1]} if thp_last else None,
+            "oom_kill_counters": {"vmstat_before": before["vmstat"].get("oom_kill"), "vmstat_after": after["vmstat"].get("oom_kill"),
+                                  "memcg_before": before["memcg_oom_kill"], "memcg_after": after["memcg_oom_kill"]},
+            "memcg_stat_after": {k: stat_after[k] for k in ("rss_huge", "anon_thp", "total_rss", "anon") if k in stat_after},
+            "stacks_show_exit_aio": exit_aio,
+            "victim_exit_status": victim.proc.returncode,
+            "caveats": caveats,
+        }
+        if scenario == "frozen-victim":
+            meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        summary.update({"kill_after_alloc_s": killed - t_alloc, "exit_after_kill_s": t_exit - killed,
+                        "stacks_exit_aio": exit_aio, "caveats": caveats})
+        ok = True
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted during {label}")
+    finally:
+        wd.cancel()
+        with _Deferred():
+            hook("cleanup")
+            cleanup.run()
+            if ok and cleanup.ok():
+                tmp.rename(final)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+        summary["cleanup"] = cleanup.report
+        log(f"  {cleanup.line()}")
+        if not cleanup.ok():
+            raise OomnbError(f"{label}: cleanup incomplete: " + "; ".join(f"{k}: {v}" for k, v in cleanup.report if v.startswith("FAILED")))
+    summary["dir"] = str(final)
+    return summary
+
+
+def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: dict, killed: float) -> dict:
+    """What the samplers saw of the frozen victim's threads around the kill."""
+    out = {"threads_at_freeze": pre_kill.get("frozen", {}).get("threads"),
+           "freezer_state_at_freeze": pre_kill.get("frozen", {}).get("freezer_state")}
+    per = {}
+    for tid in tids:
+        st = stk.states.get(tid, [])
+        before = [s for t, s in st if t < killed]
+        after = [s for t, s in st if t >= killed]
+        per[str(tid)] = {"last_state_before_kill_seen": before[-1] if before else None,
+                         "states_after_kill": sorted(set(after)), "samples": len(st)}
+    out["threads"] = per
+    out["refrigerator_in_stacks"] = stk.seen("refrigerator") or stk.seen("do_freezer_trap")
+    out["note"] = ("every victim thread must reach sched_process_exit in trace.txt while the freezer cgroup stays frozen: "
+                   "mark_oom_victim -> thaw_process thaws the whole victim on 6.18")
+    return out

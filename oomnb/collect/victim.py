@@ -1,0 +1,199 @@
+"""The OOM victim run by ``oomnb collect`` (stdlib only, run as a script).
+
+It is started by the collector as ``python3 -u victim.py ROLE [options]`` and
+talks over stdin/stdout, one line per message, so that the collector can put
+it into its cgroups before it does anything that is charged or throttled:
+
+    victim -> collector   hello PID
+    collector -> victim   setup
+    victim -> collector   ready KEY=VALUE ...      (scenario set-up done)
+    collector -> victim   alloc
+    victim                allocates 16 MiB chunks until the kernel kills it
+
+Roles and scenarios:
+
+* ``victim --scenario fast-exit``: allocation only.
+* ``victim --scenario aio-blocked --device DEV --aio-nr N``: before
+  allocating, submit N O_DIRECT Linux-AIO reads (``io_setup``/``io_submit``
+  through ctypes, page-aligned buffers) to DEV, whose reads the collector has
+  throttled; its exit then blocks in ``__mmput -> exit_aio``.
+* ``victim --scenario dstate-thread --device DEV --dstate-bytes B``: one
+  thread loops on a synchronous O_DIRECT ``preadv`` of B bytes on DEV
+  (uninterruptible sleep, state D), the main thread allocates.
+* ``victim --scenario frozen-victim --hold-bytes B --threads T``: T sleeper
+  threads, the main thread allocates B bytes at ``setup`` and then waits; the
+  collector freezes its cgroup and a ``trigger`` in the same memory cgroup
+  causes the OOM kill.
+* ``trigger --bytes B``: allocate B bytes in 16 MiB chunks, print ``done``,
+  wait for stdin to close.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import ctypes.util
+import mmap
+import os
+import sys
+import threading
+import time
+
+CHUNK = 16 << 20
+PAGE = mmap.PAGESIZE
+PR_SET_NAME = 15
+IOCB_CMD_PREAD = 0
+
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def set_comm(name: str) -> None:
+    _libc.prctl(PR_SET_NAME, ctypes.c_char_p(name.encode()[:15]), 0, 0, 0)
+
+
+def say(*words) -> None:
+    sys.stdout.write(" ".join(str(w) for w in words) + "\n")
+    sys.stdout.flush()
+
+
+def expect(word: str) -> None:
+    line = sys.stdin.readline()
+    if not line:
+        os._exit(0)  # collector went away
+    if line.strip() != word:
+        say("error", "expected", word, "got", line.strip())
+        os._exit(2)
+
+
+def gettid() -> int:
+    return threading.get_native_id()
+
+
+class iocb(ctypes.Structure):  # include/uapi/linux/aio_abi.h, x86_64 / little endian
+    _fields_ = [
+        ("aio_data", ctypes.c_uint64),
+        ("aio_key", ctypes.c_uint32),
+        ("aio_rw_flags", ctypes.c_int32),
+        ("aio_lio_opcode", ctypes.c_uint16),
+        ("aio_reqprio", ctypes.c_int16),
+        ("aio_fildes", ctypes.c_uint32),
+        ("aio_buf", ctypes.c_uint64),
+        ("aio_nbytes", ctypes.c_uint64),
+        ("aio_offset", ctypes.c_int64),
+        ("aio_reserved2", ctypes.c_uint64),
+        ("aio_flags", ctypes.c_uint32),
+        ("aio_resfd", ctypes.c_uint32),
+    ]
+
+
+SYS_io_setup = 206
+SYS_io_submit = 209
+
+
+def submit_aio(device: str, nr: int, size: int = 4096) -> tuple[int, list]:
+    """Submit ``nr`` O_DIRECT reads of ``size`` bytes at distinct offsets."""
+    fd = os.open(device, os.O_RDONLY | os.O_DIRECT)
+    ctx = ctypes.c_ulong(0)
+    if _libc.syscall(SYS_io_setup, nr, ctypes.byref(ctx)) != 0:
+        raise OSError(ctypes.get_errno(), "io_setup")
+    buf = mmap.mmap(-1, nr * size)  # page aligned
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    cbs = (iocb * nr)()
+    ptrs = (ctypes.POINTER(iocb) * nr)()
+    for i in range(nr):
+        cbs[i].aio_data = i
+        cbs[i].aio_lio_opcode = IOCB_CMD_PREAD
+        cbs[i].aio_fildes = fd
+        cbs[i].aio_buf = base + i * size
+        cbs[i].aio_nbytes = size
+        cbs[i].aio_offset = i * size * 2  # distinct, not adjacent: no merging
+        ptrs[i] = ctypes.pointer(cbs[i])
+    n = _libc.syscall(SYS_io_submit, ctx, nr, ptrs)
+    if n < 0:
+        raise OSError(ctypes.get_errno(), "io_submit")
+    return n, [buf, cbs, ptrs, fd, ctx]  # keep alive
+
+
+def dstate_thread(device: str, nbytes: int, started: threading.Event, info: dict) -> None:
+    set_comm("oomnb-dstate")
+    info["tid"] = gettid()
+    fd = os.open(device, os.O_RDONLY | os.O_DIRECT)
+    buf = mmap.mmap(-1, nbytes)
+    started.set()
+    off = 0
+    while True:
+        os.preadv(fd, [buf], off)  # O_DIRECT: uninterruptible wait for the bios
+        off = (off + nbytes) % (32 << 20)
+
+
+def sleeper(ev: threading.Event, tids: list) -> None:
+    set_comm("oomnb-sleeper")
+    tids.append(gettid())
+    ev.wait()
+
+
+def allocate(total: int | None, keep: list) -> None:
+    """Touch anonymous memory 16 MiB at a time (forever when ``total`` is None)."""
+    ones = b"\x01" * CHUNK
+    done = 0
+    while total is None or done < total:
+        n = CHUNK if total is None else min(CHUNK, total - done)
+        m = mmap.mmap(-1, n, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+        m.write(ones[:n])
+        keep.append(m)
+        done += n
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("role", choices=["victim", "trigger"])
+    ap.add_argument("--scenario", default="fast-exit")
+    ap.add_argument("--device")
+    ap.add_argument("--aio-nr", type=int, default=128)
+    ap.add_argument("--dstate-bytes", type=int, default=4 << 20)
+    ap.add_argument("--hold-bytes", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=3)
+    ap.add_argument("--bytes", type=int, default=0)
+    a = ap.parse_args(argv)
+    keep: list = []
+    set_comm("oomnb-" + a.role)
+    say("hello", os.getpid())
+    expect("setup")
+    if a.role == "trigger":
+        allocate(a.bytes, keep)
+        say("done", a.bytes)
+        sys.stdin.read()
+        return 0
+    extra = {}
+    if a.scenario == "aio-blocked":
+        n, k = submit_aio(a.device, a.aio_nr)
+        keep.append(k)
+        extra["aio_submitted"] = n
+    elif a.scenario == "dstate-thread":
+        started = threading.Event()
+        info: dict = {}
+        t = threading.Thread(target=dstate_thread, args=(a.device, a.dstate_bytes, started, info), daemon=True)
+        t.start()
+        started.wait()
+        extra["dstate_tid"] = info["tid"]
+    elif a.scenario == "frozen-victim":
+        ev = threading.Event()
+        tids: list = []
+        for _ in range(a.threads):
+            threading.Thread(target=sleeper, args=(ev, tids), daemon=True).start()
+        while len(tids) < a.threads:
+            time.sleep(0.001)
+        allocate(a.hold_bytes, keep)
+        extra["held_bytes"] = a.hold_bytes
+    say("ready", *(f"{k}={v}" for k, v in extra.items()))
+    expect("alloc")
+    if a.scenario == "frozen-victim":
+        while True:  # frozen by the collector; killed by the trigger's OOM
+            time.sleep(3600)
+    allocate(None, keep)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""``oomnb collect``: controlled, safe, real OOM kills with the kernel's own tracepoints."""
+
+from __future__ import annotations
+
+NAME = "collect"
+HELP = "run controlled memcg OOM kills and record tracepoints, kmsg, memcg usage and stacks"
+DESCRIPTION = """\
+Run controlled OOM kills inside memory cgroups created below the collector's
+own cgroup, record the kernel's own tracepoints (a tracefs instance of our
+own, trace_clock mono), the kernel log from a cursor, the cgroup's memory
+usage and the victim's kernel stacks, and write a data set in the layout of
+data/README.md (one directory per run, machine.json, manifest.sha256).
+
+Scenarios: fast-exit, aio-blocked, dstate-thread, frozen-victim.
+Refuses (one line per missing piece, exit 3) unless root, real tracefs with
+events/oom, a memory cgroup controller and the throttle controller (v1 blkio /
+v2 io) exist and each limit is below half of MemAvailable. Everything it
+creates is named oomnb-... and removed on every exit path (also Ctrl-C,
+SIGTERM, a crashed victim); a watchdog bounds every run.
+
+example:
+  oomnb collect --scenario aio-blocked --limit 256M,1G --runs 3 --out data/kvm2-cgroup1-linux6.18
+"""
+
+
+def add_arguments(p):
+    p.add_argument("--scenario", required=True,
+                   help="comma list of: fast-exit, aio-blocked, dstate-thread, frozen-victim")
+    p.add_argument("--limit", default="256M", help="comma list of memcg hard limits (e.g. 256M,1G,4G)")
+    p.add_argument("--runs", type=int, default=1, help="runs per scenario and limit (default 1)")
+    p.add_argument("--out", required=True, help="machine directory, e.g. data/<label> (created)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and the preflight verdict, run nothing")
+    p.add_argument("--aio-nr", type=int, default=128, help="aio-blocked: number of O_DIRECT AIO reads (default 128)")
+    p.add_argument("--lift-after", type=float, default=6.0,
+                   help="lift the throttle this many seconds after the kill if the reaper has not finished (default 6)")
+    p.add_argument("--watchdog", type=float, default=None, help="seconds per run before the victim is killed (default 60 + 15/GiB)")
+
+
+def run(args) -> int:
+    import signal
+    import sys
+    import time
+    from pathlib import Path
+
+    from ..errors import OomnbError, Refused
+    from ..collect import runner
+    from ..collect.dataset import write_machine, write_manifest
+
+    scenarios = [s.strip() for s in args.scenario.split(",") if s.strip()]
+    for s in scenarios:
+        if s not in runner.SCENARIOS:
+            raise OomnbError(f"unknown scenario {s!r} (known: {', '.join(runner.SCENARIOS)})")
+    limits = [runner.parse_size(x) for x in args.limit.split(",") if x.strip()]
+    if args.runs < 1:
+        raise OomnbError("--runs must be >= 1")
+    out = Path(args.out)
+    opts = runner.Options(aio_nr=args.aio_nr, lift_after=args.lift_after, watchdog=args.watchdog)
+    env = runner.preflight(scenarios, limits)
+    if args.dry_run:
+        for line in runner.plan_lines(scenarios, limits, args.runs, str(out), env, opts):
+            print(line)
+        return 3 if env.problems else 0
+    if env.problems:
+        for p in env.problems:
+            print(f"oomnb collect: refused: {p}", file=sys.stderr)
+        raise Refused(f"{len(env.problems)} precondition(s) missing (see above)")
+    for n in env.notes:
+        print(f"oomnb collect: {n}", file=sys.stderr)
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term)
+    results = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        ctrls = sorted(env.layout.mounts) if env.layout.version == 1 else ["memory", "io"]
+        write_machine(out, env.layout.version, ctrls)
+        total = len(scenarios) * len(limits) * args.runs
+        k = 0
+        for s in scenarios:
+            for lim in limits:
+                for _ in range(args.runs):
+                    k += 1
+                    idx = runner.next_index(out, s, lim)
+                    label = f"{s}-{runner.size_label(lim)}-{idx}"
+                    print(f"[{k}/{total}] {label}: running", file=sys.stderr)
+                    t0 = time.monotonic()
+                    try:
+                        r = runner.run_once(env, s, lim, idx, out, opts)
+                    finally:
+                        write_manifest(out)
+                    print(f"[{k}/{total}] {label}: victim pid {r['pid']} killed {r['kill_after_alloc_s']:.3f} s after alloc, "
+                          f"exited {r['exit_after_kill_s']:.3f} s after the kill"
+                          + (f", throttle lifted ({r['lift_reason']})" if r.get("lift_reason") else "")
+                          + (", exit_aio seen in stacks" if r.get("stacks_exit_aio") else "")
+                          + f" [{time.monotonic() - t0:.1f} s]", file=sys.stderr)
+                    for c in r["caveats"]:
+                        print(f"    caveat: {c}", file=sys.stderr)
+                    results.append(r)
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    write_manifest(out)
+    from ..collect.summary import print_summary
+    print_summary(out, [r["dir"] for r in results])
+    return 0
