@@ -57,7 +57,10 @@ def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
-    nb = nbformat.read(src, as_version=4)
+    try:
+        nb = nbformat.read(src, as_version=4)
+    except Exception as e:
+        raise OomnbError(f"not a readable notebook: {type(e).__name__}: {e}".splitlines()[0], path=str(src))
     env = {"OOMNB_BUILD_DIR": str(build_dir.resolve()), "OOMNB_NOTEBOOK": src.stem,
            "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0", "TQDM_DISABLE": "1"}
     saved = {k: os.environ.get(k) for k in env}
@@ -73,6 +76,8 @@ def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
             err = lines[-1] if lines else "cell failed"
         except (CellTimeoutError, DeadKernelError) as e:
             err = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        except Exception as e:  # kernel failed to start, broken notebook JSON, ...
+            err = f"{type(e).__name__}: {e}".splitlines()[0]
     finally:
         for k, v in saved.items():
             if v is None:

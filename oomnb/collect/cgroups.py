@@ -180,8 +180,12 @@ class RunCgroups:
 
     # -- common helpers ---------------------------------------------------------------------------
     def _mkdir(self, path: str) -> None:
-        os.mkdir(path)
-        self.created.append(path)
+        self.created.append(path)  # first: an interrupt right after mkdir must not leak it
+        try:
+            os.mkdir(path)
+        except OSError:
+            self.created.remove(path)
+            raise
 
     def remove(self) -> list[str]:
         """rmdir everything created, leaves first; each retried. Returns what was removed."""

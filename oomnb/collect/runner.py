@@ -411,6 +411,24 @@ def next_index(machine_dir: Path, scenario: str, limit: int) -> int:
     return n
 
 
+def env_phase_hook():
+    """Test instrumentation: OOMNB_COLLECT_PHASE_LOG gets one line per phase, and
+    OOMNB_COLLECT_PHASE_PAUSE=<phase> sleeps OOMNB_COLLECT_PAUSE_S (default 3) there."""
+    log = os.environ.get("OOMNB_COLLECT_PHASE_LOG")
+    pause = os.environ.get("OOMNB_COLLECT_PHASE_PAUSE")
+    secs = float(os.environ.get("OOMNB_COLLECT_PAUSE_S", "3"))
+
+    def hook(phase: str, **kw):
+        if log:
+            with open(log, "a") as f:
+                f.write(" ".join([phase] + [f"{k}={v}" for k, v in kw.items()]) + "\n")
+        if pause == phase:
+            end = time.monotonic() + secs
+            while time.monotonic() < end:
+                time.sleep(0.01)
+    return hook
+
+
 def run_once(env: Environment, scenario: str, limit: int, index: int, machine_dir: Path, opts: Options,
              log=lambda s: print(s, file=sys.stderr), phase_hook=None) -> dict:
     """Record one run into ``machine_dir/<scenario>-<limit>-<index>/``; returns a summary dict."""
@@ -421,7 +439,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
     tmp = machine_dir / (label + ".partial")
     if final.exists():
         raise OomnbError(f"{final} exists already")
-    hook = phase_hook or (lambda phase: None)
+    hook = phase_hook or env_phase_hook()
     cleanup = Cleanup()
     summary: dict = {"run": label}
     wd = Watchdog(opts.watchdog or (60.0 + 15.0 * limit / (1 << 30)))
@@ -498,7 +516,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         info = dict(kv.split("=", 1) for kv in ready.split()[1:])
         tids = tids_of(pid)
         summary["pid"] = pid
-        hook("ready")
+        hook("ready", pid=pid)
         pre_kill: dict = {}
         if scenario == "dstate-thread":
             dtid = int(info["dstate_tid"])
@@ -546,7 +564,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             inst.filter_pids("sched/sched_process_free", tids + [trig_pid])
             inst.marker(f"oomnb: {name} phase=trigger pid={trig_pid}\n")
             trigger.send("setup")
-        hook("alloc")
+        hook("alloc", pid=pid)
         # wait for the kill (AnonHugePages sampled until then: smaps_rollup takes mmap_lock, so stop at the kill)
         pat_kill = rf"mark_victim: pid={pid}\b"
         thp_last = None
@@ -574,8 +592,10 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                     thp_last = (mono(), v)
                 nxt = time.monotonic() + 0.1
             time.sleep(0.01)
-        hook("killed")
+        hook("killed", pid=pid)
         inst.marker(f"oomnb: {name} phase=kill-seen\n")
+        if sc.freezer:
+            pre_kill["freezer_state_after_kill_seen"] = cg.frozen_state()
         stk_s.interval = min(stk_s.interval, 0.005)
         lifted = None
         if sc.loop:
@@ -593,7 +613,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             lifted = mono()
             inst.marker(f"oomnb: {name} phase=throttle-lifted reason={reason.replace(' ', '_')}\n")
             summary["lift_reason"] = reason
-        hook("reaping")
+        hook("reaping", pid=pid)
         try:
             victim.proc.wait(opts.exit_timeout)
         except subprocess.TimeoutExpired:
@@ -704,7 +724,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
     finally:
         wd.cancel()
         with _Deferred():
-            hook("cleanup")
+            hook("cleanup", pid=summary.get("pid"))
             cleanup.run()
             if ok and cleanup.ok():
                 tmp.rename(final)
@@ -730,6 +750,7 @@ def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: d
         per[str(tid)] = {"last_state_before_kill_seen": before[-1] if before else None,
                          "states_after_kill": sorted(set(after)), "samples": len(st)}
     out["threads"] = per
+    out["freezer_state_after_kill_seen"] = pre_kill.get("freezer_state_after_kill_seen")
     out["refrigerator_in_stacks"] = stk.seen("refrigerator") or stk.seen("do_freezer_trap")
     out["note"] = ("every victim thread must reach sched_process_exit in trace.txt while the freezer cgroup stays frozen: "
                    "mark_oom_victim -> thaw_process thaws the whole victim on 6.18")
