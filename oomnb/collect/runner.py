@@ -316,8 +316,11 @@ class Child:
         return line.decode(errors="replace")
 
     def send(self, word: str) -> None:
-        self.proc.stdin.write((word + "\n").encode())
-        self.proc.stdin.flush()
+        try:
+            self.proc.stdin.write((word + "\n").encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise OomnbError(f"pid {self.pid} is gone (rc {self.proc.poll()}) before {word!r}: {e}")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -453,6 +456,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         avail = md_meminfo(env.root).get("MemAvailable", 0)
         if limit > SAFE_FRACTION * avail:
             raise Refused(f"limit {size_label(limit)} is above {SAFE_FRACTION:.0%} of MemAvailable ({avail >> 20} MiB) now")
+        shutil.rmtree(tmp, ignore_errors=True)  # a stale .partial of a killed collector
         tmp.mkdir(parents=True)
         hook("setup")
         # tracefs instance
@@ -484,6 +488,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         cleanup.add("close trace readers", kmsg.close)
         cleanup.add("close trace readers", inst.close)
         marker0 = write_marker(kmsg, f"oomnb: {name} start\n")
+        hook("created")
         before = {"vmstat": md.vmstat(), "memcg_oom_kill": cg.oom_kill_count()}
         # victim
         argv = ["victim", "--scenario", scenario]
@@ -723,7 +728,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         raise Interrupted(f"interrupted during {label}")
     finally:
         wd.cancel()
-        with _Deferred():
+        with _Deferred() as deferred:
             hook("cleanup", pid=summary.get("pid"))
             cleanup.run()
             if ok and cleanup.ok():
@@ -734,6 +739,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         log(f"  {cleanup.line()}")
         if not cleanup.ok():
             raise OomnbError(f"{label}: cleanup incomplete: " + "; ".join(f"{k}: {v}" for k, v in cleanup.report if v.startswith("FAILED")))
+        if deferred.got and ok:
+            raise Interrupted(f"interrupted during the cleanup of {label} (the run was kept: {final if ok else 'none'})")
     summary["dir"] = str(final)
     return summary
 

@@ -1,0 +1,82 @@
+"""Interrupt ``oomnb collect`` at each phase (SIGINT / SIGTERM / a crashed victim): nothing is left.
+
+Real runs (root, tracefs, memory + throttle controllers): marked integration,
+skipped elsewhere with the reason. The collector runs as a subprocess whose
+phase hook (OOMNB_COLLECT_PHASE_LOG / OOMNB_COLLECT_PHASE_PAUSE) logs each
+phase and pauses in the one under test, where the test signals it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from collect_helpers import leftovers, real_machine_reason
+
+pytestmark = pytest.mark.integration
+REASON = real_machine_reason()
+if REASON:
+    pytestmark = [pytest.mark.integration, pytest.mark.skip(reason=f"needs a real collector machine: {REASON}")]
+
+CASES = [
+    # (scenario, phase to interrupt in, signal or "crash-victim", expected rc)
+    ("aio-blocked", "setup", signal.SIGINT, 130),
+    ("aio-blocked", "created", signal.SIGINT, 130),    # instance, loop device, cgroups exist; no victim yet
+    ("aio-blocked", "ready", signal.SIGTERM, 130),      # AIO in flight on the throttled device
+    ("fast-exit", "alloc", signal.SIGINT, 130),
+    ("aio-blocked", "killed", signal.SIGTERM, 130),     # victim blocked in exit_aio
+    ("dstate-thread", "reaping", signal.SIGINT, 130),
+    ("frozen-victim", "alloc", signal.SIGTERM, 130),    # victim frozen, trigger running
+    ("fast-exit", "collect", signal.SIGTERM, 130),
+    ("fast-exit", "cleanup", signal.SIGINT, 130),       # deferred: cleanup completes, run kept
+    ("aio-blocked", "ready", "crash-victim", 2),
+]
+
+
+@pytest.mark.parametrize("scenario,phase,sig,rc", CASES, ids=[f"{c[0]}-{c[1]}-{c[2] if isinstance(c[2], str) else c[2].name}" for c in CASES])
+def test_interrupt_leaves_nothing(tmp_path, scenario, phase, sig, rc):
+    log = tmp_path / "phases.log"
+    out = tmp_path / "out"
+    env = dict(os.environ, OOMNB_COLLECT_PHASE_LOG=str(log), OOMNB_COLLECT_PHASE_PAUSE=phase, OOMNB_COLLECT_PAUSE_S="2")
+    p = subprocess.Popen([sys.executable, "-m", "oomnb", "collect", "--scenario", scenario, "--limit", "128M",
+                          "--out", str(out), "--watchdog", "40"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        line = None
+        while time.monotonic() < deadline and line is None:
+            if log.exists():
+                for ln in log.read_text().splitlines():
+                    if ln.split()[0] == phase:
+                        line = ln
+            if p.poll() is not None:
+                break
+            time.sleep(0.02)
+        assert line is not None, f"phase {phase} never reached: {p.communicate(timeout=30)}"
+        time.sleep(0.3)
+        if sig == "crash-victim":
+            pid = int(dict(kv.split("=") for kv in line.split()[1:])["pid"])
+            os.kill(pid, signal.SIGSEGV)
+        else:
+            p.send_signal(sig)
+        stdout, stderr = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == rc, stderr
+    assert "Traceback" not in stderr, stderr
+    assert "cleanup: lift throttles" in stderr and "FAILED" not in stderr, stderr
+    if phase not in ("setup", "cleanup"):
+        assert "remove cgroups ok" in stderr and "remove trace instance ok" in stderr, stderr
+    assert leftovers(str(p.pid)) == []
+    runs = [d.name for d in out.iterdir() if d.is_dir()] if out.exists() else []
+    if phase == "cleanup":
+        assert runs == [f"{scenario}-128M-0"]  # the deferred signal let cleanup and the run complete
+    else:
+        assert runs == []  # no partial run left behind
