@@ -563,8 +563,6 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                 raise OomnbError(f"trigger did not start: {trigger.stderr_tail()}")
             trig_pid = trigger.pid
             cg.add_trigger(trig_pid)
-            with open(f"/proc/{trig_pid}/oom_score_adj", "w") as f:
-                f.write("0")
             inst.filter_pids("sched/sched_process_exit", tids + [trig_pid])
             inst.filter_pids("sched/sched_process_free", tids + [trig_pid])
             inst.marker(f"oomnb: {name} phase=trigger pid={trig_pid}\n")
@@ -710,6 +708,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "timeline_monotonic_s": {"collector_start": t_start, "alloc_sent": t_alloc, "kill_seen": killed,
                                      "throttle_lifted": lifted, "victim_reaped_by_waitpid": t_exit},
             "pre_kill": pre_kill,
+            "sysctl_at_start": {k.replace("/", "."): _read_text(f"/proc/sys/{k}") for k in md.SYSCTLS},
+            "thp_at_start": {"enabled": md.thp_mode("enabled"), "defrag": md.thp_mode("defrag")},
             "anon_huge_pages_before_kill": {"monotonic_s": thp_last[0], "bytes": thp_last[1]} if thp_last else None,
             "oom_kill_counters": {"vmstat_before": before["vmstat"].get("oom_kill"), "vmstat_after": after["vmstat"].get("oom_kill"),
                                   "memcg_before": before["memcg_oom_kill"], "memcg_after": after["memcg_oom_kill"]},
@@ -720,6 +720,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         }
         if scenario == "frozen-victim":
             meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
+        meta["clock_offset"]["kill_anchor"] = kill_anchor(trace, kmsg.text(), pid)
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         summary.update({"kill_after_alloc_s": killed - t_alloc, "exit_after_kill_s": t_exit - killed,
                         "stacks_exit_aio": exit_aio, "caveats": caveats})
@@ -743,6 +744,28 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             raise Interrupted(f"interrupted during the cleanup of {label} (the run was kept: {final if ok else 'none'})")
     summary["dir"] = str(final)
     return summary
+
+
+def _read_text(path: str):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def kill_anchor(trace: bytes, kmsg: bytes, pid: int) -> dict | None:
+    """printk - trace offset from the kill anchor pair of the victim: ``Killed process PID``
+    (kmsg usec) vs ``mark_victim: pid=PID`` (trace, mono). Only these two lines are looked
+    at; reading traces in general is the readers' job (oomnb.trace)."""
+    mt = re.search(rb"^.*\s(\d+\.\d+): mark_victim: pid=%d\b" % pid, trace, re.M)
+    mk = re.search(rb"^\d+,\d+,(\d+),[^;]*;.*Killed process %d \(" % pid, kmsg, re.M)
+    if not (mt and mk):
+        return None
+    t, k = float(mt.group(1)), int(mk.group(1)) / 1e6
+    return {"mark_victim_trace_s": t, "killed_process_printk_s": k, "offset_s": k - t,
+            "note": "printk 'Killed process' is logged after trace_mark_victim in __oom_kill_process, "
+                    "so this is an upper bound of the offset (plus the printk work in between)"}
 
 
 def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: dict, killed: float) -> dict:
