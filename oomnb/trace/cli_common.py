@@ -1,0 +1,90 @@
+"""Options and output shared by ``oomnb parse`` and ``oomnb episodes``."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import pandas as pd
+
+from ..errors import OomnbError
+from . import reader
+
+MAX_UNPARSED_SHOWN = 20
+
+
+def add_input_arguments(p) -> None:
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="trace or log files ('-' = stdin, .gz read as is), directories (recursively), "
+                   "data-set directories (meta.json joined)")
+    p.add_argument("--format", dest="fmt", default="auto", choices=reader.FORMATS,
+                   help="force a reader instead of detecting each line's format")
+    p.add_argument("--trace-clock", default=None, metavar="CLOCK",
+                   help="trace_clock of ftrace files that have no metadata (local, global, mono, boot, "
+                   "counter, x86-tsc, ...)")
+    p.add_argument("--months", default=None, metavar="M1,...,M12",
+                   help="month names of the log's locale, e.g. 'janv.,févr.,mars,...' (C names always work)")
+    p.add_argument("--year", type=int, default=None, help="year for syslog/journalctl lines that print none")
+    p.add_argument("--strict", action="store_true", help="an unparsed OOM-looking line is an error")
+    p.add_argument("--prefilter", choices=["auto", "always", "never"], default="auto",
+                   help="grep prefilter for large files (default: files of 16 MiB and more)")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--json", action="store_true", help="JSON records on stdout")
+    g.add_argument("--csv", action="store_true", help="CSV on stdout")
+
+
+def load(args):
+    from .api import Trace
+    months = None
+    if args.months:
+        months = [m.strip() for m in args.months.split(",")]
+        if len(months) != 12:
+            raise OomnbError(f"--months needs 12 names, got {len(months)}")
+    warns = []
+    tr = Trace(args.paths, fmt=args.fmt, trace_clock=args.trace_clock, months=months, year=args.year,
+               strict=args.strict, prefilter=args.prefilter, warn=warns.append)
+    for w in warns:
+        print(f"oomnb {args.command}: warning: {w}", file=sys.stderr)
+    return tr
+
+
+def report_problems(args, tr) -> None:
+    un = tr.unparsed
+    if un:
+        print(f"oomnb {args.command}: {len(un)} unparsed OOM-looking line{'s' if len(un) != 1 else ''} "
+              "(--strict makes this an error):", file=sys.stderr)
+        for u in un[:MAX_UNPARSED_SHOWN]:
+            print(f"  {u.path}:{u.line}: {u.text[:100]}", file=sys.stderr)
+        if len(un) > MAX_UNPARSED_SHOWN:
+            print(f"  ... and {len(un) - MAX_UNPARSED_SHOWN} more", file=sys.stderr)
+    for x in tr.lost[:MAX_UNPARSED_SHOWN]:
+        print(f"oomnb {args.command}: warning: lost trace events: {x}", file=sys.stderr)
+
+
+def _clean(v):
+    if v is None:
+        return None
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if hasattr(v, "item"):
+        v = v.item()
+        if isinstance(v, float) and math.isnan(v):
+            return None
+    return v
+
+
+def emit(args, df: pd.DataFrame, text_cols: list[str], fmt_text=None) -> None:
+    out = sys.stdout
+    if args.json:
+        recs = [{k: _clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
+        json.dump(recs, out, indent=1, ensure_ascii=False, allow_nan=False)
+        out.write("\n")
+    elif args.csv:
+        df.to_csv(out, index=False, float_format="%.6f")
+    else:
+        if df.empty:
+            out.write("(none)\n")
+            return
+        t = df[text_cols].copy() if fmt_text is None else fmt_text(df)
+        out.write(t.to_string(index=False, na_rep="-") + "\n")

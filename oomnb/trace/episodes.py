@@ -1,0 +1,483 @@
+"""Per-victim episodes from the events table, clock offsets, outcomes.
+
+See the contract in :mod:`oomnb.trace`. The steps:
+
+1. duplicate log lines (the same printk record in several files, e.g. the
+   repeating tails of a data set's ``dmesg.txt``) are marked ``dup`` and used
+   once;
+2. per file pair (data-set run, or all loose files) the offset
+   ``printk - trace`` is estimated from anchor pairs of the same pid
+   (``Killed process`` <-> ``mark_victim``, preferred, and
+   ``oom_reaper: reaped process`` <-> ``finish_task_reaping``), with its
+   spread; it is used only to *match* events across domains, never inside a
+   latency;
+3. per pid, events are cut into episodes (a new kill of the pid after its
+   free, or more than a second after the previous kill, is a new episode; the
+   duplicate kill lines of ``memory.oom.group`` are not);
+4. times, RSS, header fields, latencies (each within one clock domain) and
+   the outcome are derived, with the file:line each value came from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+KILL_KINDS = ("mark_victim", "killed", "oom_kill_summary", "already_exiting")
+REAP_KINDS = ("wake_reaper", "start_task_reaping", "finish_task_reaping", "skip_task_reaping",
+              "reaped", "reap_unable", "reap_giving_up")
+LIFE_KINDS = ("sched_process_exit", "sched_process_free", "signal_generate")
+SAME_KILL_S = 1.0
+JOINED_DROP = 0.25
+
+TIME_COLS = ["signal", "kill", "wake", "reap_start", "reap_finish", "skip", "exit_start", "exit_mm_done", "free"]
+EPISODE_COLUMNS = (
+    ["machine", "run", "pid", "episode", "comm", "outcome", "evidence", "clock", "time_unit"]
+    + TIME_COLS
+    + ["kill_printk", "reaped_printk", "unable_printk", "kill_wall", "offset_s", "offset_anchor",
+       "kill_to_wake", "kill_to_reap_start", "reap_duration", "kill_to_exit_start",
+       "kill_to_exit_mm_done", "kill_to_free", "reap_finish_to_free", "kill_to_reaped_printk",
+       "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "total_vm_kb", "pgtables_kb",
+       "anon_rss_after_kb", "file_rss_after_kb", "shmem_rss_after_kb", "uid", "victim_oom_score_adj",
+       "invoker_comm", "gfp_mask", "gfp_flags", "order", "oom_score_adj", "nodemask", "constraint",
+       "oom_memcg", "task_memcg", "selected_pid", "selected_comm", "score", "reap_attempts",
+       "memcg_drop_before_reap", "lost_events", "note", "sources"])
+OFFSET_COLUMNS = ["machine", "run", "log_clock", "trace_clock", "anchor", "n", "offset_s", "spread_s",
+                  "min_s", "max_s"]
+
+
+def _s(series: pd.Series) -> pd.Series:
+    """Text keys for grouping, with missing values as ``"None"`` (pandas 3's
+    ``astype(str)`` keeps them missing, and groupby would drop them)."""
+    return series.map(lambda x: "None" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)).astype(object)
+
+
+def _isnum(x):
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def mark_duplicates(ev: pd.DataFrame) -> pd.DataFrame:
+    """Set ``in_run`` and ``dup``.
+
+    ``in_run`` is False for log rows of a data-set run that precede the run's
+    trace (aligned with the run's own printk - trace offset): a ``dmesg`` tail
+    repeating earlier runs' kills. ``dup`` marks log rows repeating an earlier
+    row (same machine, kind, clock, timestamp text, pid and message),
+    preferring the copy inside its run."""
+    if ev.empty:
+        ev = ev.copy()
+        ev["in_run"] = pd.Series(dtype=bool)
+        return ev
+    ev = ev.copy()
+    in_run = np.ones(len(ev), dtype=bool)
+    runs = ev[ev.run.notna()]
+    if not runs.empty:
+        off = estimate_offsets(runs)
+        for (machine, run), g in runs.groupby([_s(runs.machine), _s(runs.run)]):
+            tr = g[g.clock.astype(str).str.startswith("trace:")]
+            if tr.empty:
+                continue
+            t0 = tr.ts.min()
+            tc = tr.clock.iloc[0]
+            o = off[(_s(off.machine) == machine) & (_s(off.run) == run)
+                    & (off.trace_clock == tc) & (off.log_clock == "printk")]
+            if o.empty:
+                continue
+            k = o[o.anchor == "kill"]
+            offset = float((k if not k.empty else o).offset_s.median())
+            logs = g[(g.clock == "printk") & g.ts.notna()]
+            before = logs.index[(logs.ts - offset) < t0 - 1e-3]
+            in_run[ev.index.get_indexer(before)] = False
+    ev["in_run"] = in_run
+    is_log = ~ev["clock"].astype(str).str.startswith("trace:")
+    msg = ev["raw"].astype(str).str.replace(
+        r"^.*?(?=(Memory cgroup|Out of memory|Killed|oom_reaper|oom-kill|\S+ invoked))", "", regex=True)
+    key = pd.DataFrame({"m": _s(ev["machine"]), "k": ev["kind"], "c": ev["clock"],
+                        "t": _s(ev["ts_raw"]), "p": _s(ev["pid"]), "msg": msg})
+    order = np.lexsort((np.arange(len(ev)), ~in_run))
+    dup_sorted = key.iloc[order].duplicated(keep="first").to_numpy()
+    dup = np.zeros(len(ev), dtype=bool)
+    dup[order] = dup_sorted
+    ev["dup"] = dup & is_log.to_numpy() & ev["ts_raw"].notna().to_numpy()
+    return ev
+
+
+def _anchor_pairs(sub: pd.DataFrame, trace_kind: str, log_kind: str, log_clock: str, trace_clock: str):
+    a = sub[(sub.kind == trace_kind) & (sub.clock == trace_clock)]
+    b = sub[(sub.kind == log_kind) & (sub.clock == log_clock)]
+    if a.empty or b.empty:
+        return []
+    diffs = []
+    for pid, ga in a.groupby("pid"):
+        gb = b[b.pid == pid]
+        for t in ga.ts:
+            for u in gb.ts:
+                diffs.append((pid, t, u - t))
+    if not diffs:
+        return []
+    med = float(np.median([d for _, _, d in diffs]))
+    best = {}
+    for pid, t, d in diffs:
+        if abs(d - med) < 0.5 and ((pid, t) not in best or abs(d - med) < abs(best[(pid, t)] - med)):
+            best[(pid, t)] = d
+    return list(best.values())
+
+
+def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
+    """``log - trace`` offsets per (machine, run) file pair and anchor kind."""
+    rows = []
+    if ev.empty:
+        return pd.DataFrame(columns=OFFSET_COLUMNS)
+    keys = pd.DataFrame({"m": _s(ev.machine), "r": _s(ev.run)}).drop_duplicates().itertuples(index=False)
+    for machine, run in keys:
+        sub = ev[(_s(ev.machine) == machine) & (_s(ev.run) == run)]
+        tclocks = sorted(c for c in sub.clock.unique() if str(c).startswith("trace:"))
+        lclocks = sorted(c for c in sub.clock.unique() if c == "printk" or c == "wall" or str(c).startswith("reltime:"))
+        for tc in tclocks:
+            for lc in lclocks:
+                for anchor, tk, lk in (("kill", "mark_victim", "killed"), ("reap", "finish_task_reaping", "reaped")):
+                    d = _anchor_pairs(sub, tk, lk, lc, tc)
+                    if d:
+                        rows.append({"machine": None if machine == "None" else machine,
+                                     "run": None if run == "None" else run, "log_clock": lc, "trace_clock": tc,
+                                     "anchor": anchor, "n": len(d), "offset_s": float(np.median(d)),
+                                     "spread_s": float(max(d) - min(d)), "min_s": float(min(d)),
+                                     "max_s": float(max(d))})
+    return pd.DataFrame(rows, columns=OFFSET_COLUMNS)
+
+
+def _group_offsets(off: pd.DataFrame):
+    """(machine, log_clock, trace_clock) -> (offset, anchor) used to match events."""
+    out = {}
+    if off.empty:
+        return out
+    for (m, lc, tc), g in off.groupby([_s(off.machine), "log_clock", "trace_clock"]):
+        k = g[g.anchor == "kill"]
+        use = k if not k.empty else g
+        out[(m, lc, tc)] = (float(np.median(use.offset_s)), "kill" if not k.empty else "reap")
+    return out
+
+
+def _memcg_drop(ep, mem_by_run, trace_clock):
+    """Fraction of the victim's anon RSS the memcg lost between the kill and the
+    reaper's start (the victim's own exit_mmap ran before the reaper)."""
+    m = mem_by_run.get((str(ep["machine"]), str(ep["run"])))
+    if m is None or not _isnum(ep.get("reap_start")) or not _isnum(ep.get("kill")):
+        return None
+    t, u = m
+    if len(t) < 3 or not _isnum(ep.get("anon_rss_kb")) or not ep["anon_rss_kb"]:
+        return None
+    if trace_clock == "trace:mono":
+        shift = 0.0
+    else:   # align on the limit hit: approximate (tens of ms), for classification only
+        hit = int(np.argmax(u >= 0.98 * u.max()))
+        shift = ep["kill"] - t[hit]
+    tk, tr = ep["kill"] - shift, ep["reap_start"] - shift - 0.02
+    if tr <= tk:
+        return None
+    i0 = np.searchsorted(t, tk)
+    i1 = np.searchsorted(t, tr)
+    if i1 <= 0 or i0 >= len(t):
+        return None
+    u_kill = u[max(0, i0 - 3):i0 + 3].max()
+    u_reap = u[max(0, i1 - 1)]
+    return float((u_kill - u_reap) / (ep["anon_rss_kb"] * 1024.0))
+
+
+def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_sources=()) -> pd.DataFrame:
+    """The episodes table (one row per victim) from the events table."""
+    if ev.empty:
+        return pd.DataFrame(columns=EPISODE_COLUMNS)
+    ev = ev[~ev["dup"].astype(bool)].copy()
+    off = estimate_offsets(ev)
+    if "in_run" in ev:
+        ev = ev[ev["in_run"].astype(bool)]
+    goff = _group_offsets(off)
+    mem_by_run = {}
+    if memcg is not None and not memcg.empty:
+        for (m, r), g in memcg.groupby([_s(memcg.machine), _s(memcg.run)]):
+            g = g.sort_values("t")
+            mem_by_run[(m, r)] = (g.t.to_numpy(), g.usage_bytes.to_numpy().astype(float))
+    ev["src_idx"] = pd.factorize(ev["source"])[0]
+    out = []
+    for machine, g in ev.groupby(_s(ev.machine), sort=True):
+        out.extend(_episodes_of_group(machine, g, goff, mem_by_run, set(lost_sources)))
+    df = pd.DataFrame(out, columns=EPISODE_COLUMNS)
+    if not df.empty:
+        df = df.sort_values(["machine", "_k" if False else "kill", "pid"], na_position="last", kind="stable")
+        df = df.reset_index(drop=True)
+    return df
+
+
+def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
+    tclocks = sorted(c for c in g.clock.unique() if str(c).startswith("trace:"))
+    ref = tclocks[0] if tclocks else None
+
+    def to_ref(clock, ts):
+        if not _isnum(ts):
+            return math.nan
+        if ref is None or clock == ref:
+            return ts
+        o = goff.get((machine, clock, ref))
+        return ts - o[0] if o else math.nan
+
+    g = g.copy()
+    g["t_ref"] = [to_ref(c, t) for c, t in zip(g.clock, g.ts)]
+    # headers and kill decisions attach to the next kill line of the same source
+    pending_hdr = {}
+    hdr_of = {}
+    dec_of = {}
+    pending_dec = {}
+    for r in g.sort_values(["src_idx", "line"]).itertuples():
+        if r.kind == "oom_invoked":
+            pending_hdr[r.src_idx] = r
+        elif r.kind == "kill_decision":
+            pending_dec[r.src_idx] = r
+        elif r.kind in ("killed", "mark_victim", "oom_kill_summary"):
+            h = pending_hdr.get(r.src_idx)
+            if h is not None:
+                hdr_of[r.Index] = h
+                if r.kind == "killed":
+                    pending_hdr.pop(r.src_idx, None)
+            if r.kind == "killed":
+                d = pending_dec.pop(r.src_idx, None)
+                if d is not None:
+                    dec_of[r.Index] = d
+    rel = g[g.kind.isin(KILL_KINDS + REAP_KINDS + LIFE_KINDS)]
+    rel = rel[rel.pid.notna()]
+    eps = []
+    for pid, pg in rel.groupby("pid"):
+        pg = pg.assign(_nan=pg.t_ref.isna()).sort_values(["_nan", "t_ref", "src_idx", "line"])
+        cur = None
+        pre_sig = []
+        for r in pg.itertuples():
+            k = r.kind
+            if k == "signal_generate":
+                if cur is not None and not cur["closed"] and _near(cur, r):
+                    cur["ev"].append(r)
+                else:
+                    pre_sig.append(r)
+                continue
+            if k in KILL_KINDS:
+                if cur is None or cur["closed"] or _new_kill(cur, r):
+                    cur = {"ev": [], "closed": False, "kills": []}
+                    eps.append(cur)
+                    cur["ev"].extend(s for s in pre_sig if _isnum(s.t_ref) and _isnum(r.t_ref)
+                                     and 0 <= r.t_ref - s.t_ref < SAME_KILL_S)
+                    pre_sig = []
+                cur["ev"].append(r)
+                cur["kills"].append(r)
+                continue
+            if k in REAP_KINDS:
+                if cur is None or cur["closed"]:
+                    cur = {"ev": [], "closed": False, "kills": []}
+                    eps.append(cur)
+                cur["ev"].append(r)
+                continue
+            if cur is not None and not cur["closed"]:
+                cur["ev"].append(r)
+                if k == "sched_process_free":
+                    cur["closed"] = True
+    rows = []
+    for e in eps:
+        rows.append(_summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources))
+    # episode numbers per pid
+    seen = defaultdict(int)
+    for row in sorted(rows, key=lambda x: (x["pid"], x["_order"])):
+        row["episode"] = seen[row["pid"]]
+        seen[row["pid"]] += 1
+    for row in rows:
+        row.pop("_order")
+    return rows
+
+
+def _near(cur, r):
+    ks = [x.t_ref for x in cur["kills"] if _isnum(x.t_ref)]
+    return bool(ks) and _isnum(r.t_ref) and abs(r.t_ref - ks[0]) < SAME_KILL_S
+
+
+def _new_kill(cur, r):
+    same = [x for x in cur["kills"] if x.kind == r.kind]
+    if not same:
+        kt = [x.t_ref for x in cur["kills"] if _isnum(x.t_ref)]
+        return bool(kt) and _isnum(r.t_ref) and abs(r.t_ref - kt[0]) > SAME_KILL_S
+    prev = same[-1]
+    if _isnum(prev.t_ref) and _isnum(r.t_ref):
+        return abs(r.t_ref - prev.t_ref) > SAME_KILL_S
+    # no timestamps: a repeated kill line is the same kill unless the first one was resolved
+    return any(x.kind in ("reaped", "reap_unable", "reap_giving_up", "finish_task_reaping", "sched_process_free")
+               for x in cur["ev"])
+
+
+def _first(evs, kind, clock_prefix=None, pred=None):
+    for r in evs:
+        if r.kind == kind and (clock_prefix is None or str(r.clock).startswith(clock_prefix)) and (pred is None or pred(r)):
+            return r
+    return None
+
+
+def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
+    evs = sorted(e["ev"], key=lambda r: (not _isnum(r.t_ref), r.t_ref if _isnum(r.t_ref) else 0, r.src_idx, r.line))
+    row = dict.fromkeys(EPISODE_COLUMNS)
+    src = []
+
+    def take(col, r, val=None):
+        if r is None:
+            return
+        row[col] = r.ts if val is None else val
+        src.append(f"{col}={r.source}:{r.line}")
+
+    tr = [r for r in evs if str(r.clock).startswith("trace:")]
+    logs = [r for r in evs if not str(r.clock).startswith("trace:")]
+    clock = tr[0].clock if tr else None
+    mv = _first(tr, "mark_victim")
+    killed = _first(logs, "killed")
+    summ = _first(logs, "oom_kill_summary")
+    first = mv or killed or summ or (evs[0] if evs else None)
+    row["pid"] = int(first.pid)
+    row["machine"] = None if machine == "None" else machine
+    row["run"] = (mv.run if mv is not None else first.run)
+    if tr:
+        row["clock"] = clock
+        take("kill", mv)
+        sig = _first(tr, "signal_generate")
+        take("signal", sig)
+        take("wake", _first(tr, "wake_reaper"))
+        st = _first(tr, "start_task_reaping")
+        take("reap_start", st)
+        fin = _first(tr, "finish_task_reaping", pred=(lambda r: st is None or r.t_ref >= st.t_ref))
+        take("reap_finish", fin)
+        take("skip", _first(tr, "skip_task_reaping"))
+        ex = _first(tr, "sched_process_exit")
+        if ex is not None:
+            take("exit_start" if ex.group_dead is not None and not _nan(ex.group_dead) else "exit_mm_done", ex)
+        take("free", _first(tr, "sched_process_free"))
+        row["reap_attempts"] = sum(1 for r in tr if r.kind in ("start_task_reaping", "skip_task_reaping")) or None
+    lk = (_first(logs, "killed", "printk") or _first(logs, "oom_kill_summary", "printk") or killed or summ
+          or _first(logs, "already_exiting"))
+    if lk is not None and lk.clock == "printk":
+        take("kill_printk", lk)
+    reaped = _first(logs, "reaped")
+    unable = _first(logs, "reap_unable") or _first(logs, "reap_giving_up")
+    if reaped is not None and reaped.clock == "printk":
+        take("reaped_printk", reaped)
+    if unable is not None and unable.clock == "printk":
+        take("unable_printk", unable)
+    if lk is not None and isinstance(lk.wall, str):
+        row["kill_wall"] = lk.wall
+    if not tr and lk is not None:
+        row["clock"] = lk.clock if lk.clock != "none" else None
+        row["kill"] = lk.ts if _isnum(lk.ts) else None
+    # values
+    for r in (mv, killed, summ, _first(logs, "already_exiting"), _first(evs, "reaped"), _first(evs, "reap_unable"),
+              _first(evs, "reap_giving_up"), _first(tr, "sched_process_exit")):
+        if r is not None and isinstance(r.comm, str):
+            row["comm"] = r.comm
+            break
+    for col in ("anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "total_vm_kb", "pgtables_kb", "uid"):
+        for r in (killed, mv):
+            if r is not None and _isnum(getattr(r, col)):
+                row[col] = int(getattr(r, col))
+                break
+    for r in (killed, mv):
+        if r is not None and _isnum(r.oom_score_adj):
+            row["victim_oom_score_adj"] = int(r.oom_score_adj)
+            break
+    if reaped is not None:
+        for a, b in (("anon_rss_after_kb", "anon_rss_kb"), ("file_rss_after_kb", "file_rss_kb"),
+                     ("shmem_rss_after_kb", "shmem_rss_kb")):
+            v = getattr(reaped, b)
+            row[a] = int(v) if _isnum(v) else None
+    if summ is not None:
+        for col in ("constraint", "oom_memcg", "task_memcg", "nodemask"):
+            v = getattr(summ, col)
+            if isinstance(v, str):
+                row[col] = v
+    hdr = None
+    for r in (killed, summ, mv):
+        if r is not None and r.Index in hdr_of:
+            hdr = hdr_of[r.Index]
+            break
+    if hdr is not None:
+        row["invoker_comm"] = hdr.comm
+        row["gfp_mask"], row["gfp_flags"] = hdr.gfp_mask, hdr.gfp_flags
+        row["order"] = int(hdr.order) if _isnum(hdr.order) else None
+        row["oom_score_adj"] = int(hdr.oom_score_adj) if _isnum(hdr.oom_score_adj) else None
+        if not row["nodemask"] and isinstance(hdr.nodemask, str):
+            row["nodemask"] = hdr.nodemask
+        src.append(f"header={hdr.source}:{hdr.line}")
+    if killed is not None and killed.Index in dec_of:
+        d = dec_of[killed.Index]
+        row["selected_pid"], row["selected_comm"], row["score"] = int(d.pid), d.comm, int(d.score)
+        src.append(f"decision={d.source}:{d.line}")
+    # latencies, each within one domain
+    counter = isinstance(clock, str) and clock.split(":", 1)[1] in ("counter", "x86-tsc", "ppc-tb")
+    row["time_unit"] = "counts" if counter else ("s" if row["clock"] else None)
+
+    def lat(a, b):
+        x, y = row.get(a), row.get(b)
+        return (y - x) if _isnum(x) and _isnum(y) else None
+
+    if tr:
+        row["kill_to_wake"] = lat("kill", "wake")
+        row["kill_to_reap_start"] = lat("kill", "reap_start")
+        row["reap_duration"] = lat("reap_start", "reap_finish")
+        row["kill_to_exit_start"] = lat("kill", "exit_start")
+        row["kill_to_exit_mm_done"] = lat("kill", "exit_mm_done")
+        row["kill_to_free"] = lat("kill", "free")
+        row["reap_finish_to_free"] = lat("reap_finish", "free")
+    row["kill_to_reaped_printk"] = lat("kill_printk", "reaped_printk")
+    if tr and logs and ref is not None:
+        o = goff.get((machine, "printk", clock))
+        if o:
+            row["offset_s"], row["offset_anchor"] = o
+    # evidence and outcome
+    if tr and logs:
+        row["evidence"] = "trace+log"
+    elif tr:
+        row["evidence"] = "trace"
+    elif any(r.kind in ("killed", "oom_kill_summary", "already_exiting") for r in logs):
+        row["evidence"] = "log-only"
+    else:
+        row["evidence"] = "reap-only"
+    notes = []
+    if any(r.source in lost_sources for r in tr):
+        row["lost_events"] = True
+        notes.append("trace lost events")
+    else:
+        row["lost_events"] = False
+    has_reap = row["reap_finish"] is not None or reaped is not None
+    if unable is not None:
+        outcome = "unable"
+    elif has_reap:
+        outcome = "reaped"
+        drop = _memcg_drop(row, mem_by_run, clock)
+        row["memcg_drop_before_reap"] = drop
+        if drop is not None and drop > JOINED_DROP:
+            outcome = "joined"
+            notes.append(f"memcg usage fell by {drop:.0%} of anon RSS before the reaper started: "
+                         "the victim's own exit_mmap ran first")
+        elif drop is None and row["exit_start"] is not None and row["reap_start"] is not None:
+            notes.append("exit started before the reap; no memcg samples to tell a joined reap")
+    elif row["skip"] is not None:
+        outcome = "skipped"
+    elif tr and mv is not None and row["wake"] is None and row["reap_start"] is None and (
+            row["free"] is not None or row["exit_mm_done"] is not None):
+        outcome = "self-exit"
+    else:
+        outcome = "unknown"
+    if any(r.kind == "killed" and _isnum(r.truncated) and r.truncated for r in logs):
+        notes.append("kill line cut off")
+    row["outcome"] = outcome
+    row["note"] = "; ".join(notes) or None
+    row["sources"] = "; ".join(src) or None
+    row["_order"] = (evs[0].t_ref if evs and _isnum(evs[0].t_ref) else math.inf, evs[0].src_idx if evs else 0,
+                     evs[0].line if evs else 0)
+    return row
+
+
+def _nan(x):
+    return isinstance(x, float) and math.isnan(x)

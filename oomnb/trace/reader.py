@@ -1,0 +1,524 @@
+"""Streaming readers: files, ``-``, ``.gz``, directories and data sets -> event rows.
+
+Files are read line by line (never whole); large plain files go through a
+``grep`` prefilter (see :data:`PREFILTER`; ``tests/test_trace_fuzz.py``
+shows that every line it rejects is not OOM evidence). Each line is tried as
+an ftrace event first and as a kernel-log line otherwise, so pasted mixtures
+work; ``fmt`` forces one reader.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import OomnbError
+from . import ftrace, klog
+
+#: extended regular expression (valid for both ``grep -E`` and Python ``re``)
+#: that every line of OOM evidence matches; the prefilter drops other lines.
+PREFILTER = (r"oom|OOM|reap|[Kk]ill|sched_process_|signal_generate|compact_retry|reclaim_retry|"
+             r"LOST|DROPPED|entries-in-buffer|buffer started|cpus=|of memory|Tasks state|"
+             r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+")
+PREFILTER_RX = re.compile(PREFILTER)
+PREFILTER_MIN_BYTES = 16 << 20
+
+FORMATS = ["auto", "ftrace", "trace-cmd", "trace-cmd-raw", "dmesg", "kmsg", "journal-json", "syslog"]
+_TRACE_FORMATS = {"ftrace", "trace-cmd", "trace-cmd-raw"}
+_SKIP_SUFFIXES = {".json", ".csv", ".sha256", ".md", ".py", ".ipynb", ".dat", ".png", ".svg", ".pdf",
+                  ".pyc", ".html"}
+COUNTER_CLOCKS = {"counter", "x86-tsc", "ppc-tb"}
+
+COLUMNS = ["machine", "run", "source", "line", "format", "kind", "ts", "ts_raw", "clock", "wall",
+           "pid", "comm", "total_vm_kb", "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "pgtables_kb",
+           "uid", "oom_score_adj", "gfp_mask", "gfp_flags", "order", "nodemask", "constraint",
+           "oom_memcg", "task_memcg", "context", "score", "sig", "code", "group_dead", "cpu", "task",
+           "task_pid", "level", "caller", "truncated", "in_run", "dup", "detail", "raw"]
+
+
+@dataclass
+class Unparsed:
+    path: str
+    line: int
+    text: str
+
+    def __str__(self):
+        return f"{self.path}:{self.line}: unparsed OOM-looking line: {self.text[:120]}"
+
+
+@dataclass
+class SourceStats:
+    path: str
+    format: str = "auto"
+    lines: int = 0
+    events: int = 0
+    prefiltered: bool = False
+    unparsed: list[Unparsed] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    machine: str | None = None
+    run: str | None = None
+
+
+@dataclass
+class Input:
+    """One file to read, with what its data set says about it."""
+    path: str
+    fmt: str = "auto"
+    trace_clock: str | None = None
+    machine: str | None = None
+    run: str | None = None
+    meta: dict | None = None
+
+
+# ---------------------------------------------------------------------------
+# opening
+
+
+def _check_text(head: bytes, path: str) -> None:
+    if b"\0" in head:
+        raise OomnbError("binary file, not a text trace or log", path=path)
+
+
+def open_lines(path: str):
+    """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin; ``.gz`` is decompressed)."""
+    if path == "-":
+        raw = sys.stdin.buffer
+        head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
+        if head[:2] == b"\x1f\x8b":
+            raw = gzip.GzipFile(fileobj=raw)
+            head = b""
+        if head:
+            _check_text(head, "<stdin>")
+        yield from _iter(raw, "<stdin>")
+        return
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
+    with f:
+        try:
+            magic = f.peek(2)[:2]
+        except OSError as e:
+            raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
+        src = f
+        if magic == b"\x1f\x8b":
+            src = gzip.GzipFile(fileobj=f)
+            try:
+                head = src.peek(8192)[:8192]
+            except (OSError, EOFError, gzip.BadGzipFile) as e:
+                raise OomnbError(f"bad gzip data: {e}", path=path) from None
+        else:
+            head = f.peek(8192)[:8192]
+        _check_text(head, path)
+        yield from _iter(src, path)
+
+
+def _iter(raw, path):
+    n = 0
+    try:
+        for b in raw:
+            n += 1
+            if b"\0" in b:
+                raise OomnbError("binary data in a text file", path=path, line=n)
+            yield n, b.decode("utf-8", "replace")
+    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        raise OomnbError(f"read error: {e}", path=path, line=n + 1) from None
+
+
+def _grep_lines(path: str):
+    """Yield ``(lineno, text)`` of the lines matching :data:`PREFILTER`, plus the
+    line after each (for continuation joining), via a ``grep`` subprocess."""
+    cmd = ["grep", "-a", "-n", "-E", "-A1", "--no-group-separator", PREFILTER, path]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+        for b in p.stdout:
+            i = 0
+            while i < len(b) and 48 <= b[i] <= 57:
+                i += 1
+            if i == 0 or i >= len(b):
+                continue
+            text = b[i + 1:]
+            if b"\0" in text:
+                p.kill()
+                raise OomnbError("binary data in a text file", path=path, line=int(b[:i]))
+            yield int(b[:i]), text.decode("utf-8", "replace")
+        err = p.stderr.read().decode("utf-8", "replace").strip()
+        p.wait()
+        if p.returncode not in (0, 1):
+            raise OomnbError(f"prefilter failed: {err.splitlines()[0] if err else p.returncode}", path=path)
+
+
+def use_prefilter(path: str, mode: str = "auto") -> bool:
+    if mode == "never" or path == "-" or not shutil.which("grep"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return False
+            f.seek(0)
+            _check_text(f.read(8192), path)
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
+    return mode == "always" or size >= PREFILTER_MIN_BYTES
+
+
+# ---------------------------------------------------------------------------
+# detection
+
+
+def detect_format(path: str) -> str:
+    """Guess a file's format from its first lines (``auto`` parsing needs no guess;
+    this labels the events and picks the clock of ftrace text)."""
+    votes: dict[str, int] = {}
+    try:
+        for n, line in open_lines(path):
+            if n > 200:
+                break
+            s = line.strip()
+            if not s:
+                continue
+            if n == 1 and ftrace._CPUS.match(s):
+                return "trace-cmd"
+            if s.startswith("# tracer:") or s.startswith("# entries-in-buffer"):
+                return "ftrace"
+            r = ftrace.parse_line(line)
+            if isinstance(r, tuple) or r == "other":
+                inst = r[1]["instance"] if isinstance(r, tuple) and isinstance(r[1], dict) else None
+                raw = isinstance(r, tuple) and isinstance(r[1], dict) and "_rss=" in line
+                key = "trace-cmd-raw" if raw else ("trace-cmd" if inst else "ftrace")
+                votes[key] = votes.get(key, 0) + 1
+                continue
+            p = klog.split_prefix(line)
+            if p.style not in ("plain", "blank"):
+                st = p.style
+                key = ("kmsg" if st == "kmsg" else "journal-json" if st == "journal-json"
+                       else "syslog" if st.startswith(("syslog", "journal")) else "dmesg")
+                votes[key] = votes.get(key, 0) + 1
+    except OomnbError:
+        raise
+    if not votes:
+        return "dmesg"
+    return max(sorted(votes), key=lambda k: votes[k])
+
+
+# ---------------------------------------------------------------------------
+# reading
+
+
+def _row(inp: Input, fmt, n, kind, ts, ts_raw, clock, raw, f=None, wall=None, level=None, caller=None):
+    r = dict.fromkeys(COLUMNS)
+    r.update(machine=inp.machine, run=inp.run, source=inp.path, line=n, format=fmt, kind=kind, ts=ts,
+             ts_raw=ts_raw, clock=clock, wall=wall, raw=raw.rstrip("\r\n"), level=level, caller=caller,
+             dup=False)
+    if f:
+        for k, v in f.items():
+            if k in r and v is not None:
+                r[k] = v
+    return r
+
+
+class _State:
+    def __init__(self, inp, fmt, trace_clock, months, year):
+        self.inp, self.fmt, self.months, self.year = inp, fmt, months, year
+        self.trace_clock = trace_clock
+        self.task_cols = None
+        self.rel_sum = 0.0
+        self.rel_seen = False
+        self.pending = None   # (n, line, prefix) of an OOM-looking line that may continue
+
+
+def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year=None,
+                prefilter: str = "auto", stats: SourceStats | None = None):
+    """Yield event rows (dicts with :data:`COLUMNS`) of one input, streaming."""
+    path = inp.path
+    st = stats or SourceStats(path)
+    st.machine, st.run = inp.machine, inp.run
+    fmt = inp.fmt if inp.fmt != "auto" else (detect_format(path) if path != "-" else "auto")
+    st.format = fmt
+    clock = inp.trace_clock or trace_clock
+    S = _State(inp, fmt, clock, months, year)
+    pre = use_prefilter(path, prefilter)
+    st.prefiltered = pre
+    lines = _grep_lines(path) if pre else open_lines(path)
+    force_trace = inp.fmt in _TRACE_FORMATS
+    force_log = inp.fmt in ("dmesg", "kmsg", "journal-json", "syslog")
+    for n, line in lines:
+        st.lines = max(st.lines, n)
+        if not force_log:
+            r = ftrace.parse_line(line) if ("[" in line or line.startswith(("#", "cpus=", "CPU"))) else None
+            if r is not None:
+                yield from _flush(S, st)
+                ev = _trace_row(S, st, n, line, r)
+                if ev is not None:
+                    st.events += 1
+                    yield ev
+                continue
+            if force_trace:
+                if PREFILTER_RX.search(line) and _trace_looking(line):
+                    st.unparsed.append(Unparsed(path, n, line.rstrip("\r\n")))
+                continue
+        yield from _log_line(S, st, n, line)
+    yield from _flush(S, st)
+
+
+def _trace_looking(line):
+    return any(e + ":" in line for e in ftrace.EVENTS) or "LOST" in line
+
+
+def _trace_clock_of(S, ts_text):
+    c = S.trace_clock
+    if c:
+        return f"trace:{c}"
+    return "trace:unknown" if "." in ts_text else "trace:counter"
+
+
+def _trace_row(S, st, n, line, r):
+    if r == "other":
+        return None
+    if isinstance(r, ftrace.Marker):
+        if r.kind == "lost_events":
+            st.lost.append(f"{st.path}:{n}: {r.detail}")
+            return _row(S.inp, S.fmt, n, "lost_events", None, None, "none", line, {"detail": r.detail})
+        return None
+    ev, f = r
+    if ev.startswith("?"):
+        st.unparsed.append(Unparsed(st.path, n, line.rstrip("\r\n")))
+        return None
+    if ev == "signal_generate" and f.get("sig") != 9:
+        return None
+    ts_text = f.pop("ts_text")
+    clock = _trace_clock_of(S, ts_text)
+    ts = float(ts_text)
+    fmt = S.fmt if S.fmt in _TRACE_FORMATS else ("trace-cmd" if f.get("instance") else "ftrace")
+    f.pop("instance", None)
+    f.pop("flags", None)
+    f.pop("tgid", None)
+    return _row(S.inp, fmt, n, ev, ts, ts_text, clock, line, f)
+
+
+def _log_line(S, st, n, line):
+    p = klog.split_prefix(line, months=S.months, year=S.year)
+    if p.style == "blank":
+        return
+    if p.clock == "delta":
+        S.rel_sum += p.ts
+        S.rel_seen = True
+        p.ts, p.clock = S.rel_sum, f"reltime:{Path(st.path).name}"
+    elif p.clock == "delta-anchor":
+        p.ts, p.clock = S.rel_sum, f"reltime:{Path(st.path).name}"
+    res = klog.classify(p.msg, task_cols=S.task_cols, ident=p.ident)
+    if S.pending is not None:
+        pn, pline, pp = S.pending
+        if res is None and p.style == "plain" and p.msg:
+            joined = _join(S, pp, p.msg)
+            if joined is not None:
+                S.pending = None
+                kind, f = joined
+                st.events += 1
+                yield _log_row(S, pn, pp, kind, f, pline.rstrip("\r\n") + "\n" + line.rstrip("\r\n"))
+                return
+        yield from _flush(S, st)
+    if res is None:
+        if klog.OOM_LOOKING.search(p.msg) and (p.ident in (None, "kernel")):
+            S.pending = (n, line, p)   # maybe the next line continues it
+        return
+    kind, f = res
+    if f.get("truncated"):
+        S.pending = (n, line, p)
+        return
+    if kind == "task_columns":
+        cols = f["detail"].split()
+        S.task_cols = cols
+    st.events += 1
+    yield _log_row(S, n, p, kind, f, line)
+
+
+def _join(S, pp, cont):
+    """Join a wrapped continuation line when that is unambiguous."""
+    outs = []
+    for sep in ("", " "):
+        r = klog.classify(pp.msg.rstrip("\r\n") + sep + cont.strip(), task_cols=S.task_cols, ident=pp.ident)
+        if r is not None and not r[1].get("truncated"):
+            outs.append(r)
+    if not outs:
+        return None
+    if len(outs) == 2 and outs[0][1] != outs[1][1]:
+        return None
+    return outs[0]
+
+
+def _flush(S, st):
+    if S.pending is None:
+        return
+    pn, pline, pp = S.pending
+    S.pending = None
+    res = klog.classify(pp.msg, task_cols=S.task_cols, ident=pp.ident)
+    if res is None:
+        st.unparsed.append(Unparsed(st.path, pn, pline.rstrip("\r\n")))
+        return
+    kind, f = res
+    st.events += 1
+    yield _log_row(S, pn, pp, kind, f, pline)
+
+
+def _log_row(S, n, p, kind, f, raw):
+    fmt = S.fmt if S.fmt not in ("auto",) and S.fmt not in _TRACE_FORMATS else "dmesg"
+    if p.style == "kmsg":
+        fmt = "kmsg"
+    elif p.style == "journal-json":
+        fmt = "journal-json"
+    elif p.style.startswith(("syslog", "journal")):
+        fmt = "syslog"
+    ts_raw = None
+    if p.ts is not None and p.clock == "printk":
+        ts_raw = f"{p.ts:.6f}"
+    elif p.ts is not None:
+        ts_raw = repr(p.ts)
+    ts = p.ts if p.ts is not None else math.nan
+    return _row(S.inp, fmt, n, kind, ts, ts_raw, p.clock if p.ts is not None else "none", raw, f,
+                wall=p.wall, level=p.level, caller=p.caller)
+
+
+# ---------------------------------------------------------------------------
+# paths, directories, data sets
+
+
+def _load_json(p: Path):
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError) as e:
+        raise OomnbError(f"bad metadata: {e}", path=str(p)) from None
+
+
+def expand(paths, *, fmt: str = "auto", warn=None) -> list[Input]:
+    """Turn command-line paths into :class:`Input` s (directories recursively;
+    data-set run directories with their ``meta.json``)."""
+    out: list[Input] = []
+    for p in paths:
+        if p == "-":
+            out.append(Input("-", fmt))
+            continue
+        P = Path(p)
+        if P.is_dir():
+            out.extend(_expand_dir(P, fmt, warn))
+        elif P.exists():
+            out.append(Input(str(P), fmt))
+        else:
+            raise OomnbError("no such file or directory", path=p)
+    return out
+
+
+def _machine_of(d: Path):
+    for q in [d, *d.parents]:
+        if (q / "machine.json").is_file():
+            return q.name
+    return None
+
+
+def _expand_dir(d: Path, fmt, warn) -> list[Input]:
+    out = []
+    meta_p = d / "meta.json"
+    if meta_p.is_file():
+        meta = _load_json(meta_p)
+        files = meta.get("files") or {}
+        machine = meta.get("machine") or _machine_of(d)
+        for name in sorted(files):
+            f_fmt = files[name]
+            if f_fmt in ("memcg-csv", "stacks"):
+                continue
+            fp = d / name
+            if not fp.is_file():
+                if warn:
+                    warn(f"{fp}: listed in meta.json but missing")
+                continue
+            use = fmt if fmt != "auto" else (f_fmt if f_fmt in FORMATS else "auto")
+            out.append(Input(str(fp), use, trace_clock=meta.get("trace_clock"), machine=machine,
+                             run=d.name, meta=meta))
+        return out
+    try:
+        entries = sorted(d.iterdir())
+    except OSError as e:
+        raise OomnbError(f"cannot read directory: {e.strerror}", path=str(d)) from None
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        if e.is_dir():
+            out.extend(_expand_dir(e, fmt, warn))
+        elif e.is_file():
+            if e.suffix in _SKIP_SUFFIXES or e.name in ("manifest.sha256", "README", "LICENSE"):
+                continue
+            try:
+                with open(e, "rb") as f:
+                    head = f.read(8192)
+            except OSError as ex:
+                raise OomnbError(f"cannot read: {ex.strerror}", path=str(e)) from None
+            if b"\0" in head and head[:2] != b"\x1f\x8b":
+                if warn:
+                    warn(f"{e}: binary file skipped")
+                continue
+            out.append(Input(str(e), fmt, machine=_machine_of(e.parent)))
+    return out
+
+
+def read_memcg(inputs_or_paths) -> list[dict]:
+    """memcg usage samples (``monotonic_s,usage_bytes``) of the data-set runs given."""
+    rows = []
+    seen = set()
+    for d in _run_dirs(inputs_or_paths):
+        if d in seen:
+            continue
+        seen.add(d)
+        meta = _load_json(d / "meta.json")
+        files = meta.get("files") or {}
+        for name, f_fmt in sorted(files.items()):
+            if f_fmt != "memcg-csv":
+                continue
+            fp = d / name
+            try:
+                with open(fp) as f:
+                    head = f.readline()
+                    for i, line in enumerate(f, 2):
+                        a, _, b = line.strip().partition(",")
+                        try:
+                            rows.append({"machine": meta.get("machine") or _machine_of(d), "run": d.name,
+                                         "t": float(a), "usage_bytes": int(b), "clock": "monotonic"})
+                        except ValueError:
+                            if line.strip():
+                                raise OomnbError("bad memcg sample", path=str(fp), line=i) from None
+            except OSError as e:
+                raise OomnbError(f"cannot read: {e.strerror}", path=str(fp)) from None
+            del head
+    return rows
+
+
+def _run_dirs(paths):
+    for p in paths:
+        p = p.path if isinstance(p, Input) else p
+        if p == "-":
+            continue
+        P = Path(p)
+        if P.is_file():
+            P = P.parent
+        if (P / "meta.json").is_file():
+            yield P
+        elif P.is_dir():
+            for m in sorted(P.rglob("meta.json")):
+                yield m.parent
+
+
+def run_metas(paths) -> dict:
+    """``{(machine, run): meta}`` for the data-set runs below ``paths``."""
+    out = {}
+    for d in _run_dirs(paths):
+        meta = _load_json(d / "meta.json")
+        out[(meta.get("machine") or _machine_of(d), d.name)] = meta
+    return out
