@@ -1,0 +1,147 @@
+"""A kernel version = data (feature flags) + small override hooks.
+
+All versions share one transition set (:mod:`oomnb.kernel.transitions`);
+a version only says which code its functions contain.  A proposed patch
+is a new :class:`Kernel` derived from an existing one::
+
+    # my_patch.py, used as:  oomnb check --kernel my_patch.py
+    from oomnb.kernel.versions import V4_9
+    KERNEL = V4_9.derive("v4.9+no-gate", reaper_mmget_gate=False,
+                         describe="__oom_reap_task_mm without mmget_not_zero")
+
+Hooks (``oom_abort``, ``victim_candidate``, ``task_will_free_mem``) are
+plain functions ``f(kernel, state) -> bool`` and can be replaced the
+same way (``derive(..., oom_abort=my_fn)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .state import (EXITING, HAS_MM, MMF_NOT_REAPABLE, MMF_REAP_QUEUED, MMF_SKIP, MMF_UNSTABLE,
+                    RELEASED)
+
+
+def _iterated(s) -> bool:
+    """V is still on the task list (some task_struct not released)."""
+    return any(t[0] != RELEASED for t in s.th)
+
+
+def _has_mm_thread(s) -> bool:
+    return any(t[0] in HAS_MM for t in s.th)
+
+
+def abort_v4_5(k, s) -> bool:
+    """v4.5 ``oom_scan_process_thread`` ABORT (§0.5 [H]: TIF_MEMDIE -> ABORT;
+    [H]/[M]: ``task_will_free_mem`` = PF_EXITING and still has ->mm -> ABORT)."""
+    for pc, md, _ in s.th:
+        if pc == RELEASED:
+            continue
+        if md:
+            return True
+        if pc == EXITING:      # PF_EXITING and t->mm != NULL
+            return True
+    return False
+
+
+def abort_v4_8(k, s) -> bool:
+    """v4.8 ``oom_scan_process_thread``: ``signal->oom_victims`` > 0 and
+    ``find_lock_task_mm`` finds no thread or its mm lacks MMF_OOM_REAPED
+    (history §1.3)."""
+    if not _iterated(s) or s.sig_victims <= 0:
+        return False
+    return not (_has_mm_thread(s) and s.mmf & MMF_SKIP)
+
+
+def abort_oom_mm(k, s) -> bool:
+    """v4.9+ ``oom_evaluate_task``: ``tsk_is_oom_victim`` (signal->oom_mm)
+    without MMF_OOM_SKIP aborts the scan (history §2.3, §2.9; 6.12
+    mm/oom_kill.c:oom_evaluate_task)."""
+    return bool(_iterated(s) and s.oom_mm and not s.mmf & MMF_SKIP)
+
+
+def candidate_v4_5(k, s) -> bool:
+    """v4.5 iterates threads: V is a candidate if some thread still has ->mm."""
+    return _has_mm_thread(s)
+
+
+def candidate_skipflag(k, s) -> bool:
+    """``oom_badness`` is 0 without a thread with ->mm (find_lock_task_mm)
+    and for an mm with MMF_OOM_REAPED (v4.8) / MMF_OOM_SKIP (v4.9+); an
+    oom_mm victim with the skip flag is ``goto next``."""
+    return _has_mm_thread(s) and not s.mmf & MMF_SKIP
+
+
+def twfm_v4_5(k, s) -> bool:
+    """v4.5 ``out_of_memory``: ``current->mm && (fatal_signal_pending ||
+    task_will_free_mem)`` [M]."""
+    return True
+
+
+def twfm_skipflag(k, s) -> bool:
+    """v4.8/v4.9 ``task_will_free_mem(current)``: false once the mm has the
+    skip flag ("already drained by the oom reaper")."""
+    return not s.mmf & MMF_SKIP
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Feature flags of one kernel version (or proposed patch)."""
+
+    name: str
+    describe: str = ""
+    cite: str = ""
+    has_reaper: bool = True
+    reaper_oom_lock: bool = False          # v4.7-v4.18: mutex_lock(&oom_lock) per attempt
+    reaper_mm_lookup: str = "oom_mm"       # "find_lock_task_mm" (v4.8) | "oom_mm" (v4.9+)
+    reaper_mmget_gate: bool = False        # v4.8-v4.13: mmget_not_zero()/mmput_async()
+    reaper_skip_check: bool = False        # v4.14+: test MMF_OOM_SKIP under mmap_lock
+    reaper_remote_exit_oom_victim: bool = False   # v4.8: exit_oom_victim(tsk) in oom_reap_task
+    reaper_done: str = "always-skip"       # "two-strike" (v4.8) | "always-skip" | "skip-on-success"
+    reaper_sets_unstable: bool = True
+    queue: str = "list"                    # "list" (wake_oom_reaper) | "timer" (queue_oom_reaper)
+    queue_mmf_test: bool = False           # v5.0+: test_and_set_bit(MMF_OOM_REAP_QUEUED)
+    oom_mm: bool = True                    # v4.9+: signal->oom_mm
+    oom_mm_mmgrab: bool = True             # mark_oom_victim takes an mm_count ref for oom_mm
+    signal_oom_victims: bool = False       # v4.8: signal->oom_victims
+    mmput_sets_skip: bool = False          # v4.9-v4.13: __mmput sets MMF_OOM_SKIP
+    exit_mmap_locked: bool = False         # v6.1+: unmap under read lock, free under write lock
+    exit_mmap_sets_skip: bool = False      # v4.14+ (v6.1+: every mm)
+    tree_cleared: bool = False             # v5.18+/v6.1: mm->mmap=NULL / __mt_destroy
+    disable_timeout: bool = True           # v4.9+: oom_killer_disable(timeout)
+    second_freeze_pass: bool = False       # v4.7/v4.8 74070542099c (model option)
+    freeze_exempt: str = "tif"             # "tif" (TIF_MEMDIE) | "group" (tsk_is_oom_victim, 6.18)
+    exit_oom_victim_before_mmput: bool = False
+    skip_name: str = "MMF_OOM_SKIP"
+    oom_abort: Callable = abort_oom_mm
+    victim_candidate: Callable = candidate_skipflag
+    task_will_free_mem: Callable = twfm_skipflag
+    notes: tuple = field(default_factory=tuple)
+
+    def derive(self, name: str, **changes) -> "Kernel":
+        """A new version: this one with ``changes`` (flags or hooks)."""
+        bad = [k for k in changes if k not in {f.name for f in dataclasses.fields(self)}]
+        if bad:
+            raise TypeError(f"unknown kernel flag(s): {', '.join(bad)}")
+        return dataclasses.replace(self, name=name, **changes)
+
+    def flag_names(self) -> dict:
+        return {MMF_SKIP: self.skip_name, MMF_NOT_REAPABLE: "MMF_OOM_NOT_REAPABLE",
+                MMF_UNSTABLE: "MMF_UNSTABLE", MMF_REAP_QUEUED: "MMF_OOM_REAP_QUEUED"}
+
+    def fmt_flags(self, v: int) -> str:
+        names = [n for b, n in sorted(self.flag_names().items()) if v & b]
+        return "|".join(names) if names else "0"
+
+    def diff(self, other: "Kernel") -> dict:
+        """Flags that differ between two versions: {flag: (self, other)}."""
+        out = {}
+        for f in dataclasses.fields(self):
+            if f.name in ("name", "describe", "cite", "notes"):
+                continue
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if a != b:
+                out[f.name] = (getattr(a, "__name__", a), getattr(b, "__name__", b))
+        return out

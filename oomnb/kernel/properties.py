@@ -1,0 +1,206 @@
+"""Named properties of the OOM victim / oom_reaper protocol.
+
+Three shapes:
+
+* ``invariant``: a predicate on states that must never hold (``bad``).
+* ``edge``: a predicate on one step (pre-state, actor, transition, tags)
+  that must never hold.  The step's tags are the model's observation of
+  what the kernel code does (``deref_mm``, ``walk_vmas``, ...).
+* ``leadsto``: ``P ~> Q`` under the fairness of the run: on every fair
+  path, from every state where P holds, Q eventually holds.  Violated
+  iff a reachable P-and-not-Q state can stay in not-Q forever on a fair
+  path (a fair SCC of the not-Q subgraph, found with networkx).
+
+Each property also says when it is vacuous (its antecedent never occurs
+in the explored graph) or out of scope for a scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .state import (IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE, PM_WINDOW, VMAS_DANGLING,
+                    VMAS_FREEING)
+
+
+@dataclass(frozen=True)
+class Property:
+    name: str
+    shape: str                     # invariant | edge | leadsto
+    claim: str                     # the kernel claim it encodes (one line)
+    bad_state: Callable | None = None
+    bad_edge: Callable | None = None
+    antecedent_state: Callable | None = None   # vacuity: does this ever hold?
+    antecedent_edge: Callable | None = None
+    P: Callable | None = None
+    Q: Callable | None = None
+    exclude: frozenset = frozenset()           # transition keys removed (leadsto)
+    out_of_scope: Callable | None = None       # scenario -> reason | None
+    bound: str = ""                            # which step kinds to count
+
+    @property
+    def doc(self) -> str:
+        return self.claim
+
+
+def _victim_thread(actor: str, tags) -> int | None:
+    for t in tags:
+        if t.startswith("io:T"):
+            return int(t[4:])
+    if actor.startswith("T") and actor[1:].isdigit():
+        return int(actor[1:])
+    return None
+
+
+# --- no_mm_use_after_free ----------------------------------------------------
+
+def _uaf(k, sc, s, actor, tr, tags, s2):
+    return "deref_mm" in tags and s.mm_count <= 0
+
+
+NO_MM_UAF = Property(
+    "no_mm_use_after_free", "edge",
+    "Nothing dereferences an mm_struct whose mm_count reached zero (v4.8: the reaper after "
+    "find_lock_task_mm; v4.9+: oom_reap_task, oom_evaluate_task and the 6.x timer callback "
+    "read signal->oom_mm, kept alive by mark_oom_victim's mmgrab until free_signal_struct).",
+    bad_edge=_uaf, antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "deref_mm" in tags)
+
+
+# --- no_reap_after_teardown ------------------------------------------------
+
+def _walk_teardown(k, sc, s, actor, tr, tags, s2):
+    return "walk_vmas" in tags and s.vmas in (VMAS_FREEING, VMAS_DANGLING)
+
+
+NO_REAP_AFTER_TEARDOWN = Property(
+    "no_reap_after_teardown", "edge",
+    "The oom_reaper never walks the VMAs/page tables of an mm while or after exit_mmap frees "
+    "them (212925802454, 4837fe37adff; v4.8/v4.9 rely on mmget_not_zero, v6.1+ on "
+    "MMF_OOM_SKIP + mmap_write_lock and the destroyed maple tree).",
+    bad_edge=_walk_teardown, antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "walk_vmas" in tags)
+
+
+# --- pm_exclusion ---------------------------------------------------------
+
+def _pm_excl(reading):
+    def bad(k, sc, s, actor, tr, tags, s2):
+        if s.pm not in PM_WINDOW:
+            return False
+        t = _victim_thread(actor, tags)
+        if t is None:
+            return False
+        pc, md, ever = s.th[t]
+        if pc not in IN_SCOPE_PM:
+            return False
+        if reading == "tif":
+            return bool(ever)
+        return bool(s.oom_mm or any(x[2] for x in s.th))
+    return bad
+
+
+_PM_CLAIM = ("From the moment oom_killer_disable() returns true until oom_killer_enable(), no "
+             "thread of an OOM victim executes a step up to and including the end of its own "
+             "exit_mm (74070542099c, 7d2e7a22cf27). ")
+PM_EXCLUSION_TIF = Property(
+    "pm_exclusion[tif]", "edge", _PM_CLAIM + "Reading: threads that have or had TIF_MEMDIE.",
+    bad_edge=_pm_excl("tif"), antecedent_state=lambda k, sc, s: s.pm in PM_WINDOW)
+PM_EXCLUSION_GROUP = Property(
+    "pm_exclusion[group]", "edge", _PM_CLAIM + "Reading: any thread of a group that is or was a "
+    "victim (signal->oom_mm in v4.9+, signal->oom_victims > 0 in v4.8, a TIF_MEMDIE thread in "
+    "v4.5; 'was' makes it sticky like the tif reading).",
+    bad_edge=_pm_excl("group"), antecedent_state=lambda k, sc, s: s.pm in PM_WINDOW)
+
+
+# --- no_premature_kill -------------------------------------------------------
+
+def _premature(k, sc, s, actor, tr, tags, s2):
+    return "kill_W" in tags and s.mem == MEM_MAPPED and not s.gave_up and bool(s.killed)
+
+
+NO_PREMATURE_KILL = Property(
+    "no_premature_kill", "edge",
+    "A second victim (W, another mm) is not selected while the first victim's reapable memory "
+    "is still mapped, unless the reaper tried and failed: more than MAX_OOM_REAP_RETRIES failed "
+    "mmap trylocks on this mm (v4.8: the second exhaustion).",
+    bad_edge=_premature,
+    antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
+
+
+# --- reaper_queue_integrity ------------------------------------------------
+
+def _queue_bad(k, sc, s):
+    q = s.rlist + s.rtimers
+    if len(set(q)) != len(q):
+        return True
+    held = len(q) + (1 if s.rtask >= 0 else 0)
+    return s.rrefs != held
+
+
+REAPER_QUEUE_INTEGRITY = Property(
+    "reaper_queue_integrity", "invariant",
+    "A task is on the reaper's list (or has its oom_reaper_timer pending) at most once, and every "
+    "task reference taken by wake_oom_reaper/queue_oom_reaper is put exactly once (v5.0 'do not "
+    "enqueue same task twice').",
+    bad_state=_queue_bad, antecedent_state=lambda k, sc, s: bool(s.rlist or s.rtimers))
+
+
+# --- oom_victims_accounting --------------------------------------------------
+
+OOM_VICTIMS_ACCOUNTING = Property(
+    "oom_victims_accounting", "invariant",
+    "The global oom_victims always equals the number of threads with TIF_MEMDIE "
+    "(mark_oom_victim ++ once per thread; exit_oom_victim -- once, test_and_clear in v4.8).",
+    bad_state=lambda k, sc, s: s.oom_victims != sum(t[1] for t in s.th),
+    antecedent_state=lambda k, sc, s: s.oom_victims > 0)
+
+
+# --- liveness ---------------------------------------------------------------
+
+PM_PROGRESS = Property(
+    "pm_progress", "leadsto",
+    "On every fair path oom_killer_disable() returns (true or false) once called "
+    "(v4.9 added the freeze_timeout; v4.5/v4.8 wait_event without timeout).",
+    P=lambda k, sc, s: s.pm in PM_IN_DISABLE, Q=lambda k, sc, s: s.pm not in PM_IN_DISABLE,
+    bound="timer+sleep")
+
+OOM_PROGRESS = Property(
+    "oom_progress", "leadsto",
+    "Whenever victim selection would abort now (the version's oom_scan_process_thread / "
+    "oom_evaluate_task ABORT predicate), it stops holding on every fair path without IO "
+    "completing or a lock held forever being released.",
+    P=lambda k, sc, s: k.oom_abort(k, s), Q=lambda k, sc, s: not k.oom_abort(k, s),
+    bound="attempt+timer")
+
+REAP_PROGRESS = Property(
+    "reap_progress", "leadsto",
+    "Once V is killed, every reapable VMA of its mm is eventually unmapped, on every fair path "
+    "on which its IO never completes (so a blocked victim cannot unmap it itself: the reaper "
+    "must) and no lock is held forever.",
+    P=lambda k, sc, s: bool(s.killed), Q=lambda k, sc, s: s.mem != MEM_MAPPED,
+    exclude=frozenset({"aio_complete", "dstate_io_done", "lock_release"}),
+    out_of_scope=lambda sc: "a lock is held forever" if sc.lock_forever else None,
+    bound="attempt+timer")
+
+PROPERTIES: tuple[Property, ...] = (
+    NO_MM_UAF, NO_REAP_AFTER_TEARDOWN, PM_EXCLUSION_TIF, PM_EXCLUSION_GROUP, PM_PROGRESS,
+    OOM_PROGRESS, REAP_PROGRESS, NO_PREMATURE_KILL, REAPER_QUEUE_INTEGRITY,
+    OOM_VICTIMS_ACCOUNTING,
+)
+BY_NAME = {p.name: p for p in PROPERTIES}
+
+
+def select(names) -> tuple[Property, ...]:
+    """Properties by name; ``pm_exclusion`` means both readings."""
+    if not names:
+        return PROPERTIES
+    out = []
+    for n in names:
+        if n == "pm_exclusion":
+            out += [PM_EXCLUSION_TIF, PM_EXCLUSION_GROUP]
+        elif n in BY_NAME:
+            out.append(BY_NAME[n])
+        else:
+            from ..errors import OomnbError
+            raise OomnbError(f"unknown property {n!r} (known: {', '.join(BY_NAME)}, pm_exclusion)")
+    return tuple(out)

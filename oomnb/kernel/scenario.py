@@ -1,0 +1,100 @@
+"""Scenarios: composable parameters of the environment around the victim.
+
+A scenario string joins tokens with ``+``: ``aio-blocked``,
+``dstate-thread``, ``mmap-lock-forever``, ``suspend``, ``second-oom``,
+``fast-exit``, ``victim-oom`` and ``threads=N`` (1-3; also ``Nt``).
+
+* ``aio-blocked``: the victim's mm has in-flight AIO; ``exit_aio`` waits
+  for it; it may complete at any step, or never (IO completion is not a
+  fair transition).
+* ``dstate-thread``: the last thread of V sits in uninterruptible IO
+  holding its ``->mm`` (an mm_users reference) until that IO completes
+  (maybe never).  Implies at least 2 threads.
+* ``mmap-lock-forever``: another process holds V's mmap lock for write;
+  its release is possible but not fair.
+* ``suspend``: ``freeze_processes()`` -> ``oom_killer_disable()`` may
+  start at any step (once).
+* ``second-oom``: the allocating task A invokes the OOM killer again any
+  number of times; W is one more killable process in the same memcg.
+* ``fast-exit``: nothing blocks the victim (the default environment).
+* ``victim-oom``: killed victim threads may themselves enter
+  ``out_of_memory`` (the ``task_will_free_mem(current)`` shortcut) before
+  they reach ``do_exit``; this is the path of the v5.0 fix "oom,
+  oom_reaper: do not enqueue same task twice".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import OomnbError
+
+TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "suspend", "second-oom",
+          "fast-exit", "victim-oom")
+
+
+@dataclass(frozen=True)
+class Scenario:
+    threads: int = 1
+    aio_blocked: bool = False
+    dstate: bool = False
+    lock_forever: bool = False
+    suspend: bool = False
+    second_oom: bool = False
+    fast_exit: bool = False
+    victim_oom: bool = False
+
+    @property
+    def name(self) -> str:
+        toks = [t for t, on in (("aio-blocked", self.aio_blocked), ("dstate-thread", self.dstate),
+                                ("mmap-lock-forever", self.lock_forever), ("suspend", self.suspend),
+                                ("second-oom", self.second_oom), ("fast-exit", self.fast_exit),
+                                ("victim-oom", self.victim_oom)) if on]
+        return "+".join(toks) or "fast-exit"
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.threads} thread{'s' if self.threads > 1 else ''})"
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}/{self.threads}t"
+
+
+def parse_scenario(text: str, threads: int | None = None) -> Scenario:
+    """Parse ``aio-blocked+suspend+second-oom+threads=2`` (or ``.../2t``)."""
+    kw = {}
+    n = None
+    text = text.strip().replace("/", "+")
+    for tok in filter(None, text.split("+")):
+        tok = tok.strip()
+        if tok.startswith("threads="):
+            n = int(tok.split("=", 1)[1])
+        elif tok.endswith("t") and tok[:-1].isdigit():
+            n = int(tok[:-1])
+        elif tok in TOKENS:
+            kw[{"aio-blocked": "aio_blocked", "dstate-thread": "dstate",
+                "mmap-lock-forever": "lock_forever", "suspend": "suspend",
+                "second-oom": "second_oom", "fast-exit": "fast_exit",
+                "victim-oom": "victim_oom"}[tok]] = True
+        else:
+            raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
+    if threads is not None:
+        n = threads
+    if n is None:
+        n = 2 if kw.get("dstate") else 1
+    if not 1 <= n <= 3:
+        raise OomnbError(f"threads must be 1..3, got {n}")
+    if kw.get("dstate") and n < 2:
+        raise OomnbError("dstate-thread needs at least 2 threads (one of them in D state)")
+    return Scenario(threads=n, **kw)
+
+
+#: the standard scenarios (their verdicts and state counts are test oracles)
+STANDARD = (
+    Scenario(threads=1, aio_blocked=True, suspend=True, second_oom=True),
+    Scenario(threads=2, aio_blocked=True, suspend=True, second_oom=True),
+    Scenario(threads=1, lock_forever=True, second_oom=True),
+    Scenario(threads=2, dstate=True, second_oom=True),
+    Scenario(threads=1, fast_exit=True),
+)

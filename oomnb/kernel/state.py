@@ -1,0 +1,126 @@
+"""The model's state: one immutable, hashable record of small integers.
+
+Everything the OOM victim / oom_reaper protocol depends on is a field of
+:class:`State`; nothing else is remembered between steps.  The record is a
+``NamedTuple`` so it hashes and compares as a tuple (fast visited sets)
+while fields keep their kernel names.
+
+Abstractions (what the state leaves out):
+
+* One victim thread group ``V`` with one ``mm_struct`` ``M``.  ``W`` is
+  the one other killable process in the same memcg; it is represented
+  only by ``w_killed`` (selecting it is what ``no_premature_kill`` is
+  about).  The allocating task ``A`` is a kernel-context allocator that
+  is never frozen.
+* The address space is one token: ``mem`` (mapped / unmapped by the
+  oom_reaper / unmapped by ``exit_mmap``) and ``vmas`` (the VMA tree and
+  page tables: intact / being freed without a lock / freed with a
+  dangling ``mm->mmap`` / freed and emptied).  All VMAs are reapable
+  (anonymous or private, not hugetlb/PFNMAP, not VM_LOCKED).
+* Counters are exact (``mm_users``, ``mm_count``, ``oom_victims``,
+  ``signal->oom_victims``, the reaper's task references); time is not:
+  every timer (``OOM_REAPER_DELAY``, ``HZ/10`` between reaper attempts,
+  the freezer and ``oom_killer_disable`` timeouts) is one abstract step.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+# --- victim thread program counter: where it is in do_exit -------------
+RUN = 0          # user space / get_signal(); has ->mm
+FROZEN = 1       # in __refrigerator(); has ->mm
+DSTATE = 2       # uninterruptible IO in a syscall; has ->mm, not freezable
+EXITING = 3      # do_exit() after exit_signals() (PF_EXITING); has ->mm
+MMPUT = 4        # exit_mm(): past tsk->mm = NULL, before mmput()
+IN_MMPUT = 5     # exit_mm(): inside mmput() -> __mmput() (last user)
+EXIT_OOM = 6     # exit_mm(): after mmput(), TIF_MEMDIE test/exit_oom_victim()
+POST = 7         # do_exit() after exit_mm()
+DEAD = 8         # exit_notify() done, final schedule() done (zombie)
+RELEASED = 9     # release_task(): task_struct reference dropped
+EXIT_OOM_EARLY = 10  # only for patches that call exit_oom_victim() before mmput()
+
+PC_NAMES = {RUN: "RUN", FROZEN: "FROZEN", DSTATE: "DSTATE", EXITING: "EXITING",
+            MMPUT: "MMPUT", IN_MMPUT: "__MMPUT", EXIT_OOM: "EXIT_OOM", POST: "POST_EXIT_MM",
+            DEAD: "DEAD", RELEASED: "RELEASED", EXIT_OOM_EARLY: "EXIT_OOM_EARLY"}
+
+HAS_MM = frozenset({RUN, FROZEN, DSTATE, EXITING})
+#: up to and including the end of the thread's own exit_mm() (pm_exclusion scope)
+IN_SCOPE_PM = frozenset({RUN, FROZEN, DSTATE, EXITING, MMPUT, IN_MMPUT, EXIT_OOM, EXIT_OOM_EARLY})
+
+# --- __mmput() phase (tpc) ---------------------------------------------
+TP_NONE = 0
+TP_AIO = 1        # exit_aio(): waits for in-flight AIO
+TP_EM_UNMAP = 2   # exit_mmap(): unmap_vmas()
+TP_EM_SKIP = 3    # exit_mmap(): set_bit(MMF_OOM_SKIP) (v6.1+)
+TP_EM_FREE = 4    # exit_mmap(): free_pgtables()/remove_vma() ... __mmput tail, mmdrop()
+TP_DONE = 5
+TP_NAMES = {TP_NONE: "-", TP_AIO: "exit_aio", TP_EM_UNMAP: "exit_mmap:unmap",
+            TP_EM_SKIP: "exit_mmap:skip", TP_EM_FREE: "exit_mmap:free", TP_DONE: "done"}
+KWORKER = 9       # owner of __mmput when mmput_async() dropped the last user
+
+# --- mm->flags (bit names are per version, see Kernel.flag_names) -------
+MMF_SKIP = 1           # MMF_OOM_REAPED (v4.8) / MMF_OOM_SKIP (v4.9+)
+MMF_NOT_REAPABLE = 2   # v4.8 only
+MMF_UNSTABLE = 4       # v4.9+
+MMF_REAP_QUEUED = 8    # v5.0+
+
+# --- address space ------------------------------------------------------
+MEM_MAPPED, MEM_REAPED, MEM_EXITED = 0, 1, 2
+MEM_NAMES = {0: "mapped", 1: "reaped", 2: "unmapped_by_exit_mmap"}
+VMAS_INTACT, VMAS_FREEING, VMAS_DANGLING, VMAS_CLEARED = 0, 1, 2, 3
+VMAS_NAMES = {0: "intact", 1: "being_freed", 2: "freed(dangling mm->mmap)", 3: "freed(tree destroyed)"}
+
+# --- oom_reaper kthread ---------------------------------------------------
+R_IDLE, R_ATTEMPT, R_UNMAP, R_SLEEP, R_DONE = 0, 1, 2, 3, 4
+R_NAMES = {0: "idle", 1: "attempt", 2: "unmapping", 3: "sleep", 4: "done"}
+MAX_OOM_REAP_RETRIES = 10
+
+# --- oom_lock owner -------------------------------------------------------
+L_FREE, L_A, L_REAPER, L_PM = 0, 1, 2, 3
+LOCK_NAMES = {0: "free", 1: "A", 2: "oom_reaper", 3: "pm"}
+
+# --- PM (freeze_processes / oom_killer_disable) ---------------------------
+P_OFF, P_FREEZE, P_DIS_LOCK, P_DIS_WAIT, P_PASS2, P_SUSP, P_DONE = range(7)
+P_NAMES = {0: "off", 1: "freezing", 2: "oom_killer_disable:lock", 3: "oom_killer_disable:wait",
+           4: "second_freeze_pass", 5: "suspended", 6: "done"}
+PM_FREEZING = frozenset({P_FREEZE, P_DIS_LOCK, P_DIS_WAIT, P_PASS2, P_SUSP})
+PM_WINDOW = frozenset({P_PASS2, P_SUSP})     # oom_killer_disable() returned true, not yet enabled
+PM_IN_DISABLE = frozenset({P_DIS_LOCK, P_DIS_WAIT})
+
+
+class State(NamedTuple):
+    """One global state.  ``th[i] = (pc, TIF_MEMDIE, had_TIF_MEMDIE)``."""
+
+    th: tuple
+    killed: int        # SIGKILL sent to V (SIGNAL_GROUP_EXIT)
+    oom_victims: int   # global atomic oom_victims
+    sig_victims: int   # signal->oom_victims (v4.8)
+    oom_mm: int        # signal->oom_mm installed (v4.9+)
+    mm_users: int
+    mm_count: int      # 0 means the mm_struct was freed (__mmdrop)
+    mmf: int           # mm->flags, MMF_* bits above
+    mem: int
+    vmas: int
+    town: int          # who runs __mmput: -1, thread index, KWORKER
+    tpc: int
+    io: int            # AIO of the victim still in flight
+    lockf: int         # another process holds mmap_lock for write
+    rpc: int           # oom_reaper kthread
+    rtask: int         # task being reaped, -1
+    ratt: int          # attempts made (11 = exhausted)
+    rnext: int         # stale tsk->oom_reaper_list of rtask is non-NULL (v4.8/v4.9)
+    rlist: tuple       # oom_reaper_list, head first
+    rtimers: tuple     # tasks whose oom_reaper_timer is pending (v5.18+)
+    rrefs: int         # task references taken by wake/queue_oom_reaper, not yet put
+    gave_up: int       # the reaper set the skip flag after exhausting its retries
+    disabled: int      # oom_killer_disabled
+    oom_lock: int
+    apc: int           # A: 0 idle, 1 holds oom_lock
+    w_killed: int
+    pm: int
+    sig_freed: int     # free_signal_struct() ran
+
+
+def thread_has_mm(pc: int) -> bool:
+    return pc in HAS_MM

@@ -1,0 +1,839 @@
+"""The one transition set shared by every kernel version.
+
+Each :class:`Transition` is named after the kernel function it models and
+carries its actor, the fairness class the issue assigns to it, a timing
+``kind`` (``cpu``, ``lock``, ``io``, ``timer``, ``sleep``) for the future
+simulator, the lock it acquires (if any), a citation and a docstring that
+says what it leaves out.  ``oomnb explain NAME`` prints all of that.
+
+A transition's ``fire(kernel, scenario, state, instance)`` returns the
+list of ``(next_state, tags)`` it can produce (empty = disabled).  Tags
+are observations a property may use: ``deref_mm`` (the step reads the
+victim's ``mm_struct``), ``walk_vmas`` (the reaper walks its VMAs),
+``kill_W`` (a second victim was selected), ``disable_returned``
+(``oom_killer_disable()`` returned true) and ``io:Tn`` (an IO completion
+that belongs to thread n).
+
+Sources: ``/work/shared/kernel-oom-history.md`` (§0.5 v4.5 with its
+confidence marks, §1 v4.8, §2 v4.9, §3.11/§3.11a current/6.18, §5, §8)
+and Debian linux-source-6.12 (mm/oom_kill.c, kernel/exit.c,
+kernel/fork.c, mm/mmap.c, kernel/freezer.c), cited as ``file:function``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FROZEN, HAS_MM, IN_MMPUT,
+                    KWORKER, L_A, L_FREE, L_PM, L_REAPER, MAX_OOM_REAP_RETRIES, MEM_EXITED,
+                    MEM_MAPPED, MEM_REAPED, MMF_NOT_REAPABLE, MMF_REAP_QUEUED, MMF_SKIP,
+                    MMF_UNSTABLE, MMPUT, P_DIS_LOCK, P_DIS_WAIT, P_DONE, P_FREEZE, P_OFF, P_PASS2,
+                    P_SUSP, PM_FREEZING, POST, R_ATTEMPT, R_DONE, R_IDLE, R_SLEEP, R_UNMAP,
+                    RELEASED, RUN, TP_AIO, TP_DONE, TP_EM_FREE, TP_EM_SKIP, TP_EM_UNMAP, TP_NONE,
+                    VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
+
+NO = ()
+DEREF = frozenset({"deref_mm"})
+
+
+@dataclass(frozen=True, eq=False)
+class Transition:
+    key: str             # unique id (CLI name)
+    name: str            # kernel function(s) it models
+    actor: str           # thread | owner | oom_reaper | A | pm | timer | IO | lock_holder | rcu
+    kind: str            # cpu | lock | io | timer | sleep
+    fair: str            # weak | strong | none
+    fire: Callable
+    cite: str
+    lock: str | None = None
+    per: str = "none"    # none | thread | timer
+    versions: str = "all"
+
+    @property
+    def doc(self) -> str:
+        return (self.fire.__doc__ or "").strip()
+
+    def instances(self, k, sc, s):
+        if self.per == "thread":
+            return range(len(s.th))
+        if self.per == "timer":
+            return sorted(set(s.rtimers))
+        return (None,)
+
+    def actor_of(self, s, i) -> str:
+        if self.per == "thread":
+            return f"T{i}"
+        if self.per == "timer":
+            return "timer"
+        if self.actor == "owner":
+            return "kworker" if s.town == KWORKER else f"T{s.town}"
+        return self.actor
+
+
+# ----------------------------------------------------------------- helpers
+
+def _set_th(s, i, pc=None, md=None, ever=None):
+    th = list(s.th)
+    opc, omd, oev = th[i]
+    th[i] = (opc if pc is None else pc, omd if md is None else md, oev if ever is None else ever)
+    return tuple(th)
+
+
+def find_lock_task_mm(s) -> int:
+    """Index of the first thread (in for_each_thread order) that still has
+    ->mm, or -1 (history §1.2; 6.12 mm/oom_kill.c:find_lock_task_mm)."""
+    for i, t in enumerate(s.th):
+        if t[0] in HAS_MM:
+            return i
+    return -1
+
+
+def freezing(k, s, i) -> bool:
+    """kernel/freezer.c:freezing_slow_path: user tasks freeze while
+    pm_freezing, except TIF_MEMDIE threads (v4.5 [H] .. 6.12 source) or,
+    in 6.18, every thread of a group with signal->oom_mm (§3.11a).  Dead
+    tasks (PF_NOFREEZE late in do_exit) are ignored."""
+    if s.pm not in PM_FREEZING:
+        return False
+    pc, md, _ = s.th[i]
+    if pc in (DEAD, RELEASED):
+        return False
+    if k.freeze_exempt == "group":
+        if s.oom_mm:
+            return False
+    elif md:
+        return False
+    return True
+
+
+def _mmdrop(s, n=1):
+    return s._replace(mm_count=s.mm_count - n)
+
+
+def mark_oom_victim(k, s, i):
+    """mm/oom_kill.c:mark_oom_victim: test_and_set TIF_MEMDIE (return if it
+    was set); v4.8 signal->oom_victims++; v4.9+ cmpxchg signal->oom_mm and
+    mmgrab it; __thaw_task/thaw_process (implicit: the freezer exemption in
+    :func:`freezing` lets the thread leave the refrigerator); oom_victims++."""
+    pc, md, ever = s.th[i]
+    if md:
+        return s
+    s = s._replace(th=_set_th(s, i, md=1, ever=1), oom_victims=s.oom_victims + 1)
+    if k.signal_oom_victims:
+        s = s._replace(sig_victims=s.sig_victims + 1)
+    if k.oom_mm and not s.oom_mm:
+        s = s._replace(oom_mm=1, mm_count=s.mm_count + (1 if k.oom_mm_mmgrab else 0))
+    return s
+
+
+def wake_oom_reaper(k, s, i, tags):
+    """Queue thread i for the reaper.  v4.8/v4.9 ``wake_oom_reaper``: skip if
+    ``tsk == oom_reaper_list || tsk->oom_reaper_list`` else get_task_struct
+    and LIFO push.  v5.18+ ``queue_oom_reaper``: skip if
+    test_and_set_bit(MMF_OOM_REAP_QUEUED) (v5.0+), get_task_struct, arm
+    tsk->oom_reaper_timer (OOM_REAPER_DELAY)."""
+    if not k.has_reaper:
+        return s
+    if k.queue == "timer":
+        if k.queue_mmf_test:
+            tags.add("deref_mm")
+            if s.mmf & MMF_REAP_QUEUED:
+                return s
+            s = s._replace(mmf=s.mmf | MMF_REAP_QUEUED)
+        return s._replace(rrefs=s.rrefs + 1, rtimers=tuple(sorted(s.rtimers + (i,))))
+    if k.queue_mmf_test:
+        tags.add("deref_mm")
+        if s.mmf & MMF_REAP_QUEUED:
+            return s
+        s = s._replace(mmf=s.mmf | MMF_REAP_QUEUED)
+    lst = s.rlist
+    if lst and lst[0] == i:
+        return s
+    if i in lst[:-1]:                      # tsk->oom_reaper_list != NULL
+        return s
+    if s.rtask == i and s.rnext:           # stale pointer of the task being reaped
+        return s
+    return s._replace(rrefs=s.rrefs + 1, rlist=(i,) + lst)
+
+
+def kill_victim(k, s, tags):
+    """oom_kill_process(V): the thread that gets TIF_MEMDIE is
+    find_lock_task_mm(V); SIGKILL to the group; mark_oom_victim; then
+    wake_oom_reaper / queue_oom_reaper of that thread.  The whole kill is
+    one step under oom_lock (the order of SIGKILL and mark_oom_victim,
+    [L] for v4.5, does not matter inside one step).  The
+    ``task_will_free_mem(p)`` shortcut has the same effect here."""
+    t = find_lock_task_mm(s)
+    if t < 0:
+        return s       # 6.x: "OOM victim ... is already exiting. Skip killing the task"
+    s = s._replace(killed=1)
+    s = mark_oom_victim(k, s, t)
+    return wake_oom_reaper(k, s, t, tags)
+
+
+def select_bad_process(k, s, tags):
+    """Returns 'abort', 'V', 'W' or 'none'.  V (the memory hog) outranks W."""
+    v_iter = any(t[0] != RELEASED for t in s.th)
+    if k.oom_mm and v_iter and s.oom_mm:
+        tags.add("deref_mm")       # oom_evaluate_task reads signal->oom_mm->flags
+    if k.oom_abort(k, s):
+        return "abort"
+    if v_iter and k.victim_candidate(k, s):
+        return "V"
+    if not s.w_killed:
+        return "W"
+    return "none"
+
+
+def out_of_memory(k, s, current, tags):
+    """mm/oom_kill.c:out_of_memory (with select_bad_process and
+    oom_kill_process), called with oom_lock held.  Returns false at once if
+    oom_killer_disabled.  ``current`` is a victim thread index (the
+    task_will_free_mem(current) shortcut: mark current and queue it) or
+    None for the allocating task A.  Leaves out: notifier chain,
+    constrained_alloc, panic_on_oom, sysrq, the badness arithmetic (V
+    always outranks W)."""
+    if s.disabled:
+        return s
+    if current is not None and s.th[current][0] in HAS_MM and s.killed \
+            and k.task_will_free_mem(k, s):
+        s = mark_oom_victim(k, s, current)
+        return wake_oom_reaper(k, s, current, tags)
+    sel = select_bad_process(k, s, tags)
+    if sel == "V":
+        return kill_victim(k, s, tags)
+    if sel == "W":
+        tags.add("kill_W")
+        return s._replace(w_killed=1)
+    return s
+
+
+def _exit_oom_victim(k, s, i):
+    pc, md, ever = s.th[i]
+    if not md:
+        return s
+    s = s._replace(th=_set_th(s, i, md=0), oom_victims=s.oom_victims - 1)
+    if k.signal_oom_victims:
+        s = s._replace(sig_victims=s.sig_victims - 1)
+    return s
+
+
+def _mmput_users(k, s):
+    """mmput/mmput_async: atomic_dec_and_test(&mm->mm_users)."""
+    return s._replace(mm_users=s.mm_users - 1), s.mm_users - 1 == 0
+
+
+def _reader_holds(s) -> bool:
+    return s.rpc == R_UNMAP
+
+
+# ------------------------------------------------------------ transitions
+
+def t_pm_start(k, sc, s, i):
+    """kernel/power/process.c:freeze_processes (start): pm_freezing = true;
+    from now on user tasks freeze at their next freeze point.  Suspend may
+    start at any step (not a fair transition).  Happens at most once."""
+    if not sc.suspend or s.pm != P_OFF:
+        return NO
+    return [(s._replace(pm=P_FREEZE), NO)]
+
+
+def _all_frozen(k, s) -> bool:
+    return all(t[0] == FROZEN or not freezing(k, s, j) for j, t in enumerate(s.th))
+
+
+def t_try_to_freeze_tasks(k, sc, s, i):
+    """kernel/power/process.c:try_to_freeze_tasks(true) succeeds: every user
+    thread that freezing() applies to is in the refrigerator (threads in
+    do_exit or D state that are not exempt keep it from succeeding).  On
+    success freeze_processes calls oom_killer_disable (v4.5 [H], v4.8,
+    v4.9, 6.12).  With the v4.8 second pass (74070542099c, model option)
+    this also ends the "Double checking" pass."""
+    if s.pm not in (P_FREEZE, P_PASS2) or not _all_frozen(k, s):
+        return NO
+    return [(s._replace(pm=P_DIS_LOCK if s.pm == P_FREEZE else P_SUSP), NO)]
+
+
+def t_freeze_timeout(k, sc, s, i):
+    """try_to_freeze_tasks times out (freeze_timeout_msecs = 20 s, one
+    abstract timer step): freeze_processes fails with -EBUSY and
+    thaw_processes() runs (oom_killer_enable() if it was disabled)."""
+    if s.pm not in (P_FREEZE, P_PASS2) or _all_frozen(k, s):
+        return NO
+    return [(s._replace(pm=P_DONE, disabled=0), NO)]
+
+
+def t_oom_killer_disable_lock(k, sc, s, i):
+    """mm/oom_kill.c:oom_killer_disable, first half: mutex_lock_killable(
+    &oom_lock); oom_killer_disabled = true; mutex_unlock (v4.5 [M] lock
+    form; v4.8 §1.5; v4.9 §2.5; 6.12 source).  One step: the lock is not
+    held across steps."""
+    if s.pm != P_DIS_LOCK or s.oom_lock != L_FREE:
+        return NO
+    return [(s._replace(pm=P_DIS_WAIT, disabled=1), NO)]
+
+
+def t_oom_killer_disable_return(k, sc, s, i):
+    """oom_killer_disable returns true: wait_event(oom_victims_wait,
+    !atomic_read(&oom_victims)) completes (v4.5/v4.8 without timeout, v4.9+
+    wait_event_interruptible_timeout).  The pm_exclusion window opens."""
+    if s.pm != P_DIS_WAIT or s.oom_victims != 0:
+        return NO
+    return [(s._replace(pm=P_PASS2 if k.second_freeze_pass else P_SUSP), frozenset({"disable_returned"}))]
+
+
+def t_oom_killer_disable_timeout(k, sc, s, i):
+    """v4.9+ oom_killer_disable(timeout): the 20 s freeze_timeout expires
+    (one abstract timer step) -> oom_killer_enable(); return false;
+    freeze_processes fails and thaws (7d2e7a22cf27, §2.5; 6.12 source)."""
+    if not k.disable_timeout or s.pm != P_DIS_WAIT or s.oom_victims == 0:
+        return NO
+    return [(s._replace(pm=P_DONE, disabled=0), NO)]
+
+
+def t_thaw_processes(k, sc, s, i):
+    """kernel/power/process.c:thaw_processes on resume: oom_killer_enable()
+    then thaw every task (pm_freezing = false)."""
+    if s.pm != P_SUSP:
+        return NO
+    return [(s._replace(pm=P_DONE, disabled=0), NO)]
+
+
+# --- allocating task A ---------------------------------------------------
+
+def _a_wants(sc, s) -> bool:
+    if s.w_killed:
+        return False
+    return bool(sc.second_oom or not s.killed)
+
+
+def t_alloc_may_oom(k, sc, s, i):
+    """mm/page_alloc.c:__alloc_pages_may_oom: mutex_trylock(&oom_lock) by
+    the allocating task A (on failure A sleeps a jiffy and retries, which
+    the model shows as the step being disabled while the lock is held).
+    Without ``second-oom`` A invokes the OOM killer once; with it, any
+    number of times until W is killed."""
+    if s.apc != 0 or s.oom_lock != L_FREE or not _a_wants(sc, s):
+        return NO
+    return [(s._replace(apc=1, oom_lock=L_A), NO)]
+
+
+def t_a_out_of_memory(k, sc, s, i):
+    """out_of_memory() by A under oom_lock (select_bad_process ->
+    oom_kill_process), then mutex_unlock(&oom_lock).  v4.5/v4.8 also end
+    with schedule_timeout_killable(1), folded in."""
+    if s.apc != 1:
+        return NO
+    tags = set()
+    s2 = out_of_memory(k, s, None, tags)
+    return [(s2._replace(apc=0, oom_lock=L_FREE), frozenset(tags))]
+
+
+# --- victim threads --------------------------------------------------------
+
+def t_try_to_freeze(k, sc, s, i):
+    """kernel/freezer.c:__refrigerator entry from get_signal()/return to
+    user: a RUN thread that freezing() applies to freezes (killed or not:
+    get_signal() calls try_to_freeze() before dequeuing SIGKILL)."""
+    if s.th[i][0] != RUN or not freezing(k, s, i):
+        return NO
+    return [(s._replace(th=_set_th(s, i, pc=FROZEN)), NO)]
+
+
+def t_refrigerator_exit(k, sc, s, i):
+    """kernel/freezer.c:__refrigerator loop exit: the thread leaves when
+    freezing(current) is false (thawed by mark_oom_victim's __thaw_task /
+    6.18 thaw_process, or by thaw_processes)."""
+    if s.th[i][0] != FROZEN or freezing(k, s, i):
+        return NO
+    return [(s._replace(th=_set_th(s, i, pc=RUN)), NO)]
+
+
+def t_do_exit(k, sc, s, i):
+    """get_signal() dequeues SIGKILL -> kernel/exit.c:do_exit ->
+    exit_signals() sets PF_EXITING.  Leaves out: robust futexes,
+    exit_mm_release, coredump wait."""
+    if s.th[i][0] != RUN or not s.killed or freezing(k, s, i):
+        return NO
+    return [(s._replace(th=_set_th(s, i, pc=EXITING)), NO)]
+
+
+def t_victim_out_of_memory(k, sc, s, i):
+    """A killed victim thread allocates before reaching do_exit and enters
+    out_of_memory() itself (``victim-oom`` only): with oom_lock (taken and
+    released inside this step) the task_will_free_mem(current) shortcut
+    marks current and wakes/queues the reaper for it (v4.7+, the path of
+    "oom, oom_reaper: do not enqueue same task twice", v5.0).  Not fair:
+    the thread may or may not allocate."""
+    if not sc.victim_oom or s.th[i][0] != RUN or not s.killed or s.oom_lock != L_FREE \
+            or freezing(k, s, i):
+        return NO
+    tags = set()
+    s2 = out_of_memory(k, s, i, tags)
+    if s2 == s:
+        return NO
+    return [(s2, frozenset(tags))]
+
+
+def t_dstate_io_done(k, sc, s, i):
+    """The uninterruptible IO of the dstate-thread completes (io_schedule
+    returns); the thread goes on to handle its signals.  IO completion is
+    not fair: it may never happen."""
+    if s.th[i][0] != DSTATE:
+        return NO
+    return [(s._replace(th=_set_th(s, i, pc=RUN)), frozenset({f"io:T{i}"}))]
+
+
+def t_exit_mm(k, sc, s, i):
+    """kernel/exit.c:exit_mm up to mmput: mmap_read_lock(mm) (down_read,
+    blocks while another process holds it for write), mmgrab_lazy_tlb /
+    atomic_inc(&mm->mm_count), task_lock; current->mm = NULL;
+    mmap_read_unlock (v4.8 §1.8; 6.12 kernel/exit.c:exit_mm).  Leaves out
+    mm_release/futexes, sync_mm_rss, core_state, mm_update_next_owner."""
+    if s.th[i][0] != EXITING or s.lockf:
+        return NO
+    nxt = EXIT_OOM_EARLY if k.exit_oom_victim_before_mmput else MMPUT
+    return [(s._replace(th=_set_th(s, i, pc=nxt), mm_count=s.mm_count + 1), NO)]
+
+
+def _after_mmput(k, s, i):
+    """Where exit_mm continues after mmput returns."""
+    if k.exit_oom_victim_before_mmput:
+        return POST
+    return EXIT_OOM if s.th[i][1] else POST
+
+
+def t_mmput(k, sc, s, i):
+    """kernel/fork.c:mmput from exit_mm: atomic_dec_and_test(&mm->mm_users);
+    the last user runs __mmput inline (v4.5: the teardown is inside mmput
+    [M]).  If TIF_MEMDIE is clear when mmput returns the
+    ``if (test_thread_flag(TIF_MEMDIE))`` test is folded in (it can only
+    be cleared, never set, in between)."""
+    if s.th[i][0] != MMPUT:
+        return NO
+    s, last = _mmput_users(k, s)
+    if last:
+        return [(s._replace(th=_set_th(s, i, pc=IN_MMPUT), town=i, tpc=TP_AIO), NO)]
+    return [(s._replace(th=_set_th(s, i, pc=_after_mmput(k, s, i))), NO)]
+
+
+def t_exit_oom_victim(k, sc, s, i):
+    """kernel/exit.c:exit_mm tail: ``if (test_thread_flag(TIF_MEMDIE))
+    exit_oom_victim()`` -> mm/oom_kill.c:exit_oom_victim: clear TIF_MEMDIE,
+    oom_victims-- and wake oom_victims_wait at 0 (v4.8: test_and_clear and
+    signal->oom_victims-- too).  This is the end of exit_mm.  (Also the
+    early call of a patch that moves it before mmput.)"""
+    pc = s.th[i][0]
+    if pc == EXIT_OOM:
+        s = _exit_oom_victim(k, s, i)
+        return [(s._replace(th=_set_th(s, i, pc=POST)), NO)]
+    if pc == EXIT_OOM_EARLY:
+        s = _exit_oom_victim(k, s, i)
+        return [(s._replace(th=_set_th(s, i, pc=MMPUT)), NO)]
+    return NO
+
+
+def t_do_exit_tail(k, sc, s, i):
+    """kernel/exit.c:do_exit after exit_mm: exit_sem/files/fs,
+    exit_notify, do_task_dead; the final context switch drops the lazy-TLB
+    mm reference (finish_task_switch -> mmdrop)."""
+    if s.th[i][0] != POST:
+        return NO
+    return [(_mmdrop(s)._replace(th=_set_th(s, i, pc=DEAD)), NO)]
+
+
+def t_release_task(k, sc, s, i):
+    """kernel/exit.c:release_task: the task leaves the task list and its
+    task_struct reference is put (non-leaders autoreap; the leader T0 is
+    reaped by its parent after the other threads).  V stops being iterated
+    by select_bad_process once every thread is released."""
+    if s.th[i][0] != DEAD:
+        return NO
+    if i == 0 and any(t[0] != RELEASED for t in s.th[1:]):
+        return NO
+    return [(s._replace(th=_set_th(s, i, pc=RELEASED)), NO)]
+
+
+def t_free_signal_struct(k, sc, s, i):
+    """kernel/fork.c:free_signal_struct, run when the last task_struct of
+    V is freed (all threads released and every reference taken by
+    wake/queue_oom_reaper put): ``if (sig->oom_mm) mmdrop_async(oom_mm)``
+    (v4.9 §2.2; 6.12 source).  The async __mmdrop is folded in."""
+    if s.sig_freed or any(t[0] != RELEASED for t in s.th) or s.rrefs:
+        return NO
+    s2 = s._replace(sig_freed=1)
+    if k.oom_mm and s.oom_mm and k.oom_mm_mmgrab:
+        s2 = _mmdrop(s2)
+    return [(s2, NO)]
+
+
+# --- __mmput (victim thread or kworker) ------------------------------------
+
+def _owner_ok(s) -> bool:
+    if s.town < 0:
+        return False
+    if s.town == KWORKER:
+        return True
+    return s.th[s.town][0] == IN_MMPUT
+
+
+def t_exit_aio(k, sc, s, i):
+    """kernel/fork.c:__mmput -> uprobe_clear_state, fs/aio.c:exit_aio: waits
+    (uninterruptibly) for the mm's in-flight AIO (aio-blocked)."""
+    if s.tpc != TP_AIO or not _owner_ok(s) or s.io:
+        return NO
+    return [(s._replace(tpc=TP_EM_UNMAP), NO)]
+
+
+def t_exit_mmap_unmap(k, sc, s, i):
+    """mm/mmap.c:exit_mmap, unmap part.  v4.5-v4.13: mmu_notifier_release,
+    munlock, unmap_vmas with no mmap lock, after which free_pgtables starts
+    (the VMAs are being freed without a lock).  v6.1+: mmap_read_lock,
+    unmap_vmas, mmap_read_unlock (6.12 mm/mmap.c:exit_mmap)."""
+    if s.tpc != TP_EM_UNMAP or not _owner_ok(s):
+        return NO
+    mem = MEM_EXITED if s.mem == MEM_MAPPED else s.mem
+    if k.exit_mmap_locked:
+        if s.lockf:
+            return NO
+        nxt = TP_EM_SKIP if k.exit_mmap_sets_skip else TP_EM_FREE
+        return [(s._replace(tpc=nxt, mem=mem), NO)]
+    nxt = TP_EM_SKIP if k.exit_mmap_sets_skip else TP_EM_FREE
+    return [(s._replace(tpc=nxt, mem=mem, vmas=VMAS_FREEING), NO)]
+
+
+def t_exit_mmap_skip(k, sc, s, i):
+    """mm/mmap.c:exit_mmap: set_bit(MMF_OOM_SKIP, &mm->flags) after
+    unmap_vmas "because the memory has been already freed" (v6.1+ for
+    every mm, bf3980c85212; 6.12 source)."""
+    if s.tpc != TP_EM_SKIP or not _owner_ok(s):
+        return NO
+    return [(s._replace(tpc=TP_EM_FREE, mmf=s.mmf | MMF_SKIP), NO)]
+
+
+def t_exit_mmap_free(k, sc, s, i):
+    """mm/mmap.c:exit_mmap free part + kernel/fork.c:__mmput tail:
+    free_pgtables, remove_vma (v6.1+: under mmap_write_lock, then
+    __mt_destroy empties the tree); v4.9-v4.13 __mmput sets MMF_OOM_SKIP;
+    then set_mm_exe_file, mmlist, module_put and mmdrop(mm).  The owner
+    then returns from mmput (thread) or the work item ends (kworker)."""
+    if s.tpc != TP_EM_FREE or not _owner_ok(s):
+        return NO
+    if k.exit_mmap_locked and (s.lockf or _reader_holds(s)):
+        return NO
+    vmas = VMAS_CLEARED if k.tree_cleared else VMAS_DANGLING
+    mmf = s.mmf | MMF_SKIP if k.mmput_sets_skip else s.mmf
+    s2 = _mmdrop(s._replace(vmas=vmas, mmf=mmf, tpc=TP_DONE))
+    if s.town == KWORKER:
+        s2 = s2._replace(town=-1)
+    else:
+        j = s.town
+        s2 = s2._replace(town=-1, th=_set_th(s2, j, pc=_after_mmput(k, s2, j)))
+    return [(s2, NO)]
+
+
+# --- IO / lock holder ---------------------------------------------------
+
+def t_aio_complete(k, sc, s, i):
+    """fs/aio.c: the victim's in-flight AIO completes (aio_complete); IO
+    completion is not fair, it may never happen.  Counted as a step of the
+    thread that waits for it in exit_aio (or of T0, its submitter)."""
+    if not s.io:
+        return NO
+    who = s.town if 0 <= s.town < len(s.th) else 0
+    return [(s._replace(io=0), frozenset({f"io:T{who}"}))]
+
+
+def t_lock_release(k, sc, s, i):
+    """The other process releases V's mmap lock (up_write).  In
+    mmap-lock-forever this is possible but not fair."""
+    if not s.lockf:
+        return NO
+    return [(s._replace(lockf=0), NO)]
+
+
+# --- oom_reaper kthread -----------------------------------------------------
+
+def t_oom_reaper_pop(k, sc, s, i):
+    """mm/oom_kill.c:oom_reaper loop: wait_event_freezable(oom_reaper_wait,
+    oom_reaper_list != NULL); pop the head under oom_reaper_lock (its stale
+    ->oom_reaper_list stays until oom_reap_task ends).  The reaper is never
+    frozen (freeze_kernel_threads is not modelled)."""
+    if not k.has_reaper or s.rpc != R_IDLE or not s.rlist:
+        return NO
+    t, rest = s.rlist[0], s.rlist[1:]
+    return [(s._replace(rpc=R_ATTEMPT, rtask=t, ratt=0, rnext=1 if rest else 0, rlist=rest), NO)]
+
+
+def t_reap_attempt(k, sc, s, i):
+    """One attempt of oom_reap_task's loop, up to the unmap.
+    v4.8 __oom_reap_task (§1.6): mutex_lock(&oom_lock); find_lock_task_mm
+    (none -> "work done", ret true); mm_count++; down_read_trylock (fail ->
+    ret false); mmget_not_zero (fail -> ret true, no flag).
+    v4.9 __oom_reap_task_mm (§2.8): mm = signal->oom_mm; mutex_lock(
+    &oom_lock); down_read_trylock; mmget_not_zero.
+    v6.18 oom_reap_task_mm (6.12 mm/oom_kill.c:oom_reap_task_mm, §3.11):
+    mmap_read_trylock; MMF_OOM_SKIP under the lock -> ret true.
+    Trylock, find and gates are one step (under oom_lock in v4.8/v4.9);
+    MMU-notifier and partial-reap failures are not modelled."""
+    if s.rpc != R_ATTEMPT:
+        return NO
+    if k.reaper_oom_lock and s.oom_lock != L_FREE:
+        return NO
+    tags = set()
+    lock = L_REAPER if k.reaper_oom_lock else s.oom_lock
+    att = s.ratt + 1
+    if k.reaper_mm_lookup == "find_lock_task_mm":
+        if find_lock_task_mm(s) < 0:
+            return [(s._replace(rpc=R_DONE, ratt=att), NO)]
+        tags.add("deref_mm")
+        extra_count = 1
+    else:
+        tags.add("deref_mm")
+        extra_count = 0
+    if s.lockf:                                   # trylock fails
+        return [(s._replace(rpc=R_SLEEP, ratt=att), frozenset(tags))]
+    if k.reaper_mmget_gate:
+        if s.mm_users == 0:                       # mmget_not_zero fails
+            return [(s._replace(rpc=R_DONE, ratt=att), frozenset(tags))]
+        s = s._replace(mm_users=s.mm_users + 1)
+    if k.reaper_skip_check and s.mmf & MMF_SKIP:
+        return [(s._replace(rpc=R_DONE, ratt=att), frozenset(tags))]
+    return [(s._replace(rpc=R_UNMAP, ratt=att, oom_lock=lock,
+                        mm_count=s.mm_count + extra_count), frozenset(tags))]
+
+
+def t_reap_unmap(k, sc, s, i):
+    """__oom_reap_task_mm unmap: (v4.9+ set MMF_UNSTABLE) walk the VMAs and
+    unmap_page_range every reapable one (v6.x mas_for_each_rev, reverse
+    order), up_read/mmap_read_unlock; v4.8 sets MMF_OOM_REAPED; v4.8/v4.9
+    mmput_async (the last put schedules __mmput on a kworker) and release
+    oom_lock; v4.8 mmdrop."""
+    if s.rpc != R_UNMAP:
+        return NO
+    tags = {"deref_mm", "walk_vmas"}
+    mem = s.mem
+    if s.vmas == VMAS_INTACT and mem == MEM_MAPPED:
+        mem = MEM_REAPED
+    mmf = s.mmf
+    if k.reaper_sets_unstable:
+        mmf |= MMF_UNSTABLE
+    if k.reaper_mm_lookup == "find_lock_task_mm":
+        mmf |= MMF_SKIP                          # set_bit(MMF_OOM_REAPED)
+    s = s._replace(mem=mem, mmf=mmf, rpc=R_DONE)
+    if k.reaper_mmget_gate:
+        s, last = _mmput_users(k, s)
+        if last:
+            s = s._replace(town=KWORKER, tpc=TP_AIO)
+    if k.reaper_mm_lookup == "find_lock_task_mm":
+        s = _mmdrop(s)
+    if k.reaper_oom_lock:
+        s = s._replace(oom_lock=L_FREE)
+    return [(s, frozenset(tags))]
+
+
+def t_reap_sleep(k, sc, s, i):
+    """schedule_timeout_idle(HZ/10) after a failed attempt (one abstract
+    step); after MAX_OOM_REAP_RETRIES = 10 failures the loop ends."""
+    if s.rpc != R_SLEEP:
+        return NO
+    if s.ratt < MAX_OOM_REAP_RETRIES:
+        return [(s._replace(rpc=R_ATTEMPT), NO)]
+    return [(s._replace(rpc=R_DONE, ratt=MAX_OOM_REAP_RETRIES + 1), NO)]
+
+
+def t_oom_reap_task_done(k, sc, s, i):
+    """mm/oom_kill.c:oom_reap_task tail.  v4.8 (§1.6): after exhaustion
+    find_lock_task_mm -> MMF_OOM_NOT_REAPABLE, on the second exhaustion
+    MMF_OOM_REAPED; tsk->oom_reaper_list = NULL; exit_oom_victim(tsk)
+    (remote, test_and_clear); put_task_struct.  v4.9+ (§2.8, 6.12):
+    ``done:`` tsk->oom_reaper_list = NULL; set_bit(MMF_OOM_SKIP) always;
+    put_task_struct."""
+    if s.rpc != R_DONE:
+        return NO
+    tags = set()
+    exhausted = s.ratt > MAX_OOM_REAP_RETRIES
+    t = s.rtask
+    mmf, gave = s.mmf, s.gave_up
+    if k.reaper_done == "two-strike":
+        if exhausted and find_lock_task_mm(s) >= 0:
+            tags.add("deref_mm")
+            if mmf & MMF_NOT_REAPABLE:
+                mmf |= MMF_SKIP
+                gave = 1
+            else:
+                mmf |= MMF_NOT_REAPABLE
+    elif k.reaper_done == "always-skip":
+        tags.add("deref_mm")
+        if exhausted and not mmf & MMF_SKIP:
+            gave = 1
+        mmf |= MMF_SKIP
+    elif k.reaper_done == "skip-on-success":
+        tags.add("deref_mm")
+        if not exhausted:
+            mmf |= MMF_SKIP
+    s = s._replace(mmf=mmf, gave_up=gave, rpc=R_IDLE, rtask=-1, ratt=0, rnext=0,
+                   rrefs=s.rrefs - 1)
+    if k.reaper_remote_exit_oom_victim:
+        s = _exit_oom_victim(k, s, t)
+    return [(s, frozenset(tags))]
+
+
+def t_wake_oom_reaper_timer(k, sc, s, i):
+    """v5.18+ mm/oom_kill.c:wake_oom_reaper(struct timer_list *), the
+    OOM_REAPER_DELAY (2*HZ) timer callback (one abstract timer step): if
+    the oom_mm has MMF_OOM_SKIP, put_task_struct and stop; else push on
+    oom_reaper_list and wake the reaper (e4a38402c36e; 6.12 source)."""
+    if i not in s.rtimers:
+        return NO
+    lst = list(s.rtimers)
+    lst.remove(i)
+    s = s._replace(rtimers=tuple(lst))
+    if s.mmf & MMF_SKIP:
+        return [(s._replace(rrefs=s.rrefs - 1), DEREF)]
+    return [(s._replace(rlist=(i,) + s.rlist), DEREF)]
+
+
+# ------------------------------------------------------------ registry
+
+def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
+    return Transition(key=key, name=name, actor=actor, kind=kind, fair=fair, fire=fire, cite=cite,
+                      lock=lock, per=per, versions=versions)
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    _T("alloc_may_oom", "__alloc_pages_may_oom", "A", "lock", "strong", t_alloc_may_oom,
+       "mm/page_alloc.c:__alloc_pages_may_oom (history §1.11)", lock="oom_lock"),
+    _T("out_of_memory", "out_of_memory", "A", "cpu", "weak", t_a_out_of_memory,
+       "mm/oom_kill.c:out_of_memory/select_bad_process/oom_kill_process (v4.5 §0.5, v4.8 §1.3/§1.11, "
+       "v4.9 §2.9, 6.12 source)"),
+    _T("victim_out_of_memory", "out_of_memory", "thread", "cpu", "none", t_victim_out_of_memory,
+       "mm/oom_kill.c:out_of_memory task_will_free_mem(current) shortcut (§1.11; v5.0 "
+       "MMF_OOM_REAP_QUEUED §3.8)", per="thread"),
+    _T("try_to_freeze", "try_to_freeze", "thread", "cpu", "weak", t_try_to_freeze,
+       "kernel/freezer.c:__refrigerator, freezing_slow_path (6.12 source; §1.4; §3.11a)", per="thread"),
+    _T("refrigerator_exit", "__refrigerator", "thread", "cpu", "weak", t_refrigerator_exit,
+       "kernel/freezer.c:__refrigerator (6.12 source)", per="thread"),
+    _T("do_exit", "do_exit", "thread", "cpu", "weak", t_do_exit,
+       "kernel/exit.c:do_exit/exit_signals (§1.8; 6.12 source)", per="thread"),
+    _T("exit_mm", "exit_mm", "thread", "lock", "strong", t_exit_mm,
+       "kernel/exit.c:exit_mm (v4.5 [H] same order as v4.8 §1.8; 6.12 kernel/exit.c:exit_mm)",
+       lock="mmap_lock", per="thread"),
+    _T("mmput", "mmput", "thread", "cpu", "weak", t_mmput,
+       "kernel/fork.c:mmput (§1.8; 6.12 source)", per="thread"),
+    _T("exit_oom_victim", "exit_oom_victim", "thread", "cpu", "weak", t_exit_oom_victim,
+       "mm/oom_kill.c:exit_oom_victim from kernel/exit.c:exit_mm (v4.5 [H], §1.4, §2.4, 6.12)",
+       per="thread"),
+    _T("do_exit_tail", "exit_notify", "thread", "cpu", "weak", t_do_exit_tail,
+       "kernel/exit.c:do_exit/exit_notify/do_task_dead; kernel/sched/core.c:finish_task_switch",
+       per="thread"),
+    _T("release_task", "release_task", "thread", "cpu", "weak", t_release_task,
+       "kernel/exit.c:release_task", per="thread"),
+    _T("dstate_io_done", "io_schedule", "IO", "io", "none", t_dstate_io_done,
+       "scenario dstate-thread", per="thread"),
+    _T("exit_aio", "exit_aio", "owner", "io", "weak", t_exit_aio,
+       "kernel/fork.c:__mmput, fs/aio.c:exit_aio (§1.8; 6.12 source)"),
+    _T("exit_mmap_unmap", "exit_mmap", "owner", "lock", "strong", t_exit_mmap_unmap,
+       "mm/mmap.c:exit_mmap unmap_vmas (§1.8; §3.10; 6.12 mm/mmap.c:exit_mmap)", lock="mmap_lock"),
+    _T("exit_mmap_skip", "exit_mmap", "owner", "cpu", "weak", t_exit_mmap_skip,
+       "mm/mmap.c:exit_mmap set_bit(MMF_OOM_SKIP) (bf3980c85212 §3.10; 6.12 source)"),
+    _T("exit_mmap_free", "__mmput", "owner", "lock", "strong", t_exit_mmap_free,
+       "mm/mmap.c:exit_mmap free_pgtables/remove_vma; kernel/fork.c:__mmput tail (§2.2, §3.10, 6.12)",
+       lock="mmap_lock"),
+    _T("free_signal_struct", "free_signal_struct", "rcu", "cpu", "weak", t_free_signal_struct,
+       "kernel/fork.c:free_signal_struct (§2.2; 6.12 source)"),
+    _T("aio_complete", "aio_complete", "IO", "io", "none", t_aio_complete, "scenario aio-blocked"),
+    _T("lock_release", "mmap_write_unlock", "lock_holder", "lock", "none", t_lock_release,
+       "scenario mmap-lock-forever"),
+    _T("oom_reaper", "oom_reaper", "oom_reaper", "cpu", "weak", t_oom_reaper_pop,
+       "mm/oom_kill.c:oom_reaper (§1.6; 6.12 source)"),
+    _T("reap_attempt", "oom_reap_task_mm", "oom_reaper", "lock", "weak", t_reap_attempt,
+       "mm/oom_kill.c:__oom_reap_task (v4.8 §1.6) / __oom_reap_task_mm (v4.9 §2.8) / "
+       "oom_reap_task_mm (§3.11; 6.12 source)"),
+    _T("reap_unmap", "__oom_reap_task_mm", "oom_reaper", "cpu", "weak", t_reap_unmap,
+       "mm/oom_kill.c:__oom_reap_task_mm (§1.6, §2.8, §3.11; 6.12 source)"),
+    _T("reap_sleep", "schedule_timeout_idle", "oom_reaper", "sleep", "weak", t_reap_sleep,
+       "mm/oom_kill.c:oom_reap_task retry loop, MAX_OOM_REAP_RETRIES (§1.6, §5)"),
+    _T("oom_reap_task", "oom_reap_task", "oom_reaper", "cpu", "weak", t_oom_reap_task_done,
+       "mm/oom_kill.c:oom_reap_task (§1.6, §2.8, §3.11; 6.12 source)"),
+    _T("wake_oom_reaper_timer", "wake_oom_reaper", "timer", "timer", "weak", t_wake_oom_reaper_timer,
+       "mm/oom_kill.c:wake_oom_reaper timer callback (e4a38402c36e §3.9; 6.12 source)", per="timer"),
+    _T("freeze_processes", "freeze_processes", "pm", "cpu", "none", t_pm_start,
+       "kernel/power/process.c:freeze_processes (§1.5, §2.5)"),
+    _T("try_to_freeze_tasks", "try_to_freeze_tasks", "pm", "cpu", "weak", t_try_to_freeze_tasks,
+       "kernel/power/process.c:try_to_freeze_tasks (§1.5, §1.9)"),
+    _T("freeze_timeout", "try_to_freeze_tasks", "pm", "timer", "weak", t_freeze_timeout,
+       "kernel/power/process.c:try_to_freeze_tasks timeout, freeze_timeout_msecs (§2.5)"),
+    _T("oom_killer_disable", "oom_killer_disable", "pm", "lock", "strong", t_oom_killer_disable_lock,
+       "mm/oom_kill.c:oom_killer_disable (§0.5 [M], §1.5, §2.5; 6.12 source)", lock="oom_lock"),
+    _T("oom_killer_disable_return", "oom_killer_disable", "pm", "cpu", "weak",
+       t_oom_killer_disable_return, "mm/oom_kill.c:oom_killer_disable wait_event (§1.5, §2.5)"),
+    _T("oom_killer_disable_timeout", "oom_killer_disable", "pm", "timer", "weak",
+       t_oom_killer_disable_timeout, "mm/oom_kill.c:oom_killer_disable timeout (7d2e7a22cf27 §2.5)"),
+    _T("thaw_processes", "thaw_processes", "pm", "cpu", "weak", t_thaw_processes,
+       "kernel/power/process.c:thaw_processes -> oom_killer_enable (§1.5)"),
+)
+
+BY_KEY = {t.key: t for t in TRANSITIONS}
+
+
+def transitions_for(k) -> tuple[Transition, ...]:
+    """The transitions a version uses (the reaper's only if it has one)."""
+    out = []
+    for t in TRANSITIONS:
+        if t.actor == "oom_reaper" and not k.has_reaper:
+            continue
+        if t.key == "wake_oom_reaper_timer" and k.queue != "timer":
+            continue
+        if t.key == "exit_mmap_skip" and not k.exit_mmap_sets_skip:
+            continue
+        if t.key == "oom_killer_disable_timeout" and not k.disable_timeout:
+            continue
+        out.append(t)
+    return tuple(out)
+
+
+def fairness_of(t: Transition, k=None, mode: str = "standard") -> str:
+    """Fairness class of a transition under a fairness mode.
+
+    ``standard``: as declared (weak: thread steps not blocked, the reaper,
+    timers; strong: oom_lock and mmap lock acquisition; none: IO
+    completion, release of a lock held forever, starting suspend, a
+    victim's own OOM).  ``weak-oom_lock``: acquiring oom_lock is only
+    weakly fair."""
+    lock, fair = t.lock, t.fair
+    if t.key == "reap_attempt" and k is not None and k.reaper_oom_lock:
+        lock, fair = "oom_lock", "strong"          # mutex_lock(&oom_lock), v4.7-v4.18
+    if mode == "weak-oom_lock" and lock == "oom_lock":
+        return "weak"
+    return fair
+
+
+def initial_state(k, sc) -> State:
+    n = sc.threads
+    th = []
+    for i in range(n):
+        pc = DSTATE if (sc.dstate and i == n - 1) else RUN
+        th.append((pc, 0, 0))
+    return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0, mm_users=n,
+                 mm_count=1, mmf=0, mem=MEM_MAPPED, vmas=VMAS_INTACT, town=-1, tpc=TP_NONE,
+                 io=1 if sc.aio_blocked else 0, lockf=1 if sc.lock_forever else 0,
+                 rpc=R_IDLE, rtask=-1, ratt=0, rnext=0, rlist=(), rtimers=(), rrefs=0, gave_up=0,
+                 disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0)
+
+
+def successors(k, sc, s, trans=None):
+    """All (transition, instance, next_state, tags) enabled in ``s``."""
+    out = []
+    for t in trans or transitions_for(k):
+        for i in t.instances(k, sc, s):
+            for s2, tags in t.fire(k, sc, s, i):
+                out.append((t, i, s2, tags))
+    return out
+
+
+def enabled(k, sc, s, key, instance=None) -> bool:
+    """Is transition ``key`` (instance) enabled in ``s``?  (for replays)"""
+    t = BY_KEY[key]
+    return bool(t.fire(k, sc, s, instance))
