@@ -122,7 +122,7 @@ def steps_of(g, path, start=1, loop=False) -> list:
     steps = []
     for n, (u, lid, v) in enumerate(path, start):
         t, i, actor, tags = g.labels[lid]
-        steps.append(Step(n, actor, t.name, t.key, i, diff_states(g.kernel, g.states[u], g.states[v]),
+        steps.append(Step(n, actor, g.kernel.fn_name(t), t.key, i, diff_states(g.kernel, g.states[u], g.states[v]),
                           loop))
     return steps
 

@@ -119,6 +119,14 @@ class Kernel:
     victim_candidate: Callable = candidate_skipflag
     task_will_free_mem: Callable = twfm_skipflag
     notes: tuple = field(default_factory=tuple)
+    fn_names: tuple = ()                   # ((transition key, kernel function name), ...)
+
+    def fn_name(self, t) -> str:
+        """The kernel function name of transition ``t`` in this version."""
+        for key, name in self.fn_names:
+            if key == t.key:
+                return name
+        return t.name
 
     def derive(self, name: str, **changes) -> "Kernel":
         """A new version: this one with ``changes`` (flags or hooks)."""
@@ -139,7 +147,7 @@ class Kernel:
         """Flags that differ between two versions: {flag: (self, other)}."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.name in ("name", "describe", "cite", "notes"):
+            if f.name in ("name", "describe", "cite", "notes", "fn_names"):
                 continue
             a, b = getattr(self, f.name), getattr(other, f.name)
             if a != b:

@@ -10,8 +10,10 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
 * ``dstate-thread``: the last thread of V sits in uninterruptible IO
   holding its ``->mm`` (an mm_users reference) until that IO completes
   (maybe never).  Implies at least 2 threads.
-* ``mmap-lock-forever``: another process holds V's mmap lock for write;
-  its release is possible but not fair.
+* ``mmap-lock-forever``: another process holds V's mmap lock for write
+  and never releases it.
+* ``mmap-lock``: the same lock, but its release is possible at any step
+  (not a fair transition); for exploring what the release opens up.
 * ``suspend``: ``freeze_processes()`` -> ``oom_killer_disable()`` may
   start at any step (once).
 * ``second-oom``: the allocating task A invokes the OOM killer again any
@@ -29,8 +31,8 @@ from dataclasses import dataclass
 
 from ..errors import OomnbError
 
-TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "suspend", "second-oom",
-          "fast-exit", "victim-oom")
+TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
+          "second-oom", "fast-exit", "victim-oom")
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Scenario:
     aio_blocked: bool = False
     dstate: bool = False
     lock_forever: bool = False
+    lock_release: bool = False
     suspend: bool = False
     second_oom: bool = False
     fast_exit: bool = False
@@ -47,7 +50,8 @@ class Scenario:
     @property
     def name(self) -> str:
         toks = [t for t, on in (("aio-blocked", self.aio_blocked), ("dstate-thread", self.dstate),
-                                ("mmap-lock-forever", self.lock_forever), ("suspend", self.suspend),
+                                ("mmap-lock-forever", self.lock_forever and not self.lock_release),
+                                ("mmap-lock", self.lock_release), ("suspend", self.suspend),
                                 ("second-oom", self.second_oom), ("fast-exit", self.fast_exit),
                                 ("victim-oom", self.victim_oom)) if on]
         return "+".join(toks) or "fast-exit"
@@ -74,11 +78,14 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
             n = int(tok[:-1])
         elif tok in TOKENS:
             kw[{"aio-blocked": "aio_blocked", "dstate-thread": "dstate",
-                "mmap-lock-forever": "lock_forever", "suspend": "suspend",
+                "mmap-lock-forever": "lock_forever", "mmap-lock": "lock_release",
+                "suspend": "suspend",
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
                 "victim-oom": "victim_oom"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
+    if kw.get("lock_release"):
+        kw["lock_forever"] = True
     if threads is not None:
         n = threads
     if n is None:

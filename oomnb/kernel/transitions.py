@@ -546,9 +546,10 @@ def t_aio_complete(k, sc, s, i):
 
 
 def t_lock_release(k, sc, s, i):
-    """The other process releases V's mmap lock (up_write).  In
-    mmap-lock-forever this is possible but not fair."""
-    if not s.lockf:
+    """The other process releases V's mmap lock (up_write).  Only in the
+    ``mmap-lock`` scenario (possible, not fair); ``mmap-lock-forever``
+    never releases it."""
+    if not s.lockf or not sc.lock_release:
         return NO
     return [(s._replace(lockf=0), NO)]
 
@@ -763,13 +764,13 @@ TRANSITIONS: tuple[Transition, ...] = (
        "kernel/power/process.c:freeze_processes (§1.5, §2.5)"),
     _T("try_to_freeze_tasks", "try_to_freeze_tasks", "pm", "cpu", "weak", t_try_to_freeze_tasks,
        "kernel/power/process.c:try_to_freeze_tasks (§1.5, §1.9)"),
-    _T("freeze_timeout", "try_to_freeze_tasks", "pm", "timer", "weak", t_freeze_timeout,
+    _T("freeze_timeout", "try_to_freeze_tasks=-EBUSY", "pm", "timer", "weak", t_freeze_timeout,
        "kernel/power/process.c:try_to_freeze_tasks timeout, freeze_timeout_msecs (§2.5)"),
     _T("oom_killer_disable", "oom_killer_disable", "pm", "lock", "strong", t_oom_killer_disable_lock,
        "mm/oom_kill.c:oom_killer_disable (§0.5 [M], §1.5, §2.5; 6.12 source)", lock="oom_lock"),
-    _T("oom_killer_disable_return", "oom_killer_disable", "pm", "cpu", "weak",
+    _T("oom_killer_disable_return", "oom_killer_disable=true", "pm", "cpu", "weak",
        t_oom_killer_disable_return, "mm/oom_kill.c:oom_killer_disable wait_event (§1.5, §2.5)"),
-    _T("oom_killer_disable_timeout", "oom_killer_disable", "pm", "timer", "weak",
+    _T("oom_killer_disable_timeout", "oom_killer_disable=false", "pm", "timer", "weak",
        t_oom_killer_disable_timeout, "mm/oom_kill.c:oom_killer_disable timeout (7d2e7a22cf27 §2.5)"),
     _T("thaw_processes", "thaw_processes", "pm", "cpu", "weak", t_thaw_processes,
        "kernel/power/process.c:thaw_processes -> oom_killer_enable (§1.5)"),

@@ -33,4 +33,5 @@ KERNEL = V4_9.derive(
     exit_mmap_sets_skip=True,
     tree_cleared=True,
     freeze_exempt="group",
+    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
 )

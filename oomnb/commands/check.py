@@ -1,0 +1,151 @@
+"""``oomnb check``: explore the kernel model over all interleavings."""
+
+from __future__ import annotations
+
+NAME = "check"
+HELP = "model-check the OOM victim/oom_reaper protocol over all interleavings"
+DESCRIPTION = """\
+Explore every interleaving of the OOM killer, the victim's exit path and
+the oom_reaper in a kernel version, check the named properties, and print
+herd7-style verdict lines, TLC-style statistics and, for each violation,
+the shortest counterexample (numbered steps and an ASCII swimlane).
+
+Plain `oomnb check` runs the standard scenarios for all versions and says
+for each cell whether it matches the stored oracle (tests/oracles/);
+verdicts always come from exploration.
+
+examples:
+  oomnb check
+  oomnb check --kernel v4.8 --scenario aio-blocked+suspend+second-oom \\
+      --property pm_exclusion
+  oomnb check --kernel my_patch.py --scenario aio-blocked+threads=2
+  oomnb check --diff v4.9 v6.18
+  oomnb check --fairness weak-oom_lock --scenario aio-blocked+suspend+second-oom
+"""
+
+
+def add_arguments(p):
+    p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
+                   help="v4.5, v4.8, v4.9, v6.18 or a .py file defining KERNEL (repeatable)")
+    p.add_argument("--scenario", action="append", metavar="S",
+                   help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
+                        "default: the standard scenarios)")
+    p.add_argument("--threads", type=int, help="override the thread count (1-3)")
+    p.add_argument("--property", action="append", metavar="P",
+                   help="only these properties (pm_exclusion = both readings)")
+    p.add_argument("--fairness", choices=["standard", "weak-oom_lock"], default="standard")
+    p.add_argument("--second-freeze-pass", action="store_true",
+                   help="v4.8's 74070542099c second freezing pass (model option)")
+    p.add_argument("--diff", nargs=2, metavar=("A", "B"), help="compare two versions' verdicts")
+    p.add_argument("--json", action="store_true", help="the same results as JSON")
+    p.add_argument("--trace", action="store_true",
+                   help="print counterexamples also in the full run")
+    p.add_argument("--no-swimlane", action="store_true")
+
+
+def run(args) -> int:
+    import json
+    import sys
+
+    from ..checker.render import (FAIRNESS_TEXT, stats, steps_text, swimlane, verdict_line,
+                                  verdict_table)
+    from ..checker.run import check, compare_oracle, load_oracle
+    from ..kernel.properties import select
+    from ..kernel.scenario import STANDARD, parse_scenario
+    from ..kernel.versions import VERSIONS, load_kernel
+
+    if args.diff:
+        kernels = [load_kernel(x) for x in args.diff]
+    elif args.kernel:
+        kernels = [load_kernel(x) for x in args.kernel]
+    else:
+        kernels = list(VERSIONS.values())
+    if args.second_freeze_pass:
+        kernels = [k.derive(k.name + "+2nd-pass", second_freeze_pass=True)
+                   if k.name == "v4.8" else k for k in kernels]
+    if args.scenario:
+        scenarios = [parse_scenario(s, args.threads) for s in args.scenario]
+    else:
+        scenarios = list(STANDARD)
+        if args.threads:
+            scenarios = [parse_scenario(s.name, args.threads) for s in STANDARD
+                         if not (s.dstate and args.threads < 2)]
+    props = select(args.property)
+    narrowed = bool(args.kernel or args.scenario or args.property or args.diff)
+    oracle = load_oracle()
+    show_ce = narrowed or args.trace
+    results = []
+    for sc in scenarios:
+        for k in kernels:
+            results.append(check(k, sc, props, mode=args.fairness, progress=True))
+
+    if args.json:
+        out = {"fairness": args.fairness, "fairness_text": FAIRNESS_TEXT[args.fairness],
+               "results": []}
+        for r in results:
+            d = r.as_dict()
+            d["oracle"] = compare_oracle(r, oracle)
+            out["results"].append(d)
+        json.dump(out, sys.stdout, indent=1)
+        print()
+        return 0
+
+    print(f"Fairness ({args.fairness}): {FAIRNESS_TEXT[args.fairness]}.")
+    mismatches = 0
+    vnames = [k.name for k in kernels]
+    pnames = [p.name for p in props]
+    for sc in scenarios:
+        rs = {r.kernel.name: r for r in results if r.scenario == sc}
+        cmp = {v: compare_oracle(r, oracle) for v, r in rs.items()}
+        print()
+        print(f"== {sc.label} ==")
+        print(verdict_table(rs, vnames, pnames, cmp))
+        for v, r in rs.items():
+            c = cmp[v]
+            bad = [p for p, x in c.items() if x not in ("ok", "no-oracle")]
+            mismatches += len(bad)
+            print(f"{v}: {r.states} states, {r.transitions} transitions, depth {r.depth}, "
+                  f"{r.seconds:.2f}s; oracle: "
+                  + ("no oracle" if c.get("_counts") == "no-oracle" else
+                     ("match" if not bad else "MISMATCH " + ", ".join(f"{p}={c[p]}" for p in bad))))
+    print()
+    print("Legend: = matches the stored oracle, ! differs, ? no oracle; holds(vac) = vacuous;")
+    print("n/a = out of scope (reap_progress with a lock held forever).")
+    if args.diff:
+        a, b = vnames
+        print()
+        print(f"Diff {a} -> {b} (flags): " + ", ".join(f"{f}: {x}->{y}" for f, (x, y)
+                                                     in kernels[0].diff(kernels[1]).items()))
+        for sc in scenarios:
+            ra = next(r for r in results if r.scenario == sc and r.kernel.name == a)
+            rb = next(r for r in results if r.scenario == sc and r.kernel.name == b)
+            for p in pnames:
+                if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
+                    print(f"  {sc.key:40s} {p:24s} {ra.verdicts[p].short} -> "
+                          f"{rb.verdicts[p].short}")
+    if show_ce:
+        for r in results:
+            print()
+            print(f"-- {r.kernel.name} {r.scenario.label} --")
+            print(stats(r))
+            c = compare_oracle(r, oracle)
+            for p, v in r.verdicts.items():
+                print(verdict_line(r, v, c.get(p)))
+            for p, v in r.verdicts.items():
+                if v.verdict != "violated":
+                    continue
+                print()
+                print(f"Counterexample: {r.kernel.name} {r.scenario.key} {p} ({v.note or 'safety'})")
+                print(steps_text(v.steps))
+                if not args.no_swimlane:
+                    print()
+                    print(swimlane(v.steps))
+    total = sum(r.seconds for r in results)
+    states = sum(r.states for r in results)
+    print()
+    print(f"Total: {len(results)} runs, {states} states, {total:.2f}s "
+          f"({states / total if total else 0:.0f} states/s).")
+    if mismatches and not narrowed:
+        print(f"{mismatches} cell(s) differ from the stored oracle.")
+        return 1
+    return 0
