@@ -359,6 +359,8 @@ class Watchdog:
         self.seconds = seconds
         self.fired = False
         self.actions: list = []
+        self.diagnose: list = []
+        self.diagnosis: list[str] = []
         self.timer = threading.Timer(seconds, self._fire)
         self.timer.daemon = True
 
@@ -367,6 +369,11 @@ class Watchdog:
         return self
 
     def _fire(self):
+        for fn in self.diagnose:
+            try:
+                self.diagnosis.append(fn())
+            except Exception as e:  # noqa: BLE001
+                self.diagnosis.append(f"diagnosis failed: {e}")
         self.fired = True
         for fn in self.actions:
             try:
@@ -376,7 +383,8 @@ class Watchdog:
 
     def check(self):
         if self.fired:
-            raise OomnbError(f"watchdog: run exceeded {self.seconds:g} s, victim killed")
+            raise OomnbError(f"watchdog: run exceeded {self.seconds:g} s, victim killed; at that time: "
+                             + " | ".join(self.diagnosis))
 
     def cancel(self):
         self.timer.cancel()
@@ -508,6 +516,21 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         if not hello or not hello.startswith("hello "):
             raise OomnbError(f"victim did not start ({hello!r}): {victim.stderr_tail()}")
         pid = victim.pid
+
+        def diag():
+            tasks = []
+            for t in tids_of(pid):
+                st = read_task(pid, t)
+                if st:
+                    tasks.append(f"tid {t} state {st[0]} stack " + ",".join(ln.split("] ")[-1].split("+")[0] for ln in st[2].splitlines()[:6]))
+            stat = cg.stat()
+            import traceback
+            main = sys._current_frames().get(threading.main_thread().ident)
+            where = " <- ".join(f"{fs.name}:{fs.lineno}" for fs in reversed(traceback.extract_stack(main)[-4:])) if main else "?"
+            return (f"collector at {where}; usage {_read_text(cg.usage_file)} oom_kill {cg.oom_kill_count()} "
+                    f"rss {stat.get('rss', stat.get('anon'))} cache {stat.get('cache', stat.get('file'))} "
+                    f"pgmajfault {stat.get('pgmajfault')}; " + "; ".join(tasks))
+        wd.diagnose.append(diag)
         cg.add_victim(pid)
         if scenario == "frozen-victim":
             with open(f"/proc/{pid}/oom_score_adj", "w") as f:
@@ -568,8 +591,12 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             inst.marker(f"oomnb: {name} phase=trigger pid={trig_pid}\n")
             trigger.send("setup")
         hook("alloc", pid=pid)
-        # wait for the kill (AnonHugePages sampled until then: smaps_rollup takes mmap_lock, so stop at the kill)
+        # wait for the kill: the memcg's oom_kill counter (raised before the SIGKILL is sent), the victim's
+        # mark_victim in the trace, or the victim's death. THP use is read from the memcg's memory.stat
+        # (rss_huge / anon_thp), never from /proc/<pid>/smaps_rollup, whose mmap_lock would perturb the
+        # victim's mmap() calls and the reaper's mmap_read_trylock.
         pat_kill = rf"mark_victim: pid={pid}\b"
+        kills0 = before["memcg_oom_kill"] or 0
         thp_last = None
         t_alloc = mono()
         deadline = time.monotonic() + wd.seconds
@@ -579,22 +606,24 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             wd.check()
             if time.monotonic() > deadline:
                 raise OomnbError("no OOM kill within the run's time bound")
-            if _trace_has(inst, pat_kill):
+            n = cg.oom_kill_count()
+            if (n is not None and n > kills0) or _trace_has(inst, pat_kill):
                 killed = mono()
                 break
             if not victim.alive():
-                if _trace_has(inst, pat_kill):
+                if _trace_has(inst, pat_kill) or (cg.oom_kill_count() or 0) > kills0:
                     killed = mono()
                     break
                 raise OomnbError(f"victim exited (rc {victim.proc.returncode}) without an OOM kill: {victim.stderr_tail()}")
             if scenario == "frozen-victim" and trigger and not trigger.alive():
                 raise OomnbError(f"trigger exited (rc {trigger.proc.returncode}) before the victim was killed: {trigger.stderr_tail()}")
             if time.monotonic() >= nxt:
-                v = md.anon_huge_pages(pid)
-                if v is not None:
-                    thp_last = (mono(), v)
-                nxt = time.monotonic() + 0.1
-            time.sleep(0.01)
+                st = cg.stat()
+                thp_last = (mono(), st.get("rss_huge", st.get("anon_thp")))
+                nxt = time.monotonic() + 0.05
+            time.sleep(0.005)
+        if not wait_for(lambda: _trace_has(inst, pat_kill), 2, wd, 0.01):
+            caveats.append(f"mark_victim of pid {pid} not in the trace 2 s after the memcg oom_kill counter rose")
         hook("killed", pid=pid)
         inst.marker(f"oomnb: {name} phase=kill-seen\n")
         if sc.freezer:
@@ -710,7 +739,11 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "pre_kill": pre_kill,
             "sysctl_at_start": {k.replace("/", "."): _read_text(f"/proc/sys/{k}") for k in md.SYSCTLS},
             "thp_at_start": {"enabled": md.thp_mode("enabled"), "defrag": md.thp_mode("defrag")},
-            "anon_huge_pages_before_kill": {"monotonic_s": thp_last[0], "bytes": thp_last[1]} if thp_last else None,
+            "anon_huge_pages_before_kill": {"monotonic_s": thp_last[0], "bytes": thp_last[1],
+                                            "source": "memcg memory.stat " + ("rss_huge" if env.layout.version == 1 else "anon_thp")
+                                            + " (the victim is the only process charging the memcg"
+                                            + ("; the trigger's memory is included" if sc.trigger else "") + ")"}
+            if thp_last else None,
             "oom_kill_counters": {"vmstat_before": before["vmstat"].get("oom_kill"), "vmstat_after": after["vmstat"].get("oom_kill"),
                                   "memcg_before": before["memcg_oom_kill"], "memcg_after": after["memcg_oom_kill"]},
             "memcg_stat_after": {k: stat_after[k] for k in ("rss_huge", "anon_thp", "total_rss", "anon") if k in stat_after},

@@ -75,6 +75,9 @@ class TraceInstance:
         self.created = True
         _write(self.p("tracing_on"), "0")
         _write(self.p("buffer_size_kb"), str(self.buffer_kb))
+        opt = self.p("options", "pause-on-trace")
+        if os.path.exists(opt):
+            _write(opt, "0")  # reading `trace` while waiting must not pause recording
         _write(self.p("trace_clock"), clock)
         cur = open(self.p("trace_clock")).read()
         if f"[{clock}]" not in cur:

@@ -71,6 +71,8 @@ def run(args) -> int:
         raise KeyboardInterrupt
 
     old = signal.signal(signal.SIGTERM, on_term)
+    import faulthandler
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # kill -USR1 <pid>: where is it?
     results = []
     try:
         out.mkdir(parents=True, exist_ok=True)
