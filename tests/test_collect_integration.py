@@ -78,9 +78,10 @@ def test_real_aio_blocked_128m(tmp_path):
     for rel, digest in man.items():
         assert hashlib.sha256((out / rel).read_bytes()).hexdigest() == digest
 
-    # the readers, when they exist
-    from oomnb.cli import _commands
-    if "episodes" in {m.NAME for m in _commands()}:
-        r = subprocess.run([sys.executable, "-m", "oomnb", "episodes", str(run)], capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        assert str(pid) in r.stdout
+    # the readers parse it into one reaped episode of the victim
+    from oomnb.trace import load
+    ep = load([str(run)]).df_episodes()
+    assert list(ep["pid"]) == [pid], ep
+    e = ep.iloc[0]
+    assert e["outcome"] == "reaped" and e["evidence"] == "trace+log"
+    assert 2.0 <= e["kill_to_wake"] <= 2.2 and e["reap_duration"] > 0 and e["kill_to_free"] > e["kill_to_reap_start"]
