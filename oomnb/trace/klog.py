@@ -305,7 +305,7 @@ _TASKCOLS = re.compile(r"^\s*\[\s*pid\s*\]\s+uid\s+tgid\s+(?P<cols>.*?)\s+name\s
 _TASKROW = re.compile(r"^\s*\[\s*(?P<pid>\d+)\]\s+(?P<nums>-?\d+(?:\s+-?\d+)*)\s+(?P<name>\S.*?)\s*$")
 
 _USERSPACE = re.compile(r"(?i)\b(earlyoom|systemd-oomd|oomd|lowmemorykiller|lmkd|nohang|oom-killer-daemon)\b")
-_US_PID = re.compile(r"(?:process|pid)[ :=]?(\d+)|\((\d+)\)")
+_US_PID = re.compile(r"(?:process|pid)[ :=]?(\d+)|'[^']*' \((\d+)\)")
 
 #: words that make a message "look like OOM evidence": a message containing
 #: one of them that :func:`classify` does not recognise is counted as unparsed.
@@ -360,8 +360,8 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
                        "oom_score_adj": "oom_score_adj"}.get(k)
                 if col:
                     f[col] = int(v)
-            if rest.strip() and not _KILL_FULL.match(rest):
-                truncated = True
+            if not rest.strip() or not _KILL_FULL.match(rest):
+                truncated = True   # every kernel since 2.6.3x prints total-vm
             if f["comm"] is not None and ")" not in m0[m.end("pid"):]:
                 truncated = True
             f["truncated"] = truncated or None

@@ -233,7 +233,8 @@ class _State:
         self.task_cols = None
         self.rel_sum = 0.0
         self.rel_seen = False
-        self.pending = None   # (n, line, prefix) of an OOM-looking line that may continue
+        self.pending = None   # (n, raw, prefix, result, last piece): a line that may continue
+        self.maxlen = 0
 
 
 def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year=None,
@@ -305,10 +306,16 @@ def _trace_row(S, st, n, line, r):
     return _row(S.inp, fmt, n, ev, ts, ts_text, clock, line, f)
 
 
+TERMINAL_WIDTHS = {72, 76, 78, 79, 80, 100, 120, 132, 160}
+_JOINABLE = {"killed", "reaped", "reap_unable", "reap_giving_up", "oom_invoked", "oom_kill_summary",
+             "kill_decision", "already_exiting", "mm_pinned"}
+
+
 def _log_line(S, st, n, line):
     p = klog.split_prefix(line, months=S.months, year=S.year)
     if p.style == "blank":
         return
+    raw = line.rstrip("\r\n")
     if p.clock == "delta":
         S.rel_sum += p.ts
         S.rel_seen = True
@@ -317,57 +324,69 @@ def _log_line(S, st, n, line):
         p.ts, p.clock = S.rel_sum, f"reltime:{Path(st.path).name}"
     res = klog.classify(p.msg, task_cols=S.task_cols, ident=p.ident)
     if S.pending is not None:
-        pn, pline, pp = S.pending
         if res is None and p.style == "plain" and p.msg:
-            joined = _join(S, pp, p.msg)
-            if joined is not None:
-                S.pending = None
-                kind, f = joined
-                st.events += 1
-                yield _log_row(S, pn, pp, kind, f, pline.rstrip("\r\n") + "\n" + line.rstrip("\r\n"))
+            j = _join(S, S.pending, p.msg)
+            if j is not None:
+                pn, praw, pp, _, last = S.pending
+                pp.msg = j[0]
+                S.pending = (pn, praw + "\n" + raw, pp, j[1], raw)
+                S.maxlen = max(S.maxlen, len(raw))
                 return
         yield from _flush(S, st)
+    S.maxlen = max(S.maxlen, len(raw))
     if res is None:
         if klog.OOM_LOOKING.search(p.msg) and (p.ident in (None, "kernel")):
-            S.pending = (n, line, p)   # maybe the next line continues it
+            S.pending = (n, raw, p, None, raw)   # maybe the next line continues it
         return
     kind, f = res
-    if f.get("truncated"):
-        S.pending = (n, line, p)
-        return
     if kind == "task_columns":
-        cols = f["detail"].split()
-        S.task_cols = cols
+        S.task_cols = f["detail"].split()
+    if kind in _JOINABLE:
+        S.pending = (n, raw, p, res, raw)
+        return
     st.events += 1
-    yield _log_row(S, n, p, kind, f, line)
+    yield _log_row(S, n, p, kind, f, raw)
 
 
-def _join(S, pp, cont):
-    """Join a wrapped continuation line when that is unambiguous."""
-    outs = []
+def _join(S, pending, cont):
+    """Join a wrapped continuation line when that is unambiguous: the result must
+    parse (completely, if the pending line already parsed), and joining with or
+    without a space must agree, unless the pending piece fills the terminal width
+    (a terminal wraps mid-word) or ends in a space."""
+    _, _, pp, prev, last = pending
+    prev_ok = prev is not None and not prev[1].get("truncated")
+    outs = {}
     for sep in ("", " "):
-        r = klog.classify(pp.msg.rstrip("\r\n") + sep + cont.strip(), task_cols=S.task_cols, ident=pp.ident)
-        if r is not None and not r[1].get("truncated"):
-            outs.append(r)
+        text = pp.msg + sep + cont.strip()
+        r = klog.classify(text, task_cols=S.task_cols, ident=pp.ident)
+        if r is None or (r[1].get("truncated") and (prev is not None)):
+            continue
+        outs[sep] = (text, r)
+    full = len(last) in TERMINAL_WIDTHS or len(last) == S.maxlen or last.endswith((" ", "\t"))
     if not outs:
+        if prev is None and full and len(pp.msg) < 4096:   # still incomplete: keep collecting pieces
+            return pp.msg + cont.strip(), None
         return None
-    if len(outs) == 2 and outs[0][1] != outs[1][1]:
+    if prev_ok and not any(not o[1][1].get("truncated") for o in outs.values()):
         return None
-    return outs[0]
+    if len(outs) == 2 and outs[""][1] != outs[" "][1]:
+        if full:
+            return outs[""]
+        return None
+    return outs.get("") or outs.get(" ")
 
 
 def _flush(S, st):
     if S.pending is None:
         return
-    pn, pline, pp = S.pending
+    pn, praw, pp, res, _ = S.pending
     S.pending = None
-    res = klog.classify(pp.msg, task_cols=S.task_cols, ident=pp.ident)
     if res is None:
-        st.unparsed.append(Unparsed(st.path, pn, pline.rstrip("\r\n")))
+        st.unparsed.append(Unparsed(st.path, pn, praw.split("\n")[0]))
         return
     kind, f = res
     st.events += 1
-    yield _log_row(S, pn, pp, kind, f, pline)
+    yield _log_row(S, pn, pp, kind, f, praw)
 
 
 def _log_row(S, n, p, kind, f, raw):
