@@ -28,7 +28,7 @@ from . import ftrace, klog
 #: that every line of OOM evidence matches; the prefilter drops other lines.
 PREFILTER = (r"oom|OOM|reap|[Kk]ill|sched_process_|signal_generate|compact_retry|reclaim_retry|"
              r"LOST|DROPPED|entries-in-buffer|buffer started|cpus=|of memory|Tasks state|"
-             r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+")
+             r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+|mark_victim")
 PREFILTER_RX = re.compile(PREFILTER)
 PREFILTER_MIN_BYTES = 16 << 20
 

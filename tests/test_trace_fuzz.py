@@ -1,0 +1,153 @@
+"""Property tests: random and mutated lines into every reader never raise, and the
+grep prefilter never rejects a line that is OOM evidence."""
+
+import random
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from oomnb.errors import OomnbError
+from oomnb.trace import ftrace, klog, reader
+
+FIX = Path(__file__).resolve().parent / "fixtures" / "trace"
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def _corpus():
+    lines = []
+    for p in sorted(FIX.rglob("*")):
+        if p.is_file() and p.suffix in (".txt", ".json", ".dmesg", ".log", ".trace"):
+            lines += p.read_text().splitlines()
+    for p in sorted(DATA.glob("*/aio-blocked-1024M-*/*.txt")):
+        lines += p.read_text().splitlines()[:60]
+    return [l for l in lines if l.strip()]
+
+
+CORPUS = _corpus()
+SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def mutated(draw):
+    line = draw(st.sampled_from(CORPUS))
+    ops = draw(st.lists(st.sampled_from(["cut", "insert", "delete", "dup", "digit", "quote", "case", "ws"]),
+                        max_size=4))
+    rnd = random.Random(draw(st.integers(0, 2**32)))
+    for op in ops:
+        n = len(line)
+        i = rnd.randrange(n + 1)
+        if op == "cut":
+            line = line[:i]
+        elif op == "insert":
+            line = line[:i] + draw(st.text(max_size=8)) + line[i:]
+        elif op == "delete":
+            line = line[:i] + line[i + rnd.randrange(1, 6):]
+        elif op == "dup":
+            line = line[:i] + line[i:i + 10] + line[i:]
+        elif op == "digit":
+            line = "".join(rnd.choice("0123456789") if c.isdigit() and rnd.random() < 0.3 else c for c in line)
+        elif op == "quote":
+            line = rnd.choice(["> ", ">> ", "  ", "12: "]) + line
+        elif op == "case":
+            line = line.swapcase()
+        elif op == "ws":
+            line = line.replace(" ", rnd.choice(["  ", "\t", ""]), 3)
+    return line
+
+
+LINES = st.one_of(st.text(max_size=300), mutated())
+
+
+@SETTINGS
+@given(LINES)
+def test_line_readers_never_raise(line):
+    p = klog.split_prefix(line)
+    klog.split_prefix(line, months=["a"] * 12, year=2000)
+    klog.classify(p.msg)
+    klog.classify(line, ident="earlyoom")
+    klog.classify(p.msg, task_cols=["total_vm", "rss"])
+    ftrace.parse_line(line)
+
+
+def evidence(line: str) -> bool:
+    """Would the reader take anything from this line alone (an event, a lost-events
+    marker or an unparsed OOM-looking line)?"""
+    r = ftrace.parse_line(line)
+    if isinstance(r, tuple):
+        return not (r[0] == "signal_generate" and r[1].get("sig") != 9)
+    if isinstance(r, ftrace.Marker) and r.kind == "lost_events":
+        return True
+    p = klog.split_prefix(line)
+    if klog.classify(p.msg, ident=p.ident) is not None:
+        return True
+    return bool(klog.OOM_LOOKING.search(p.msg))
+
+
+@SETTINGS
+@given(LINES)
+def test_prefilter_keeps_all_evidence(line):
+    if evidence(line):
+        assert reader.PREFILTER_RX.search(line), line
+
+
+def test_prefilter_keeps_corpus_evidence():
+    kept = [l for l in CORPUS if evidence(l)]
+    assert len(kept) > 200
+    assert all(reader.PREFILTER_RX.search(l) for l in kept)
+
+
+@pytest.mark.skipif(not shutil.which("grep"), reason="no grep")
+def test_grep_and_python_agree(tmp_path):
+    rnd = random.Random(4)
+    lines = []
+    for _ in range(3000):
+        l = rnd.choice(CORPUS)
+        if rnd.random() < 0.5:
+            i = rnd.randrange(len(l) + 1)
+            l = l[:i] + rnd.choice(["x", " ", "]", "[ 1 ]", "0"]) + l[i + 1:]
+        lines.append(l.replace("\0", ""))
+    p = tmp_path / "mix.txt"
+    p.write_text("\n".join(lines) + "\n")
+    out = subprocess.run(["grep", "-a", "-n", "-E", reader.PREFILTER, str(p)], capture_output=True).stdout
+    got = {int(x.split(b":", 1)[0]) for x in out.splitlines()}
+    want = {i for i, l in enumerate(lines, 1) if reader.PREFILTER_RX.search(l)}
+    assert got == want
+
+
+def test_prefiltered_read_equals_full_read(tmp_path):
+    src = (FIX / "real" / "dmesg.txt").read_text() + (FIX / "synthetic" / "v4.8-global.dmesg").read_text()
+    p = tmp_path / "x.log"
+    p.write_text(src)
+    full = list(reader.read_source(reader.Input(str(p)), prefilter="never"))
+    pre = list(reader.read_source(reader.Input(str(p)), prefilter="always"))
+    assert [(r["line"], r["kind"], r["pid"]) for r in full] == [(r["line"], r["kind"], r["pid"]) for r in pre]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINES, max_size=40), st.sampled_from(reader.FORMATS))
+def test_whole_files_never_crash(tmp_path, lines, fmt):
+    from oomnb.trace import api
+    p = tmp_path / "f.txt"
+    p.write_bytes("\n".join(l.replace("\0", "") for l in lines).encode("utf-8", "replace"))
+    try:
+        tr = api.Trace([str(p)], fmt=fmt)
+        tr.df_episodes()
+        tr.df_offsets()
+    except OomnbError as e:
+        assert "\n" not in str(e)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=2000))
+def test_random_bytes_one_line_error_or_ok(tmp_path, data):
+    from oomnb.trace import api
+    p = tmp_path / "b.bin"
+    p.write_bytes(data)
+    try:
+        api.Trace([str(p)]).df_episodes()
+    except OomnbError as e:
+        assert "\n" not in str(e) and str(p) in str(e)
