@@ -35,6 +35,7 @@ CASES = [
     ("fast-exit", "collect", signal.SIGTERM, 130),
     ("fast-exit", "cleanup", signal.SIGINT, 130),       # deferred: cleanup completes, run kept
     ("aio-blocked", "ready", "crash-victim", 2),
+    ("aio-blocked", "killed", "watchdog", 2),          # watchdog (1.5 s) fires while the victim is in exit_aio
 ]
 
 
@@ -44,7 +45,7 @@ def test_interrupt_leaves_nothing(tmp_path, scenario, phase, sig, rc):
     out = tmp_path / "out"
     env = dict(os.environ, OOMNB_COLLECT_PHASE_LOG=str(log), OOMNB_COLLECT_PHASE_PAUSE=phase, OOMNB_COLLECT_PAUSE_S="2")
     p = subprocess.Popen([sys.executable, "-m", "oomnb", "collect", "--scenario", scenario, "--limit", "128M",
-                          "--out", str(out), "--watchdog", "40"], env=env, stdout=subprocess.PIPE,
+                          "--out", str(out), "--watchdog", "1.5" if sig == "watchdog" else "40"], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
@@ -59,7 +60,9 @@ def test_interrupt_leaves_nothing(tmp_path, scenario, phase, sig, rc):
             time.sleep(0.02)
         assert line is not None, f"phase {phase} never reached: {p.communicate(timeout=30)}"
         time.sleep(0.3)
-        if sig == "crash-victim":
+        if sig == "watchdog":
+            pass
+        elif sig == "crash-victim":
             pid = int(dict(kv.split("=") for kv in line.split()[1:])["pid"])
             os.kill(pid, signal.SIGSEGV)
         else:
@@ -71,6 +74,8 @@ def test_interrupt_leaves_nothing(tmp_path, scenario, phase, sig, rc):
             p.wait()
     assert p.returncode == rc, stderr
     assert "Traceback" not in stderr, stderr
+    if sig == "watchdog":
+        assert "watchdog: run exceeded 1.5 s" in stderr, stderr
     assert "cleanup: lift throttles" in stderr and "FAILED" not in stderr, stderr
     if phase not in ("setup", "cleanup"):
         assert "remove cgroups ok" in stderr and "remove trace instance ok" in stderr, stderr

@@ -607,9 +607,16 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             if time.monotonic() > deadline:
                 raise OomnbError("no OOM kill within the run's time bound")
             n = cg.oom_kill_count()
-            if (n is not None and n > kills0) or _trace_has(inst, pat_kill):
+            text = inst.read().decode(errors="replace")
+            if (n is not None and n > kills0) or re.search(pat_kill, text):
                 killed = mono()
                 break
+            if _exiting(pid) or re.search(rf"sched_process_exit: comm=\S+ pid={pid}\b", text):
+                # exiting without an OOM kill (crashed); a kill would have raised the counter first
+                time.sleep(0.2)
+                if not ((cg.oom_kill_count() or 0) > kills0 or _trace_has(inst, pat_kill)):
+                    raise OomnbError(f"victim {pid} is exiting without an OOM kill (crashed?): {victim.stderr_tail()}")
+                continue
             if not victim.alive():
                 if _trace_has(inst, pat_kill) or (cg.oom_kill_count() or 0) > kills0:
                     killed = mono()
@@ -777,6 +784,20 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             raise Interrupted(f"interrupted during the cleanup of {label} (the run was kept: {final if ok else 'none'})")
     summary["dir"] = str(final)
     return summary
+
+
+PF_EXITING = 0x00000004
+
+
+def _exiting(pid: int) -> bool:
+    """The task is in do_exit (PF_EXITING in /proc/<pid>/stat flags), or gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return True
+    fields = st[st.rfind(")") + 2:].split()
+    return bool(int(fields[6]) & PF_EXITING)  # field 9 of stat: flags
 
 
 def _read_text(path: str):
