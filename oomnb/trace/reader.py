@@ -26,9 +26,9 @@ from . import ftrace, klog
 
 #: extended regular expression (valid for both ``grep -E`` and Python ``re``)
 #: that every line of OOM evidence matches; the prefilter drops other lines.
-PREFILTER = (r"oom|OOM|reap|[Kk]ill|sched_process_|signal_generate|compact_retry|reclaim_retry|"
-             r"LOST|DROPPED|entries-in-buffer|buffer started|cpus=|of memory|Tasks state|"
-             r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+|mark_victim")
+PREFILTER = (r"oom|OOM|reap|victim|_retry|signal_generate|sched_process_|ill(ed)? process|illable|of memory|"
+             r"on memory|LOST|DROPPED|entries-in|buffer started|cpus=|Tasks state|lowmemorykiller|lmkd|"
+             r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+")
 PREFILTER_RX = re.compile(PREFILTER)
 PREFILTER_MIN_BYTES = 16 << 20
 
@@ -134,26 +134,92 @@ def _iter(raw, path):
         raise OomnbError(f"read error: {e}", path=path, line=n + 1) from None
 
 
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def _grep_cmd():
+    return ["grep", "-a", "-n", "-E", "-A1", "--no-group-separator", PREFILTER]
+
+
+def _parse_grep_output(stream, path, base=0):
+    for b in stream:
+        i = 0
+        while i < len(b) and 48 <= b[i] <= 57:
+            i += 1
+        if i == 0 or i >= len(b):
+            continue
+        text = b[i + 1:]
+        if b"\0" in text:
+            raise OomnbError("binary data in a text file", path=path, line=base + int(b[:i]))
+        yield base + int(b[:i]), text.decode("utf-8", "replace")
+
+
+def _check_rc(p, path):
+    err = p.stderr.read().decode("utf-8", "replace").strip() if p.stderr else ""
+    p.wait()
+    if p.returncode not in (0, 1):
+        raise OomnbError(f"prefilter failed: {err.splitlines()[0] if err else p.returncode}", path=path)
+
+
 def _grep_lines(path: str):
     """Yield ``(lineno, text)`` of the lines matching :data:`PREFILTER`, plus the
-    line after each (for continuation joining), via a ``grep`` subprocess."""
-    cmd = ["grep", "-a", "-n", "-E", "-A1", "--no-group-separator", PREFILTER, path]
-    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
-        for b in p.stdout:
-            i = 0
-            while i < len(b) and 48 <= b[i] <= 57:
-                i += 1
-            if i == 0 or i >= len(b):
-                continue
-            text = b[i + 1:]
-            if b"\0" in text:
+    line after each (for continuation joining), via ``grep`` subprocesses: two in
+    parallel on the two halves of a large file when there are two CPUs."""
+    size = os.path.getsize(path)
+    ncpu = os.cpu_count() or 1
+    idle = ncpu - (os.getloadavg()[0] if hasattr(os, "getloadavg") else ncpu)
+    if size < PARALLEL_MIN_BYTES or ncpu < 2 or idle < 1.0 or not shutil.which("head"):
+        with subprocess.Popen(_grep_cmd() + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+            yield from _parse_grep_output(p.stdout, path)
+            _check_rc(p, path)
+        return
+    # split at a line start near the middle; the second part starts one line early so
+    # that the last line of the first part keeps its continuation context
+    with open(path, "rb") as f:
+        f.seek(size // 2)
+        f.readline()
+        mid = f.tell()
+        back = max(0, mid - 65536)
+        f.seek(back)
+        chunk = f.read(mid - back)
+        nl = chunk.rfind(b"\n", 0, len(chunk) - 1)
+        start_b = back + nl + 1 if nl >= 0 else mid
+    import tempfile
+    fb = open(path, "rb")
+    fb.seek(start_b)
+    out_b = tempfile.TemporaryFile()
+    pb = subprocess.Popen(_grep_cmd(), stdin=fb, stdout=out_b, stderr=subprocess.PIPE)
+    head = subprocess.Popen(["head", "-c", str(mid), path], stdout=subprocess.PIPE)
+    pa = subprocess.Popen(_grep_cmd(), stdin=head.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head.stdout.close()
+    try:
+        lines_before_b = 0
+        with open(path, "rb") as f:
+            left = start_b
+            while left > 0:
+                buf = f.read(min(left, 8 << 20))
+                if not buf:
+                    break
+                lines_before_b += buf.count(b"\n")
+                left -= len(buf)
+        last = 0
+        for n, text in _parse_grep_output(pa.stdout, path):
+            last = n
+            yield n, text
+        _check_rc(pa, path)
+        head.wait()
+        _check_rc(pb, path)
+        out_b.seek(0)
+        for n, text in _parse_grep_output(out_b, path, base=lines_before_b):
+            if n > last:
+                yield n, text
+    finally:
+        for p in (pa, pb, head):
+            if p.poll() is None:
                 p.kill()
-                raise OomnbError("binary data in a text file", path=path, line=int(b[:i]))
-            yield int(b[:i]), text.decode("utf-8", "replace")
-        err = p.stderr.read().decode("utf-8", "replace").strip()
-        p.wait()
-        if p.returncode not in (0, 1):
-            raise OomnbError(f"prefilter failed: {err.splitlines()[0] if err else p.returncode}", path=path)
+                p.wait()
+        fb.close()
+        out_b.close()
 
 
 def use_prefilter(path: str, mode: str = "auto") -> bool:

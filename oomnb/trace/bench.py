@@ -1,0 +1,157 @@
+"""``oomnb bench parse``: reader throughput against ``grep`` on a generated trace.
+
+Generates a realistic tracefs text file (mostly unrelated scheduler, irq and
+timer events from a few hundred tasks, in time order, with an OOM episode
+now and then: SIGKILL, mark_victim, exit, wake_reaper, reap, free), after
+checking free disk space; then times ``grep -cE 'oom|reap|Killed process'``
+and ``oomnb``'s reader + episode builder on it (each in its own process,
+page cache warm) and reports MB/s, the ratio to grep, and the reader's peak
+memory. Speed targets are measured here, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import OomnbError
+
+GREP_PATTERN = "oom|reap|Killed process"
+
+_TASKS = [("kworker/0:1", 31), ("kworker/1:2", 88), ("rcu_preempt", 15), ("ksoftirqd/0", 14),
+          ("ksoftirqd/1", 22), ("systemd-journal", 301), ("sshd", 1201), ("bash", 1447), ("python3", 2044),
+          ("postgres", 3100), ("java", 4242), ("nginx", 5150), ("containerd", 777), ("kswapd0", 60)]
+_UNRELATED = [
+    "{t}-{p:<7d} [{c:03d}] d..2. {ts}: sched_switch: prev_comm={t} prev_pid={p} prev_prio=120 prev_state=S ==> next_comm={t2} next_pid={p2} next_prio=120\n",
+    "{t}-{p:<7d} [{c:03d}] dN.4. {ts}: sched_wakeup: comm={t2} pid={p2} prio=120 target_cpu={c:03d}\n",
+    "{t}-{p:<7d} [{c:03d}] d.h1. {ts}: irq_handler_entry: irq=24 name=virtio0-input.0\n",
+    "{t}-{p:<7d} [{c:03d}] d.h1. {ts}: irq_handler_exit: irq=24 ret=handled\n",
+    "{t}-{p:<7d} [{c:03d}] ..s1. {ts}: softirq_entry: vec=1 [action=TIMER]\n",
+    "{t}-{p:<7d} [{c:03d}] ..s1. {ts}: timer_expire_entry: timer=00000000a1b2c3d4 function=process_timeout now=4295{p2} baseclk=4295{p2}\n",
+    "{t}-{p:<7d} [{c:03d}] ..... {ts}: kmem_cache_alloc: call_site=__alloc_skb+0x4e/0x1e0 ptr=00000000deadbeef bytes_req=256 bytes_alloc=256 gfp_flags=GFP_KERNEL node=-1 accounted=false\n",
+    "{t}-{p:<7d} [{c:03d}] ..... {ts}: sched_stat_runtime: comm={t} pid={p} runtime=21337 [ns]\n",
+]
+
+
+def parse_size(s: str) -> int:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgG]?)i?[bB]?\s*", s)
+    if not m:
+        raise OomnbError(f"bad size {s!r} (e.g. 256M, 1G)")
+    mult = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m[2].lower()]
+    return int(float(m[1]) * mult)
+
+
+def generate(path: Path, size: int, *, seed: int = 1, oom_every: int = 200_000) -> int:
+    """Write ~``size`` bytes of trace text; return the number of OOM episodes in it."""
+    rnd = random.Random(seed)
+    pool = []
+    for i in range(4096):
+        t, p = rnd.choice(_TASKS)
+        t2, p2 = rnd.choice(_TASKS)
+        pool.append(rnd.choice(_UNRELATED).format(t=t.rjust(16), p=p, c=rnd.randrange(2), ts="{ts}", t2=t2, p2=p2))
+    pool = [x.replace("{ts}", "%s") for x in pool]
+    written = 0
+    ts = 1000.0
+    victims = 0
+    pid = 40000
+    with open(path, "w") as f:
+        f.write("# tracer: nop\n#\n# entries-in-buffer/entries-written: 0/0   #P:2\n#\n")
+        n = 0
+        while written < size:
+            block = []
+            for _ in range(20000):
+                ts += rnd.random() * 2e-5
+                block.append(pool[n % 4096] % f"{ts:12.6f}")
+                n += 1
+                if n % oom_every == 0:
+                    pid += 7
+                    victims += 1
+                    k = ts
+                    block += [
+                        f"         python3-{pid:<7d} [001] d..2. {k:12.6f}: signal_generate: sig=9 errno=0 code=128 comm=python3 pid={pid} grp=1 res=0\n",
+                        f"         python3-{pid:<7d} [001] ...1. {k + 4e-6:12.6f}: mark_victim: pid={pid} comm=python3 total-vm=1066304kB anon-rss=1045860kB file-rss:6816kB shmem-rss:128kB uid=0 pgtables=2104kB oom_score_adj=0\n",
+                        f"         python3-{pid:<7d} [001] ..... {k + 5e-3:12.6f}: sched_process_exit: comm=python3 pid={pid} prio=120 group_dead=true\n"]
+                    ts += 0.01
+                    pending = [f"          <idle>-0       [000] ..s1. %s: wake_reaper: pid={pid}\n",
+                               f"      oom_reaper-33      [000] ..... %s: start_task_reaping: pid={pid}\n",
+                               f"      oom_reaper-33      [000] ..... %s: finish_task_reaping: pid={pid}\n",
+                               f"          <idle>-0       [000] ..s1. %s: sched_process_free: comm=python3 pid={pid} prio=120\n"]
+                    for j, line in enumerate(pending):
+                        ts += 0.002 * (j + 1)
+                        block.append(line % f"{ts:12.6f}")
+            s = "".join(block)
+            f.write(s)
+            written += len(s)
+    return victims
+
+
+def _timed(cmd, **kw):
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    out, err = p.communicate()
+    t = time.perf_counter() - t0
+    status = p.returncode
+    if p.returncode not in (0, 1):
+        raise OomnbError(f"{cmd[0]} failed: {err.decode(errors='replace').strip()[:200]}")
+    return t, out.decode(), status
+
+
+_CHILD = r"""
+import resource, sys
+from oomnb.trace import Trace
+tr = Trace([sys.argv[1]], trace_clock="mono", prefilter=sys.argv[2])
+ep = tr.df_episodes()
+print(len(tr.df_events()), len(ep), (ep.outcome == "reaped").sum(),
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--size", default="256M", help="size of the generated file (default 256M; the target is "
+                        "stated for 1G)")
+    parser.add_argument("--dir", default=None, help="where to write it (default: the temp directory)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated file")
+    parser.add_argument("--prefilter", choices=["auto", "always", "never"], default="auto")
+
+
+def run(args) -> int:
+    size = parse_size(args.size)
+    d = Path(args.dir or tempfile.gettempdir())
+    if not d.is_dir():
+        raise OomnbError("not a directory", path=str(d))
+    free = shutil.disk_usage(d).free
+    need = size + (256 << 20)
+    if free < need:
+        raise OomnbError(f"not enough free disk: {free >> 20} MiB free, {need >> 20} MiB needed", path=str(d))
+    if not shutil.which("grep"):
+        raise OomnbError("grep not found (the comparison needs it)")
+    path = d / f"oomnb-bench-{os.getpid()}.trace"
+    try:
+        t0 = time.perf_counter()
+        victims = generate(path, size)
+        gen_s = time.perf_counter() - t0
+        real = path.stat().st_size
+        mb = real / 1e6
+        print(f"generated {path} ({mb:.0f} MB, {victims} OOM episodes) in {gen_s:.1f} s")
+        _timed(["grep", "-cE", GREP_PATTERN, str(path)])          # warm the page cache
+        g = min(_timed(["grep", "-cE", GREP_PATTERN, str(path)])[0] for _ in range(2))
+        t, out, _ = _timed([sys.executable, "-c", _CHILD, str(path), args.prefilter])
+        n_ev, n_ep, n_reaped, maxrss_kb = (int(x) for x in out.split())
+        print(f"grep -cE '{GREP_PATTERN}': {g:.2f} s, {mb / g:.0f} MB/s")
+        print(f"oomnb reader + episodes:     {t:.2f} s, {mb / t:.0f} MB/s "
+              f"({n_ev} events, {n_ep} episodes, {n_reaped} reaped), peak RSS {maxrss_kb / 1024:.0f} MB")
+        print(f"ratio to grep: {t / g:.2f}x (target <= 3x on 1 GB; peak memory target < 500 MB)")
+        if n_ep != victims or n_reaped != victims:
+            print(f"warning: expected {victims} reaped episodes, got {n_ep} ({n_reaped} reaped)", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        if not args.keep and path.exists():
+            path.unlink()
