@@ -85,3 +85,26 @@ def test_interrupt_leaves_nothing(tmp_path, scenario, phase, sig, rc):
         assert runs == [f"{scenario}-128M-0"]  # the deferred signal let cleanup and the run complete
     else:
         assert runs == []  # no partial run left behind
+
+
+def test_sigkilled_collector_leftovers_removed_by_next_run(tmp_path):
+    """SIGKILL cannot be caught: the next collector finds the dead one's objects and removes them."""
+    log = tmp_path / "phases.log"
+    env = dict(os.environ, OOMNB_COLLECT_PHASE_LOG=str(log), OOMNB_COLLECT_PHASE_PAUSE="ready", OOMNB_COLLECT_PAUSE_S="5")
+    p = subprocess.Popen([sys.executable, "-m", "oomnb", "collect", "--scenario", "aio-blocked", "--limit", "128M",
+                          "--out", str(tmp_path / "a")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (log.exists() and "ready" in log.read_text()):
+        time.sleep(0.02)
+    p.kill()
+    p.wait()
+    left = leftovers(str(p.pid))
+    assert left, "expected objects of the SIGKILLed collector"
+    r = subprocess.run([sys.executable, "-m", "oomnb", "collect", "--scenario", "aio-blocked", "--limit", "128M",
+                        "--out", str(tmp_path / "b"), "--dry-run"], capture_output=True, text=True, timeout=60)
+    assert f"stale (of a dead collector, would be removed first): " in r.stdout and f"oomnb-{p.pid}-" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "oomnb", "collect", "--scenario", "fast-exit", "--limit", "128M",
+                        "--out", str(tmp_path / "b")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "removing" in r.stderr and "stale: removed cgroup" in r.stderr
+    assert leftovers(str(p.pid)) == []

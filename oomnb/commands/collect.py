@@ -56,9 +56,14 @@ def run(args) -> int:
     out = Path(args.out)
     opts = runner.Options(aio_nr=args.aio_nr, lift_after=args.lift_after, watchdog=args.watchdog)
     env = runner.preflight(scenarios, limits)
+    from ..collect import stale
+    left = stale.find(env.layout, env.tracefs) if env.euid == 0 else {}
+    left_items = [x for v in left.values() for x in v]
     if args.dry_run:
         for line in runner.plan_lines(scenarios, limits, args.runs, str(out), env, opts):
             print(line)
+        for x in left_items:
+            print(f"  stale (of a dead collector, would be removed first): {x}")
         return 3 if env.problems else 0
     if env.problems:
         for p in env.problems:
@@ -66,6 +71,10 @@ def run(args) -> int:
         raise Refused(f"{len(env.problems)} precondition(s) missing (see above)")
     for n in env.notes:
         print(f"oomnb collect: {n}", file=sys.stderr)
+    if left_items:
+        print(f"oomnb collect: removing {len(left_items)} object(s) left by a dead collector", file=sys.stderr)
+        if not stale.remove(left, lambda m: print(f"oomnb collect: {m}", file=sys.stderr)):
+            raise OomnbError("objects left by a dead collector could not all be removed (see above)")
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
