@@ -210,7 +210,14 @@ def test_v2_create_throttle_freeze_remove(tmp_path):
                 os.unlink(os.path.join(d, f))
     cg.remove()
     assert not os.path.exists(cg.run)
-    assert open(f"{own}/cgroup.subtree_control").read() == "-memory -io"  # restored
+    assert open(f"{own}/cgroup.subtree_control").read() == "+memory +io"  # left enabled (siblings may use it)
+
+
+def test_v2_internal_process_refused_in_preflight(tmp_path):
+    r = fake_root(tmp_path, v=2)
+    _w(f"{r}/sys/fs/cgroup/user.slice/oomnb-test.scope/cgroup.procs", "4242\n")
+    env = runner.preflight(["fast-exit"], [256 << 20], root=r, euid=0, mount_tracefs=False)
+    assert any("no internal processes" in p and "Delegate=yes" in p for p in env.problems)
 
 
 def test_v2_busy_subtree_control_refused(tmp_path, monkeypatch):

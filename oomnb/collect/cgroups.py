@@ -150,6 +150,15 @@ def detect(root: str = "/", need_freezer: bool = False) -> Layout:
             lay.problems.append(f"memory controller not available in own cgroup {own['']} (cgroup.controllers)")
         if "io" not in ctrls:
             lay.problems.append(f"io controller not available in own cgroup {own['']} (cgroup.controllers; needed to throttle the loop device)")
+        try:
+            sub = _read(lay.path("", "cgroup.subtree_control")).split()
+            procs = _read(lay.path("", "cgroup.procs")).split() if os.path.exists(lay.path("", "cgroup.procs")) else []
+        except OSError:
+            sub, procs = [], []
+        if own[""] != "/" and procs and not {"memory", "io"} <= set(sub):
+            lay.problems.append(f"own cgroup {own['']} has processes and memory/io are not in its cgroup.subtree_control "
+                                "(cgroup v2 'no internal processes'): run the collector in a delegated cgroup, "
+                                "e.g. systemd-run --scope -p Delegate=yes oomnb collect ...")
         return lay
     lay = Layout(version=0, root=root)
     lay.problems.append("no memory cgroup controller (neither cgroup v1 memory nor cgroup v2 with memory)")
@@ -373,16 +382,9 @@ class CgroupV2(RunCgroups):
         return {"unified": self.run}
 
     def remove(self) -> list[str]:
-        done = super().remove()
-        own = self.layout.path("")
-        if self.enabled_in_own:
-            # restore the own cgroup's subtree_control (fails harmlessly if others use it)
-            try:
-                _write(os.path.join(own, "cgroup.subtree_control"), " ".join("-" + c for c in self.enabled_in_own))
-                self.enabled_in_own = []
-            except OSError as e:
-                raise OomnbError(f"could not restore {own}/cgroup.subtree_control: {e.strerror}")
-        return done
+        # Controllers this run enabled in the own cgroup's subtree_control stay enabled: disabling
+        # them again could strip the memory/io controller from a sibling created meanwhile.
+        return super().remove()
 
 
 def make(layout: Layout, name: str, **kw) -> RunCgroups:

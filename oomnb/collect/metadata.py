@@ -108,10 +108,3 @@ def machine(layout_version: int, controllers: list[str]) -> dict:
         "thp": {"enabled": thp_mode("enabled"), "defrag": thp_mode("defrag")},
         "sysctl": {k.replace("/", "."): _read(f"/proc/sys/{k}") for k in SYSCTLS},
     }
-
-
-def anon_huge_pages(pid: int) -> int | None:
-    """AnonHugePages of the victim (bytes) from smaps_rollup, or None."""
-    raw = _read(f"/proc/{pid}/smaps_rollup")
-    m = re.search(r"^AnonHugePages:\s+(\d+) kB", raw or "", re.M)
-    return int(m.group(1)) * 1024 if m else None

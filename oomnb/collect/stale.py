@@ -2,7 +2,8 @@
 
 Every object a run creates is named ``oomnb-<collector pid>-...``: cgroups
 below the collector's own cgroups, tracefs instances, ``/tmp`` backing files
-and the loop devices on them. An object is stale when no process with that pid exists. Removal follows the run's cleanup order.
+and the loop devices on them. An object is stale when no process with that
+pid exists. Removal follows the run's cleanup order.
 """
 
 from __future__ import annotations
