@@ -379,7 +379,10 @@ class CgroupV2(RunCgroups):
         return parse_keyed(_read(os.path.join(self.run, "memory.stat")))
 
     def files(self) -> dict[str, str]:
-        return {"unified": self.run}
+        out = {"unified": self.run}
+        if self.enabled_in_own:
+            out["controllers_enabled_in_own_cgroup"] = " ".join(self.enabled_in_own)
+        return out
 
     def remove(self) -> list[str]:
         # Controllers this run enabled in the own cgroup's subtree_control stay enabled: disabling

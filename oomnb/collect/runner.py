@@ -761,6 +761,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         if scenario == "frozen-victim":
             meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
         meta["clock_offset"]["kill_anchor"] = kill_anchor(trace, kmsg.text(), pid)
+        pm = re.search(rb" (PREEMPT(?:_RT|_LAZY)?(?:\([a-z]+\))?) ?$", kmsg.text(), re.M)
+        meta["preempt_from_oom_report"] = pm.group(1).decode() if pm else None
         (tmp / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
         summary.update({"kill_after_alloc_s": killed - t_alloc, "exit_after_kill_s": t_exit - killed,
                         "stacks_exit_aio": exit_aio, "caveats": caveats})
