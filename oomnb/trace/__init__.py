@@ -135,6 +135,6 @@ naming the file; every OOM-looking line that cannot be parsed is in
 
 from __future__ import annotations
 
-from .api import MissingEvents, Trace, df_episodes, df_events, df_offsets, load
+from .api import MissingEvents, Trace, data_dir, df_episodes, df_events, df_offsets, load
 
-__all__ = ["Trace", "load", "df_events", "df_episodes", "df_offsets", "MissingEvents"]
+__all__ = ["Trace", "load", "data_dir", "df_events", "df_episodes", "df_offsets", "MissingEvents"]

@@ -82,6 +82,15 @@ class Trace:
         return self._episodes
 
 
+def data_dir() -> "Path":
+    """The project's ``data/`` directory (next to the package in a checkout)."""
+    from pathlib import Path
+    for d in (Path(__file__).resolve().parents[2] / "data", Path.cwd() / "data", Path.cwd().parent / "data"):
+        if (d / "README.md").is_file():
+            return d
+    raise OomnbError("no data/ directory found (run from a checkout of the repository)")
+
+
 def load(paths, **kw) -> Trace:
     return Trace(paths, **kw)
 
