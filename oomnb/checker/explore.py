@@ -32,6 +32,7 @@ class Graph:
     seconds: float = 0.0
     safety: dict = field(default_factory=dict)       # prop name -> (state id, label, dst) | None
     antecedent: dict = field(default_factory=dict)   # prop name -> bool
+    errors: set = field(default_factory=set)         # invariant-violating states (not expanded)
 
     @property
     def n_states(self) -> int:
@@ -74,10 +75,14 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
     ante_edge = [p for p in edg if p.antecedent_edge is not None]
     k, sc = kernel, scenario
 
+    errors = set()
+
     def check_state(sid, s):
         for p in inv:
-            if safety[p.name] is None and p.bad_state(k, sc, s):
-                safety[p.name] = (sid, None, None)
+            if p.bad_state(k, sc, s):
+                errors.add(sid)
+                if safety[p.name] is None:
+                    safety[p.name] = (sid, None, None)
         for p in ante_state:
             if not ante[p.name] and p.antecedent_state(k, sc, s):
                 ante[p.name] = True
@@ -98,6 +103,9 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
         s = states[u]
         du = depth[u]
         edges = []
+        if u in errors:            # TLC-style: an invariant violation is not explored further
+            out.append(edges)
+            continue
         for t in trans:
             for i in t.instances(k, sc, s):
                 res = t.fire(k, sc, s, i)
@@ -133,5 +141,5 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
     if bar is not None:
         bar.close()
     g = Graph(kernel, scenario, states, index, parent, plabel, depth, out, labels, generated,
-              time.perf_counter() - t0, safety, ante)
+              time.perf_counter() - t0, safety, ante, errors)
     return g

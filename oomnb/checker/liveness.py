@@ -203,7 +203,9 @@ def check_leadsto(g, prop, mode: str = "standard") -> LeadsTo:
     P = [prop.P(k, sc, s) for s in g.states]
     if not any(P):
         return LeadsTo("vacuous", "P never holds")
-    notq = {u for u, s in enumerate(g.states) if not prop.Q(k, sc, s)}
+    # states that violate an invariant were not expanded (TLC-style); they are
+    # left out of the liveness analysis rather than counted as deadlocks
+    notq = {u for u, s in enumerate(g.states) if not prop.Q(k, sc, s) and u not in g.errors}
     weights = {kk: WEIGHTS[kk] for kk in prop.bound.split("+") if kk}
     pnodes = {u for u in notq if P[u]} if prop.Q is not None else set()
     bound = _bound(g, notq, allowed, weights) if weights else None

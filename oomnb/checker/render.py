@@ -125,3 +125,35 @@ def verdict_table(results, versions, props, oracle_cmp=None) -> str:
             row += cell.ljust(cw)
         lines.append(row.rstrip())
     return "\n".join(lines)
+
+
+def race_notes(steps) -> list:
+    """One-line facts about the orderings a counterexample depends on."""
+    notes = []
+    first = {}
+    for st in steps:
+        first.setdefault((st.actor, st.key), st.n)
+    attempt = min((n for (a, k), n in first.items() if k == "reap_attempt"), default=None)
+    for (a, k), n in sorted(first.items(), key=lambda x: x[1]):
+        if k == "exit_mm" and attempt is not None and n < attempt:
+            notes.append(f"race: {a} passed exit_mm (step {n}, tsk->mm = NULL) before the "
+                         f"reaper's first attempt (step {attempt}).")
+    for st in steps:
+        if st.key == "oom_reap_task" and any(c.startswith("T") and "TIF_MEMDIE=1->0" in c
+                                             for c in st.changes):
+            notes.append(f"step {st.n}: the oom_reaper clears TIF_MEMDIE remotely "
+                         f"(exit_oom_victim(tsk), v4.8).")
+            break
+    for st in steps:
+        if st.key == "oom_killer_disable_return":
+            notes.append(f"step {st.n}: oom_killer_disable() returns true; the victim steps "
+                         f"after it are the violation.")
+            break
+    for st in steps:
+        if st.key == "reap_attempt" and not st.changes[:0] and \
+                any(c.startswith("rpc=attempt->done") for c in st.changes):
+            notes.append(f"step {st.n}: the reap attempt unmaps nothing and reports success "
+                         f"(no thread with ->mm in v4.8 / mmget_not_zero fails in v4.9 / "
+                         f"MMF_OOM_SKIP already set in v6.x).")
+            break
+    return notes

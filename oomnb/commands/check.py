@@ -46,9 +46,10 @@ def add_arguments(p):
 def run(args) -> int:
     import json
     import sys
+    import textwrap
 
-    from ..checker.render import (FAIRNESS_TEXT, stats, steps_text, swimlane, verdict_line,
-                                  verdict_table)
+    from ..checker.render import (FAIRNESS_TEXT, race_notes, stats, steps_text, swimlane,
+                                  verdict_line, verdict_table)
     from ..checker.run import check, compare_oracle, load_oracle
     from ..kernel.properties import select
     from ..kernel.scenario import STANDARD, parse_scenario
@@ -85,6 +86,9 @@ def run(args) -> int:
         for r in results:
             d = r.as_dict()
             d["oracle"] = compare_oracle(r, oracle)
+            for name, v in r.verdicts.items():
+                if v.steps:
+                    d["verdicts"][name]["notes"] = race_notes(v.steps)
             out["results"].append(d)
         json.dump(out, sys.stdout, indent=1)
         print()
@@ -137,6 +141,8 @@ def run(args) -> int:
                 print()
                 print(f"Counterexample: {r.kernel.name} {r.scenario.key} {p} ({v.note or 'safety'})")
                 print(steps_text(v.steps))
+                for note in race_notes(v.steps):
+                    print(textwrap.fill(note, 72, subsequent_indent="  "))
                 if not args.no_swimlane:
                     print()
                     print(swimlane(v.steps))

@@ -463,8 +463,8 @@ def t_free_signal_struct(k, sc, s, i):
     if s.sig_freed or any(t[0] != RELEASED for t in s.th) or s.rrefs:
         return NO
     s2 = s._replace(sig_freed=1)
-    if k.oom_mm and s.oom_mm and k.oom_mm_mmgrab:
-        s2 = _mmdrop(s2)
+    if k.oom_mm and s.oom_mm:
+        return [(_mmdrop(s2), DEREF)]
     return [(s2, NO)]
 
 

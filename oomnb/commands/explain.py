@@ -1,0 +1,86 @@
+"""``oomnb explain``: what a model transition, property or version says."""
+
+from __future__ import annotations
+
+NAME = "explain"
+HELP = "print a model transition's (or property's, version's) citation and abstraction"
+DESCRIPTION = """\
+Print what the kernel model says about NAME: for a transition (its key
+or kernel function name, e.g. exit_mm, oom_reap_task, __oom_reap_task_mm)
+the docstring with its citation, actor, timing kind, fairness and lock;
+for a property its kernel claim; for a version its flags.  Without NAME,
+list everything that can be explained.
+
+examples:
+  oomnb explain exit_mm
+  oomnb explain __oom_reap_task_mm
+  oomnb explain pm_exclusion[tif]
+  oomnb explain v4.9
+"""
+
+
+def add_arguments(p):
+    p.add_argument("name", nargs="?", help="transition key, kernel function, property or version")
+    p.add_argument("--kernel", default=None, help="also show the function names of this version")
+
+
+def run(args) -> int:
+    import dataclasses
+    import textwrap
+
+    from ..errors import OomnbError
+    from ..kernel.properties import BY_NAME as PROPS
+    from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
+    from ..kernel.versions import VERSIONS, load_kernel
+
+    def wrap(text, indent="  "):
+        paras = [" ".join(p.split()) for p in text.split("\n\n")]
+        return "\n".join(textwrap.fill(p, 72, initial_indent=indent, subsequent_indent=indent)
+                         for p in paras)
+
+    if not args.name:
+        print("transitions:")
+        for t in TRANSITIONS:
+            print(f"  {t.key:28s} {t.name}")
+        print("properties:")
+        for p in PROPS:
+            print(f"  {p}")
+        print("versions:")
+        for v in VERSIONS:
+            print(f"  {v}")
+        return 0
+    name = args.name
+    if name in VERSIONS or name.endswith(".py"):
+        k = load_kernel(name)
+        print(f"{k.name}: {k.describe}")
+        print(wrap(f"source: {k.cite}"))
+        for f in dataclasses.fields(k):
+            if f.name in ("name", "describe", "cite", "notes"):
+                continue
+            v = getattr(k, f.name)
+            print(f"  {f.name:30s} {getattr(v, '__name__', v)}")
+        return 0
+    if name in PROPS or name == "pm_exclusion":
+        for p in ([PROPS["pm_exclusion[tif]"], PROPS["pm_exclusion[group]"]]
+                  if name == "pm_exclusion" else [PROPS[name]]):
+            print(f"{p.name} ({p.shape})")
+            print(wrap(p.claim))
+        return 0
+    hits = [t for t in TRANSITIONS if name in (t.key, t.name)]
+    for v in VERSIONS.values():
+        hits += [t for t in TRANSITIONS if v.fn_name(t) == name and t not in hits]
+    if not hits:
+        raise OomnbError(f"nothing named {name!r} (try `oomnb explain` for the list)")
+    kernels = [load_kernel(args.kernel)] if args.kernel else list(VERSIONS.values())
+    for t in hits:
+        ks = [k for k in kernels if t in transitions_for(k)]
+        print(f"{t.key}: {t.name}   (in: {', '.join(k.name for k in ks) or 'none'})")
+        print(f"  actor: {t.actor}   kind: {t.kind}   lock: {t.lock or '-'}")
+        print(wrap("fairness: " + ", ".join(f"{k.name}={fairness_of(t, k)}" for k in ks)))
+        names = {k.name: k.fn_name(t) for k in ks}
+        if len(set(names.values())) > 1:
+            print(wrap("function per version: " + ", ".join(f"{a}={b}" for a, b in names.items())))
+        print(wrap(f"cites: {t.cite}"))
+        print(wrap(t.doc))
+        print()
+    return 0
