@@ -498,6 +498,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         marker0 = write_marker(kmsg, f"oomnb: {name} start\n")
         hook("created")
         before = {"vmstat": md.vmstat(), "memcg_oom_kill": cg.oom_kill_count()}
+        load_start = {"loadavg": _read_text("/proc/loadavg"), "mem_available_bytes": md_meminfo(env.root).get("MemAvailable")}
         # victim
         argv = ["victim", "--scenario", scenario]
         if sc.loop:
@@ -744,6 +745,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "timeline_monotonic_s": {"collector_start": t_start, "alloc_sent": t_alloc, "kill_seen": killed,
                                      "throttle_lifted": lifted, "victim_reaped_by_waitpid": t_exit},
             "pre_kill": pre_kill,
+            "machine_load_at_start": dict(load_start, note="other work on the machine (CPU, memory bandwidth) "
+                                          "slows reaping and exit; compare reap rates only between quiet runs"),
             "sysctl_at_start": {k.replace("/", "."): _read_text(f"/proc/sys/{k}") for k in md.SYSCTLS},
             "thp_at_start": {"enabled": md.thp_mode("enabled"), "defrag": md.thp_mode("defrag")},
             "anon_huge_pages_before_kill": {"monotonic_s": thp_last[0], "bytes": thp_last[1],
