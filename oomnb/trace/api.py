@@ -67,8 +67,7 @@ class Trace:
 
     def df_memcg(self) -> pd.DataFrame:
         if self._memcg is None:
-            self._memcg = pd.DataFrame(reader.read_memcg(self.inputs),
-                                       columns=["machine", "run", "t", "usage_bytes", "clock"])
+            self._memcg = reader.read_memcg(self.inputs)
         return self._memcg
 
     def df_offsets(self) -> pd.DataFrame:

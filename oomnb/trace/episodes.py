@@ -248,6 +248,8 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
                     dec_of[r.Index] = d
     rel = g[g.kind.isin(KILL_KINDS + REAP_KINDS + LIFE_KINDS)]
     rel = rel[rel.pid.notna()]
+    victims = rel.pid[rel.kind.isin(KILL_KINDS + REAP_KINDS)].unique()
+    rel = rel[rel.pid.isin(victims)]   # exits and frees of other tasks are not evidence
     eps = []
     for pid, pg in rel.groupby("pid"):
         pg = pg.assign(_nan=pg.t_ref.isna()).sort_values(["_nan", "t_ref", "src_idx", "line"])

@@ -54,8 +54,9 @@ def plot_swimlanes(ep: pd.DataFrame, memcg: pd.DataFrame | None = None, *, title
         y = len(ep) - 1 - i
         ax.axhline(y, color="#dddddd", lw=0.6, zorder=0)
         if _ok(r.reap_start) and _ok(r.reap_finish):
-            lab = "reap" if "reap" not in seen else None
-            seen.add("reap")
+            name = "reap" if r.outcome != "joined" else "reap (joined exit_mmap)"
+            lab = name if name not in seen else None
+            seen.add(name)
             ax.barh(y, r.reap_finish - r.reap_start, left=r.reap_start - r.kill, height=0.5,
                     color=REAP_COLOR if r.outcome != "joined" else "none", edgecolor=REAP_COLOR,
                     hatch=None if r.outcome != "joined" else "////", label=lab, zorder=2)

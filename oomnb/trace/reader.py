@@ -554,8 +554,10 @@ def _expand_dir(d: Path, fmt, warn) -> list[Input]:
     return out
 
 
-def read_memcg(inputs_or_paths) -> list[dict]:
-    """memcg usage samples (``monotonic_s,usage_bytes``) of the data-set runs given."""
+def read_memcg(inputs_or_paths):
+    """memcg usage samples (``monotonic_s,usage_bytes``) of the data-set runs given,
+    as a DataFrame ``machine, run, t, usage_bytes, clock``."""
+    import pandas as pd
     rows = []
     seen = set()
     for d in _run_dirs(inputs_or_paths):
@@ -569,20 +571,20 @@ def read_memcg(inputs_or_paths) -> list[dict]:
                 continue
             fp = d / name
             try:
-                with open(fp) as f:
-                    head = f.readline()
-                    for i, line in enumerate(f, 2):
-                        a, _, b = line.strip().partition(",")
-                        try:
-                            rows.append({"machine": meta.get("machine") or _machine_of(d), "run": d.name,
-                                         "t": float(a), "usage_bytes": int(b), "clock": "monotonic"})
-                        except ValueError:
-                            if line.strip():
-                                raise OomnbError("bad memcg sample", path=str(fp), line=i) from None
+                df = pd.read_csv(fp, dtype={"monotonic_s": float, "usage_bytes": "int64"})
+                if list(df.columns[:2]) != ["monotonic_s", "usage_bytes"]:
+                    raise ValueError("header is not monotonic_s,usage_bytes")
             except OSError as e:
                 raise OomnbError(f"cannot read: {e.strerror}", path=str(fp)) from None
-            del head
-    return rows
+            except (ValueError, pd.errors.ParserError) as e:
+                raise OomnbError(f"bad memcg samples: {str(e).splitlines()[0][:120]}", path=str(fp)) from None
+            machine = meta.get("machine") or _machine_of(d)
+            rows.append(pd.DataFrame({"machine": machine, "run": d.name, "t": df.monotonic_s.to_numpy(),
+                                      "usage_bytes": df.usage_bytes.to_numpy(), "clock": "monotonic"}))
+    cols = ["machine", "run", "t", "usage_bytes", "clock"]
+    if not rows:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(rows, ignore_index=True)[cols]
 
 
 def _run_dirs(paths):
