@@ -104,12 +104,16 @@ def _timed(cmd, **kw):
 
 
 _CHILD = r"""
+import time
+t0 = time.perf_counter()
 import resource, sys
 from oomnb.trace import Trace
+t1 = time.perf_counter()
 tr = Trace([sys.argv[1]], trace_clock="mono", prefilter=sys.argv[2])
 ep = tr.df_episodes()
+t2 = time.perf_counter()
 print(len(tr.df_events()), len(ep), (ep.outcome == "reaped").sum(),
-      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, t1 - t0, t2 - t1)
 """
 
 
@@ -143,11 +147,17 @@ def run(args) -> int:
         _timed(["grep", "-cE", GREP_PATTERN, str(path)])          # warm the page cache
         g = min(_timed(["grep", "-cE", GREP_PATTERN, str(path)])[0] for _ in range(2))
         t, out, _ = _timed([sys.executable, "-c", _CHILD, str(path), args.prefilter])
-        n_ev, n_ep, n_reaped, maxrss_kb = (int(x) for x in out.split())
+        parts = out.split()
+        n_ev, n_ep, n_reaped, maxrss_kb = (int(x) for x in parts[:4])
+        t_imp, t_work = float(parts[4]), float(parts[5])
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"grep -cE '{GREP_PATTERN}': {g:.2f} s, {mb / g:.0f} MB/s")
         print(f"oomnb reader + episodes:     {t:.2f} s, {mb / t:.0f} MB/s "
               f"({n_ev} events, {n_ep} episodes, {n_reaped} reaped), peak RSS {maxrss_kb / 1024:.0f} MB")
-        print(f"ratio to grep: {t / g:.2f}x (target <= 3x on 1 GB; peak memory target < 500 MB)")
+        print(f"  of which interpreter start + imports {t_imp:.2f} s, reading + episodes {t_work:.2f} s")
+        print(f"ratio to grep: {t / g:.2f}x whole process, {t_work / g:.2f}x reading alone "
+              f"(target <= 3x on 1 GB; peak memory target < 500 MB); load average {load:.2f} "
+              f"on {os.cpu_count()} CPUs")
         if n_ep != victims or n_reaped != victims:
             print(f"warning: expected {victims} reaped episodes, got {n_ep} ({n_reaped} reaped)", file=sys.stderr)
             return 1
