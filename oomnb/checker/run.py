@@ -30,6 +30,8 @@ class Step:
     instance: object
     changes: list
     loop: bool = False
+    pre: object = None       # the State before the step (for replays; not in JSON)
+    post: object = None
 
     def as_dict(self):
         return {"n": self.n, "actor": self.actor, "function": self.function, "transition": self.key,
@@ -122,8 +124,9 @@ def steps_of(g, path, start=1, loop=False) -> list:
     steps = []
     for n, (u, lid, v) in enumerate(path, start):
         t, i, actor, tags = g.labels[lid]
-        steps.append(Step(n, actor, g.kernel.fn_name(t), t.key, i, diff_states(g.kernel, g.states[u], g.states[v]),
-                          loop))
+        steps.append(Step(n, actor, g.kernel.fn_name(t), t.key, i,
+                          diff_states(g.kernel, g.states[u], g.states[v]), loop,
+                          g.states[u], g.states[v]))
     return steps
 
 

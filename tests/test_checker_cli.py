@@ -1,0 +1,76 @@
+"""`oomnb check` / `oomnb explain` / bench: output shape, JSON, errors."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from oomnb.cli import main
+
+
+def test_check_narrowed_prints_verdicts_counterexample_and_swimlane(capsys):
+    rc = main(["check", "--kernel", "v4.8", "--scenario", "aio-blocked+suspend+second-oom",
+               "--property", "pm_exclusion"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Test v4.8 aio-blocked+suspend+second-oom/1t pm_exclusion[tif] Violated" in out
+    assert "distinct states found" in out and "The depth of the complete state graph" in out
+    assert "Counterexample: v4.8" in out and "oom_killer_disable=true" in out
+    assert "oracle: match" in out
+    lane = out.split("Counterexample:")[1]
+    assert "oom_reaper" in lane and "---" in lane
+    for line in lane.splitlines():
+        assert len(line) <= 72, line
+
+
+def test_check_json(capsys):
+    rc = main(["check", "--kernel", "v4.9", "--scenario", "aio-blocked+suspend+second-oom",
+               "--json"])
+    d = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    r = d["results"][0]
+    assert r["kernel"] == "v4.9" and r["states"] > 0 and r["depth"] > 0
+    v = r["verdicts"]["no_premature_kill"]
+    assert v["verdict"] == "violated" and v["counterexample"][0]["n"] == 1
+    assert {"actor", "function", "changes"} <= set(v["counterexample"][0])
+    assert r["oracle"]["no_premature_kill"] == "ok"
+
+
+def test_check_diff_and_user_kernel(tmp_path, capsys):
+    f = tmp_path / "p.py"
+    f.write_text("from oomnb.kernel.versions import V4_9\n"
+                 "KERNEL = V4_9.derive('v4.9+p', reaper_remote_exit_oom_victim=True)\n")
+    rc = main(["check", "--diff", "v4.9", str(f), "--scenario", "aio-blocked+suspend+second-oom"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert "Diff v4.9 -> v4.9+p" in out and "reaper_remote_exit_oom_victim" in out
+    assert "pm_exclusion[tif]" in out.split("Diff v4.9")[1]
+
+
+def test_check_errors_are_one_line(capsys):
+    assert main(["check", "--kernel", "v9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown kernel" in err
+    assert main(["check", "--scenario", "bogus"]) == 2
+    assert main(["check", "--property", "nope", "--scenario", "fast-exit"]) == 2
+
+
+def test_explain(capsys):
+    assert main(["explain", "exit_mm"]) == 0
+    out = capsys.readouterr().out
+    assert "kernel/exit.c:exit_mm" in out and "Leaves out" in out
+    assert main(["explain", "pm_exclusion"]) == 0
+    assert "74070542099c" in capsys.readouterr().out
+    assert main(["explain", "v6.18"]) == 0
+    assert "queue_mmf_test" in capsys.readouterr().out
+    assert main(["explain", "oom_reap_task_mm"]) == 0
+    assert "reap_attempt" in capsys.readouterr().out
+
+
+def test_bench_check_runs(capsys):
+    from oomnb.checker import bench
+    p = argparse.ArgumentParser()
+    bench.add_arguments(p)
+    assert bench.run(p.parse_args(["--repeat", "1", "--kernel", "v4.5", "--json"])) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["total_states"] > 0 and all(r["explore_states_per_s"] > 0 for r in d["rows"])
