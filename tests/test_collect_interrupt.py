@@ -35,6 +35,7 @@ CASES = [
     ("fast-exit", "collect", signal.SIGTERM, 130),
     ("fast-exit", "cleanup", signal.SIGINT, 130),       # deferred: cleanup completes, run kept
     ("aio-blocked", "ready", "crash-victim", 2),
+    ("reaper-trylock-failure", "killed", signal.SIGTERM, 130),  # victim waits for its mmap_lock behind the helpers
     ("aio-blocked", "killed", "watchdog", 2),          # watchdog (1.5 s) fires while the victim is in exit_aio
 ]
 

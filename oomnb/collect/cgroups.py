@@ -247,10 +247,15 @@ class CgroupV1(RunCgroups):
             if d:
                 _write(os.path.join(d, "cgroup.procs"), str(pid))
 
-    def throttle_read(self, dev: str, iops: int, bps: int | None = None) -> None:
-        f = os.path.join(self.blk, "blkio.throttle.read_iops_device")
-        _write(f, f"{dev} {iops}")
-        self.throttled.append((f, dev))
+    def add_helper(self, pid: int) -> None:
+        """A helper whose reads must be throttled, outside the memory cgroup."""
+        _write(os.path.join(self.blk, "cgroup.procs"), str(pid))
+
+    def throttle_read(self, dev: str, iops: int | None, bps: int | None = None) -> None:
+        if iops:
+            f = os.path.join(self.blk, "blkio.throttle.read_iops_device")
+            _write(f, f"{dev} {iops}")
+            self.throttled.append((f, dev))
         if bps:
             f = os.path.join(self.blk, "blkio.throttle.read_bps_device")
             _write(f, f"{dev} {bps}")
@@ -342,9 +347,14 @@ class CgroupV2(RunCgroups):
     def add_trigger(self, pid: int) -> None:
         _write(os.path.join(self.trig, "cgroup.procs"), str(pid))
 
-    def throttle_read(self, dev: str, iops: int, bps: int | None = None) -> None:
+    def add_helper(self, pid: int) -> None:
+        """A helper whose reads must be throttled: the ``trigger`` leaf (io.max is on the run's subtree;
+        its memory is charged to the run's memcg too, so the collector sets its oom_score_adj to -1000)."""
+        _write(os.path.join(self.trig, "cgroup.procs"), str(pid))
+
+    def throttle_read(self, dev: str, iops: int | None, bps: int | None = None) -> None:
         f = os.path.join(self.run, "io.max")
-        _write(f, f"{dev} riops={iops}" + (f" rbps={bps}" if bps else ""))
+        _write(f, f"{dev}" + (f" riops={iops}" if iops else "") + (f" rbps={bps}" if bps else ""))
         self.throttled.append((f, dev))
 
     def lift_throttle(self) -> int:

@@ -56,6 +56,7 @@ class Scenario:
     bps: int | None = None
     freezer: bool = False
     trigger: bool = False
+    helpers: bool = False
 
 
 SCENARIOS = {
@@ -77,6 +78,14 @@ SCENARIOS = {
                  "OOM killer kills the frozen victim (oom_score_adj {victim_adj}); 6.18's mark_oom_victim thaws every "
                  "thread of the victim (thaw_process)",
                  freezer=True, trigger=True),
+        Scenario("reaper-trylock-failure", "the victim maps the first MiB of a loop device whose reads are throttled to "
+                 "{rtf_bps} B/s and then fills a pre-reserved anonymous region (page faults under the per-VMA lock); a helper "
+                 "reads that mapping through /proc/<victim>/mem (access_remote_vm holds the victim's mmap_lock for read "
+                 "while the fault waits for the throttled read) and a second helper writes 5 to /proc/<victim>/clear_refs "
+                 "(waits for the mmap_lock for write); with a writer queued every mmap_read_trylock fails, so the killed "
+                 "victim blocks in exit_mm and the oom_reaper logs skip_task_reaping until 'unable to reap'; the throttle "
+                 "is lifted after that (or {lift_after:g} s after the kill)",
+                 loop=True, iops=None, bps=4096, trigger=True, helpers=True),
     )
 }
 
@@ -208,8 +217,10 @@ def plan_lines(scenarios: list[str], limits: list[int], runs: int, out: str, env
             for i in range(runs):
                 extra = []
                 if sc.loop:
-                    extra.append(f"loop device on sparse /tmp/oomnb-...img, reads throttled to {sc.iops} IO/s"
-                                 + (f" and {sc.bps >> 10} KiB/s" if sc.bps else ""))
+                    thr = " and ".join(([f"{sc.iops} IO/s"] if sc.iops else []) + ([f"{sc.bps} B/s"] if sc.bps else []))
+                    extra.append(f"loop device on sparse /tmp/oomnb-...img, reads throttled to {thr}")
+                if sc.helpers:
+                    extra.append("helpers block the victim's mmap_lock (/proc/<pid>/mem reader, clear_refs writer)")
                 if sc.freezer:
                     extra.append("victim frozen, trigger in the same memcg")
                 lines.append(f"  {s}-{size_label(lim)}-<next index>: limit {lim} bytes" + ("; " + "; ".join(extra) if extra else ""))
@@ -507,6 +518,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             argv += ["--aio-nr", str(opts.aio_nr)]
         if scenario == "dstate-thread":
             argv += ["--dstate-bytes", str(opts.dstate_bytes)]
+        if scenario == "reaper-trylock-failure":
+            argv += ["--region-bytes", str(2 * limit)]
         if scenario == "frozen-victim":
             argv += ["--hold-bytes", str(limit * opts.hold_pct // 100 // (16 << 20) * (16 << 20)), "--threads", str(opts.threads)]
         victim = Child(argv)
@@ -559,8 +572,38 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             if not (st1 and st2):
                 raise OomnbError(f"dstate thread {dtid} not in state D before the kill")
             pre_kill["dstate_thread"] = {"tid": dtid, "state": st2[0], "stack": st2[2].splitlines()}
-        inst.filter_pids("sched/sched_process_exit", tids)
-        inst.filter_pids("sched/sched_process_free", tids)
+        helpers: list[Child] = []
+        if sc.helpers:
+            addr = int(info["dev_map_addr"])
+            for role, extra_argv, want in (("memreader", ["--addr", str(addr)], ("access_remote_vm", "filemap", "folio", "io_schedule")),
+                                           ("clearrefs", [], ("rwsem_down_write", "clear_refs"))):
+                h = Child([role, "--pid", str(pid)] + extra_argv)
+                helpers.append(h)
+                cleanup.add("wait for victim exit", lambda h=h: h.kill_and_wait(opts.exit_timeout))
+                wd.actions.insert(0, lambda h=h: h.proc.kill())
+                if not (h.readline(15, wd) or "").startswith("hello"):
+                    raise OomnbError(f"{role} helper did not start: {h.stderr_tail()}")
+                cg.add_helper(h.pid)
+                if env.layout.version == 2:  # v2: the helper is charged to the run's memcg; never its victim
+                    try:
+                        with open(f"/proc/{h.pid}/oom_score_adj", "w") as f:
+                            f.write("-1000")
+                    except OSError as e:
+                        caveats.append(f"could not protect helper {h.pid} with oom_score_adj -1000: {e.strerror}")
+                h.send("setup")
+
+                def blocked(h=h, want=want):
+                    st = read_task(h.pid, h.pid)
+                    return st if st and st[0] == "D" and any(w in st[2] for w in want) else None
+                got = wait_for(blocked, 10, wd, 0.01)
+                time.sleep(0.05)
+                if not (got and blocked()):
+                    st = read_task(h.pid, h.pid)
+                    raise OomnbError(f"{role} helper is not blocked as planned (state {st[0] if st else '?'}: "
+                                     f"{(st[2] if st else '').split()[:8]})")
+                pre_kill.setdefault("helpers", {})[role] = {"pid": h.pid, "state": got[0], "stack": got[2].splitlines()}
+        inst.filter_pids("sched/sched_process_exit", tids + [h.pid for h in helpers])
+        inst.filter_pids("sched/sched_process_free", tids + [h.pid for h in helpers])
         inst.enable()
         inst.on()
         inst.marker(f"oomnb: {name} phase=alloc pid={pid} tids={','.join(map(str, tids))}\n")
@@ -639,16 +682,19 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         stk_s.interval = min(stk_s.interval, 0.005)
         lifted = None
         if sc.loop:
-            pat_reap = rf"(finish_task_reaping|skip_task_reaping): pid={pid}\b"
-            got = wait_for(lambda: _trace_has(inst, pat_reap) or not victim.alive(), opts.lift_after, wd, 0.01)
-            reason = ("reaper finished" if got and not isinstance(got, bool) and "finish" in got.group(1)
-                      else "reaper skipped" if got and not isinstance(got, bool)
-                      else "victim exited" if got else f"timeout {opts.lift_after:g} s after the kill")
-            if got and not isinstance(got, bool) and "skip" in got.group(1):
-                # unable to reap yet (mmap_lock): the reaper retries; give it the rest of the window
-                got2 = wait_for(lambda: _trace_has(inst, rf"finish_task_reaping: pid={pid}\b"),
-                                max(0.0, opts.lift_after - (mono() - killed)), wd, 0.01)
-                reason = "reaper finished after skip" if got2 else reason + ", then timeout"
+            pat_fin = rf"finish_task_reaping: pid={pid}\b"
+            pat_unable = rb"oom_reaper: unable to reap pid:%d\b" % pid
+
+            def reaper_done():
+                if _trace_has(inst, pat_fin):
+                    return "reaper finished"
+                kmsg.poll()
+                if re.search(pat_unable, kmsg.text()):
+                    return "reaper gave up (unable to reap)"
+                if not victim.alive():
+                    return "victim exited"
+                return None
+            reason = wait_for(reaper_done, opts.lift_after, wd, 0.01) or f"timeout {opts.lift_after:g} s after the kill"
             cg.lift_throttle()
             lifted = mono()
             inst.marker(f"oomnb: {name} phase=throttle-lifted reason={reason.replace(' ', '_')}\n")
@@ -664,6 +710,12 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         freed = wait_for(lambda: _trace_has(inst, rf"sched_process_free: comm=\S+ pid={pid}\b"), 3, wd, 0.02)
         if not freed:
             caveats.append("sched_process_free of the victim not seen within 3 s of its exit")
+        for h in helpers:
+            got = h.readline(20, wd)
+            if not (got or "").startswith("done"):
+                caveats.append(f"helper {h.pid} did not complete after the lift ({got!r})")
+            h.proc.stdin.close()
+            h.proc.wait(10)
         if trigger is not None:
             done = trigger.readline(20, wd)
             summary["trigger"] = done
@@ -711,7 +763,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                   "watchdog_s": wd.seconds}
         desc = sc.description.format(aio_nr=opts.aio_nr, lift_after=opts.lift_after, dstate_kib=opts.dstate_bytes >> 10,
                                      bps_kib=(sc.bps or 0) >> 10, threads=opts.threads, hold_pct=opts.hold_pct,
-                                     victim_adj=opts.victim_adj)
+                                     victim_adj=opts.victim_adj, rtf_bps=sc.bps or 0)
         mach = machine_dir.name
         meta = {
             "schema": "oomnb-run/1",
@@ -727,6 +779,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "victim_pids": [pid],
             "victim_tids": tids,
             "trigger_pid": trig_pid,
+            "helper_pids": [h.pid for h in helpers],
             "files": fmt,
             "provenance": {"kind": "collected", "source": f"oomnb collect {__version__}",
                            "captured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -772,6 +825,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         ok = True
     except KeyboardInterrupt:
         raise Interrupted(f"interrupted during {label}")
+    except OSError as e:
+        raise OomnbError(f"{label}: {e}")
     finally:
         wd.cancel()
         with _Deferred() as deferred:

@@ -24,6 +24,18 @@ Roles and scenarios:
   threads, the main thread allocates B bytes at ``setup`` and then waits; the
   collector freezes its cgroup and a ``trigger`` in the same memory cgroup
   causes the OOM kill.
+* ``victim --scenario reaper-trylock-failure --device DEV --region-bytes B``:
+  maps the first MiB of DEV (``MAP_SHARED``, never read by the victim) and
+  reserves an anonymous region of B bytes (first page touched so its
+  ``anon_vma`` exists); at ``alloc`` it fills the region with ``memset``
+  (page faults under the per-VMA lock, no ``mmap()`` calls), so it keeps
+  allocating while the helpers below block its ``mmap_lock``.
+* ``memreader --pid P --addr A``: ``pread`` of ``/proc/P/mem`` at A (the
+  victim's device mapping): ``access_remote_vm`` holds P's ``mmap_lock`` for
+  read while the page fault waits for the throttled read.
+* ``clearrefs --pid P``: writes ``5`` to ``/proc/P/clear_refs``, which waits
+  for P's ``mmap_lock`` for write behind the reader; a waiting writer makes
+  every ``mmap_read_trylock`` (the oom_reaper's) fail.
 * ``trigger --bytes B``: allocate B bytes in 16 MiB chunks, print ``done``,
   wait for stdin to close.
 """
@@ -46,6 +58,18 @@ IOCB_CMD_PREAD = 0
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.syscall.restype = ctypes.c_long
+
+
+def _map_addr(m: mmap.mmap) -> int:
+    """Address of a read-only mapping (from_buffer needs a writable one): find it in /proc/self/maps."""
+    size = len(m)
+    with open("/proc/self/maps") as f:
+        for line in f:
+            rng, perms, off, dev, inode = line.split()[:5]
+            lo, hi = (int(x, 16) for x in rng.split("-"))
+            if hi - lo == size and perms.startswith("r--s"):
+                return lo
+    raise RuntimeError("device mapping not found in /proc/self/maps")
 
 
 def set_comm(name: str) -> None:
@@ -147,7 +171,10 @@ def allocate(total: int | None, keep: list) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("role", choices=["victim", "trigger"])
+    ap.add_argument("role", choices=["victim", "trigger", "memreader", "clearrefs"])
+    ap.add_argument("--pid", type=int)
+    ap.add_argument("--addr", type=int)
+    ap.add_argument("--region-bytes", type=int, default=0)
     ap.add_argument("--scenario", default="fast-exit")
     ap.add_argument("--device")
     ap.add_argument("--aio-nr", type=int, default=128)
@@ -160,6 +187,18 @@ def main(argv=None) -> int:
     set_comm("oomnb-" + a.role)
     say("hello", os.getpid())
     expect("setup")
+    if a.role == "memreader":
+        fd = os.open(f"/proc/{a.pid}/mem", os.O_RDONLY)
+        n = len(os.pread(fd, 4096, a.addr))
+        say("done", n)
+        sys.stdin.read()
+        return 0
+    if a.role == "clearrefs":
+        with open(f"/proc/{a.pid}/clear_refs", "w") as f:
+            f.write("5")
+        say("done")
+        sys.stdin.read()
+        return 0
     if a.role == "trigger":
         allocate(a.bytes, keep)
         say("done", a.bytes)
@@ -186,8 +225,25 @@ def main(argv=None) -> int:
             time.sleep(0.001)
         allocate(a.hold_bytes, keep)
         extra["held_bytes"] = a.hold_bytes
+    elif a.scenario == "reaper-trylock-failure":
+        dfd = os.open(a.device, os.O_RDONLY)
+        dev_map = mmap.mmap(dfd, 1 << 20, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+        region = mmap.mmap(-1, a.region_bytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0x4000))
+        region[0] = 1  # anon_vma now exists: later faults stay on the per-VMA lock
+        base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+        offsets = list(range(PAGE, a.region_bytes - CHUNK, CHUNK))
+        keep += [dev_map, region, dfd]
+        extra["dev_map_addr"] = _map_addr(dev_map)
+        extra["region_bytes"] = a.region_bytes
     say("ready", *(f"{k}={v}" for k, v in extra.items()))
     expect("alloc")
+    if a.scenario == "reaper-trylock-failure":
+        memset = _libc.memset
+        memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
+        for off in offsets:
+            memset(base + off, 1, CHUNK)
+        while True:
+            time.sleep(3600)
     if a.scenario == "frozen-victim":
         while True:  # frozen by the collector; killed by the trigger's OOM
             time.sleep(3600)
