@@ -25,10 +25,10 @@ def print_summary(machine_dir, run_dirs: list[str], file=None) -> None:
         for d in run_dirs:
             print(f"  {d}", file=out)
         return
-    print(f"  {'run':26s} {'pid':>7s} {'outcome':9s} {'kill->wake':>10s} {'reap':>8s} {'kill->free':>10s}  (ms, trace clock)",
+    print(f"  {'run':32s} {'pid':>7s} {'outcome':9s} {'kill->wake':>10s} {'reap':>8s} {'kill->free':>10s}  (ms, trace clock)",
           file=out)
     for _, r in ep.iterrows():
-        print(f"  {str(r['run']):26s} {int(r['pid']):7d} {str(r['outcome']):9s} {_ms(r['kill_to_wake']):>10s} "
+        print(f"  {str(r['run']):32s} {int(r['pid']):7d} {str(r['outcome']):9s} {_ms(r['kill_to_wake']):>10s} "
               f"{_ms(r['reap_duration']):>8s} {_ms(r['kill_to_free']):>10s}", file=out)
     counts = ep["outcome"].value_counts().to_dict() if len(ep) else {}
     print(f"  {len(ep)} episode(s) in {len(run_dirs)} run(s): " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())),
