@@ -151,3 +151,33 @@ def test_random_bytes_one_line_error_or_ok(tmp_path, data):
         api.Trace([str(p)]).df_episodes()
     except OomnbError as e:
         assert "\n" not in str(e) and str(p) in str(e)
+
+
+def test_python_block_scan_matches_prefilter_semantics():
+    import io
+    rnd = random.Random(7)
+    saved = reader.BLOCK
+    try:
+        for trial in range(300):
+            lines = [rnd.choice(CORPUS + ["foo bar"] * 40) for _ in range(rnd.randrange(1, 60))]
+            data = ("\n".join(lines) + ("\n" if rnd.random() < 0.5 else "")).encode()
+            reader.BLOCK = rnd.choice([64, 300, 4096, 1 << 20])
+            got = [(i, t.rstrip("\n")) for i, t in reader._iter(io.BytesIO(data), "x", prefilter_after=0)]
+            sel = set()
+            for i, l in enumerate(lines, 1):
+                if reader.PREFILTER_RX.search(l):
+                    sel |= {i, i + 1} if i < len(lines) else {i}
+            assert got == [(i, lines[i - 1]) for i in sorted(sel)]
+    finally:
+        reader.BLOCK = saved
+
+
+def test_gz_prefiltered_equals_full(tmp_path):
+    import gzip
+    src = (FIX / "real" / "trace-cmd-report.txt").read_text() + (FIX / "real" / "kmsg.txt").read_text()
+    p = tmp_path / "x.gz"
+    p.write_bytes(gzip.compress(src.encode()))
+    full = list(reader.read_source(reader.Input(str(p)), prefilter="never"))
+    pre = list(reader.read_source(reader.Input(str(p)), prefilter="always"))
+    assert len(full) > 5
+    assert [(r["line"], r["kind"], r["pid"]) for r in full] == [(r["line"], r["kind"], r["pid"]) for r in pre]

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,8 +89,9 @@ def _check_text(head: bytes, path: str) -> None:
         raise OomnbError("binary file, not a text trace or log", path=path)
 
 
-def open_lines(path: str):
-    """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin; ``.gz`` is decompressed)."""
+def open_lines(path: str, prefilter_after: int | None = None):
+    """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin; ``.gz`` is decompressed);
+    past ``prefilter_after`` bytes only prefiltered lines (see :func:`_iter`)."""
     if path == "-":
         raw = sys.stdin.buffer
         head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
@@ -98,7 +100,7 @@ def open_lines(path: str):
             head = b""
         if head:
             _check_text(head, "<stdin>")
-        yield from _iter(raw, "<stdin>")
+        yield from _iter(raw, "<stdin>", prefilter_after, grep_rest=True)
         return
     try:
         f = open(path, "rb")
@@ -116,22 +118,130 @@ def open_lines(path: str):
                 head = src.peek(8192)[:8192]
             except (OSError, EOFError, gzip.BadGzipFile) as e:
                 raise OomnbError(f"bad gzip data: {e}", path=path) from None
+            _check_text(head, path)
+            yield from _iter(src, path, prefilter_after, grep_rest=True)
+            return
         else:
             head = f.peek(8192)[:8192]
         _check_text(head, path)
-        yield from _iter(src, path)
+        yield from _iter(src, path, prefilter_after)
 
 
-def _iter(raw, path):
-    n = 0
+PREFILTER_BRX = re.compile(PREFILTER.encode())
+BLOCK = 8 << 20
+
+
+def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_rest: bool = False):
+    """Lines of a binary stream, read in large blocks. After ``prefilter_after``
+    bytes, only the lines matching :data:`PREFILTER` (and the line after each,
+    for continuation joining) are yielded, found by a regular-expression scan
+    of whole blocks; smaller inputs are yielded whole."""
+    n = 0          # lines before the current block
+    done = 0       # bytes before the current block
+    carry = b""
+    state = {"context": False}   # the previous block's last line matched: yield this block's first
     try:
-        for b in raw:
-            n += 1
-            if b"\0" in b:
-                raise OomnbError("binary data in a text file", path=path, line=n)
-            yield n, b.decode("utf-8", "replace")
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
+        while True:
+            blk = raw.read(BLOCK)
+            if not blk:
+                if carry:
+                    blk, carry = carry, b""
+                    last = True
+                else:
+                    break
+            else:
+                blk = carry + blk
+                cut = blk.rfind(b"\n")
+                if cut < 0:
+                    carry = blk
+                    continue
+                blk, carry = blk[:cut + 1], blk[cut + 1:]
+                last = False
+            if b"\0" in blk:
+                i = blk.index(b"\0")
+                raise OomnbError("binary data in a text file", path=path, line=n + blk.count(b"\n", 0, i) + 1)
+            if prefilter_after is None or done < prefilter_after:
+                for line in blk.splitlines(keepends=True):
+                    n += 1
+                    yield n, line.decode("utf-8", "replace")
+            elif grep_rest and shutil.which("grep"):
+                yield from _grep_stream(blk + carry, raw, path, n)
+                return
+            else:
+                yield from _scan_block(blk, n, state)
+                n += blk.count(b"\n") + (0 if blk.endswith(b"\n") else 1)
+            done += len(blk)
+            if last:
+                break
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise OomnbError(f"read error: {e}", path=path, line=n + 1) from None
+
+
+def _scan_block(blk: bytes, n0: int, state: dict):
+    pos = 0          # newlines counted up to here
+    ln = n0 + 1      # line number of the line starting at pos
+    after = 0 if state["context"] else -1   # also yield the line starting here (context)
+    state["context"] = False
+    for m in PREFILTER_BRX.finditer(blk):
+        s = blk.rfind(b"\n", 0, m.start()) + 1
+        if s < pos:
+            continue   # this line was already yielded
+        ln += blk.count(b"\n", pos, s)
+        pos = s
+        if after >= 0 and after < s:
+            e0 = blk.find(b"\n", after)
+            lnc = ln - blk.count(b"\n", after, s)
+            yield lnc, blk[after:e0 + 1 if e0 >= 0 else len(blk)].decode("utf-8", "replace")
+        e = blk.find(b"\n", s)
+        e = len(blk) if e < 0 else e + 1
+        yield ln, blk[s:e].decode("utf-8", "replace")
+        ln += 1
+        pos = e
+        after = e if e < len(blk) else -1
+        if e >= len(blk):
+            state["context"] = True
+    if after >= 0:
+        e0 = blk.find(b"\n", after)
+        yield ln, blk[after:e0 + 1 if e0 >= 0 else len(blk)].decode("utf-8", "replace")
+
+
+def _grep_stream(first: bytes, raw, path, n0: int):
+    """Prefilter the rest of a stream (``first``, then ``raw``) with ``grep``, fed
+    from a thread; line numbers continue from ``n0``."""
+    import threading
+    p = subprocess.Popen(_grep_cmd(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = []
+
+    def feed():
+        try:
+            p.stdin.write(first)
+            while True:
+                b = raw.read(BLOCK)
+                if not b:
+                    break
+                p.stdin.write(b)
+        except BrokenPipeError:
+            pass
+        except (OSError, EOFError, zlib.error) as e:
+            err.append(e)
+        finally:
+            try:
+                p.stdin.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    try:
+        yield from _parse_grep_output(p.stdout, path, base=n0)
+        t.join()
+        _check_rc(p, path)
+        if err:
+            raise OomnbError(f"read error: {err[0]}", path=path)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 PARALLEL_MIN_BYTES = 64 << 20
@@ -228,7 +338,7 @@ def use_prefilter(path: str, mode: str = "auto") -> bool:
     try:
         with open(path, "rb") as f:
             if f.read(2) == b"\x1f\x8b":
-                return False
+                return False   # open_lines hands a large .gz to grep after its first 16 MiB
             f.seek(0)
             _check_text(f.read(8192), path)
         size = os.path.getsize(path)
@@ -315,7 +425,8 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
     S = _State(inp, fmt, clock, months, year)
     pre = use_prefilter(path, prefilter)
     st.prefiltered = pre
-    lines = _grep_lines(path) if pre else open_lines(path)
+    after = {"never": None, "always": 0}.get(prefilter, PREFILTER_MIN_BYTES)
+    lines = _grep_lines(path) if pre else open_lines(path, after)
     force_trace = inp.fmt in _TRACE_FORMATS
     force_log = inp.fmt in ("dmesg", "kmsg", "journal-json", "syslog")
     for n, line in lines:
