@@ -1,0 +1,177 @@
+"""Tables and figures of the interleaving checker for notebooks/01.
+
+Everything here is deterministic: no timings or rates (those vary between
+runs and belong to ``oomnb bench check``).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ..kernel.properties import PROPERTIES
+from ..kernel.scenario import STANDARD, parse_scenario
+from ..kernel.versions import VERSIONS
+from .render import lanes_of, verdict_table
+from .run import check, compare_oracle, load_oracle
+
+VERSION_ORDER = ("v4.5", "v4.8", "v4.9", "v6.18")
+
+
+@functools.lru_cache(maxsize=None)
+def run_standard(mode: str = "standard") -> tuple:
+    """check() of every standard scenario x version: ((scenario, {version: Result}), ...)."""
+    out = []
+    for sc in STANDARD:
+        out.append((sc, {v: check(VERSIONS[v], sc, mode=mode) for v in VERSION_ORDER}))
+    return tuple(out)
+
+
+def result(version: str, scenario: str, mode: str = "standard"):
+    sc = parse_scenario(scenario)
+    for s, rs in run_standard(mode):
+        if s == sc:
+            return rs[version]
+    return check(VERSIONS[version], sc, mode=mode)
+
+
+def df_verdicts(mode: str = "standard") -> pd.DataFrame:
+    """Verdicts: rows (scenario, property), columns versions."""
+    rows = []
+    for sc, rs in run_standard(mode):
+        for p in PROPERTIES:
+            row = {"scenario": sc.label, "property": p.name}
+            for v in VERSION_ORDER:
+                row[v] = rs[v].verdicts[p.name].short
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["scenario", "property"])
+
+
+def df_oracle() -> pd.DataFrame:
+    """Per scenario x version: does exploration match the stored oracle?"""
+    oracle = load_oracle()
+    rows = []
+    for sc, rs in run_standard():
+        row = {"scenario": sc.label}
+        for v in VERSION_ORDER:
+            c = compare_oracle(rs[v], oracle)
+            bad = [p for p, x in c.items() if x != "ok"]
+            row[v] = "match" if not bad else "differs: " + ",".join(bad)
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("scenario")
+
+
+def df_state_space() -> pd.DataFrame:
+    """States, transitions and depth per scenario and version (no seconds)."""
+    rows = []
+    for sc, rs in run_standard():
+        for v in VERSION_ORDER:
+            r = rs[v]
+            rows.append({"scenario": sc.label, "version": v, "states": r.states,
+                         "transitions": r.transitions, "depth": r.depth})
+    return pd.DataFrame(rows).set_index(["scenario", "version"])
+
+
+def df_bounds() -> pd.DataFrame:
+    """Bounds reported with oom_progress and pm_progress (max reaper attempts /
+    timer expiries before the predicate stops holding)."""
+    rows = []
+    for sc, rs in run_standard():
+        for v in VERSION_ORDER:
+            for p in ("oom_progress", "pm_progress"):
+                vd = rs[v].verdicts[p]
+                if vd.verdict != "holds" or not vd.bound:
+                    continue
+                rows.append({"scenario": sc.label, "version": v, "property": p,
+                             **{k: ("unbounded" if x is None else x) for k, x in vd.bound.items()}})
+    return pd.DataFrame(rows).fillna("-").set_index(["scenario", "version", "property"])
+
+
+def df_fairness_change(scenario: str = "aio-blocked+suspend+second-oom") -> pd.DataFrame:
+    """Verdicts that change when oom_lock is only weakly fair."""
+    sc = parse_scenario(scenario)
+    rows = []
+    for v in VERSION_ORDER:
+        a = check(VERSIONS[v], sc)
+        b = check(VERSIONS[v], sc, mode="weak-oom_lock")
+        for p in a.verdicts:
+            if a.verdicts[p].verdict != b.verdicts[p].verdict:
+                rows.append({"version": v, "property": p, "strong oom_lock": a.verdicts[p].short,
+                             "weak oom_lock": b.verdicts[p].short})
+    return pd.DataFrame(rows)
+
+
+def verdict_text(scenario: str = "aio-blocked+suspend+second-oom") -> str:
+    """The 72-column verdict table of one scenario (for the writeup)."""
+    sc = parse_scenario(scenario)
+    rs = next(r for s, r in run_standard() if s == sc)
+    return verdict_table(rs, list(VERSION_ORDER), [p.name for p in PROPERTIES], cw=12)
+
+
+LANE_COLORS = {"A": "#E69F00", "oom_reaper": "#0072B2", "pm": "#CC79A7", "IO": "#999999",
+               "timer": "#56B4E9", "kworker": "#009E73", "rcu": "#009E73",
+               "lock_holder": "#999999"}
+
+
+def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=None):
+    """A counterexample as a swimlane: one lane per actor (columns), time
+    downwards, each step labelled with its kernel function."""
+    if lanes is None:
+        lanes = lanes_of(steps)
+    else:
+        lanes = list(lanes) + [a for a in lanes_of(steps) if a not in lanes]
+    n = len(steps)
+    fig, ax = plt.subplots(figsize=(7.0, 0.32 * n + 1.2))
+    for j, a in enumerate(lanes):
+        ax.plot([j, j], [0.5, n + 0.5], color="#cccccc", lw=1, zorder=0)
+    prev = None
+    for st in steps:
+        j = lanes.index(st.actor)
+        y = st.n
+        color = LANE_COLORS.get(st.actor, "#D55E00")
+        if bad_step is not None and st.n == bad_step:
+            color = "#D55E00"
+        ax.plot([j], [y], "o", color=color, ms=6, zorder=3)
+        label = st.function
+        if st.key == "oom_killer_disable_return":
+            label += "  <- returns true"
+        ax.text(j + 0.08, y, f"{st.n}. {label}", va="center", ha="left", fontsize=7.5,
+                color="black" if color != "#D55E00" else "#D55E00")
+        if prev is not None:
+            ax.plot([prev[0], j], [prev[1], y], color="#888888", lw=0.6, zorder=1)
+        prev = (j, y)
+    ax.set_xticks(range(len(lanes)))
+    ax.set_xticklabels(lanes)
+    ax.xaxis.tick_top()
+    ax.set_xlim(-0.3, len(lanes) - 0.2 + 1.2)
+    ax.set_ylim(n + 0.8, 0.2)
+    ax.set_yticks([])
+    ax.grid(False)
+    for side in ("left", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    if title:
+        ax.set_title(title, loc="left", pad=22)
+    fig.tight_layout()
+    return fig
+
+
+def plot_state_space():
+    """States and transitions per standard scenario and version (log scale)."""
+    df = df_state_space().reset_index()
+    scen = list(dict.fromkeys(df["scenario"]))
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    width = 0.2
+    colors = {"v4.5": "#999999", "v4.8": "#D55E00", "v4.9": "#0072B2", "v6.18": "#009E73"}
+    for k, v in enumerate(VERSION_ORDER):
+        sub = df[df["version"] == v].set_index("scenario").loc[scen]
+        xs = [i + (k - 1.5) * width for i in range(len(scen))]
+        ax.bar(xs, sub["states"], width, color=colors[v], label=v)
+    ax.set_yscale("log")
+    ax.set_ylabel("distinct states")
+    ax.set_xticks(range(len(scen)))
+    ax.set_xticklabels([s.replace("+", "+\n").replace(" (", "\n(") for s in scen], fontsize=7)
+    ax.legend(ncol=4, loc="upper right")
+    fig.tight_layout()
+    return fig
