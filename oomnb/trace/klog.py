@@ -275,11 +275,11 @@ _CTX = r"(?:(?P<ctx>[A-Za-z][\w ()/-]{0,60}?): )?"
 _KILLED = re.compile(
     _CTX + r"Killed process (?P<pid>\d+)"
     r"(?:, UID (?P<uid6>\d+), \((?P<comm6>.*)\)|\s\((?P<comm>.*)\)(?:, UID (?P<uid7>\d+),)?)"
-    r"(?P<rest>(?:\s*total-vm:.*)?)$")
+    r"(?P<rest>(?:,?\s*(?:total-vm|vsz):.*?)?)\.?\s*$")
 _KILLED_BARE = re.compile(_CTX + r"Killed process (?P<pid>\d+)(?P<cut>\D.{0,3}|)$")
 _KILL_FIELDS = re.compile(r"([a-z-]+|UID|pgtables|oom_score_adj)[:]\s?(-?\d+)(kB)?")
 _KILL_FULL = re.compile(
-    r"^\s*total-vm:\d+kB,\s*anon-rss:\d+kB,\s*file-rss:\d+kB(?:,\s*shmem-rss:\d+kB)?"
+    r"^,?\s*(?:total-vm|vsz):\d+kB,\s*anon-rss:\d+kB,\s*file-rss:\d+kB(?:,\s*shmem-rss:\d+kB)?"
     r"(?:,\s*UID:\d+\s+pgtables:\d+kB\s+oom_score_adj:-?\d+)?\s*$")
 _DECISION = re.compile(
     _CTX + r"[Kk]ill process (?P<pid>\d+) \((?P<comm>.*)\) score (?P<score>-?\d+) or (?:sacrifice child|a child)\s*$")
@@ -355,13 +355,13 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
             f = {"pid": int(m["pid"]), "comm": m["comm"] if m["comm"] is not None else m["comm6"],
                  "context": m["ctx"], "uid": _int(m["uid6"] or m["uid7"])}
             for k, v, _ in _KILL_FIELDS.findall(rest):
-                col = {"total-vm": "total_vm_kb", "anon-rss": "anon_rss_kb", "file-rss": "file_rss_kb",
+                col = {"total-vm": "total_vm_kb", "vsz": "total_vm_kb", "anon-rss": "anon_rss_kb", "file-rss": "file_rss_kb",
                        "shmem-rss": "shmem_rss_kb", "UID": "uid", "pgtables": "pgtables_kb",
                        "oom_score_adj": "oom_score_adj"}.get(k)
                 if col:
                     f[col] = int(v)
-            if not rest.strip() or not _KILL_FULL.match(rest):
-                truncated = True   # every kernel since 2.6.3x prints total-vm
+            if (not rest.strip() and not m0.endswith(").")) or (rest.strip() and not _KILL_FULL.match(rest)):
+                truncated = True   # every kernel since 2.6.3x prints total-vm; older ones end in ")."
             if f["comm"] is not None and ")" not in m0[m.end("pid"):]:
                 truncated = True
             f["truncated"] = truncated or None
