@@ -189,6 +189,8 @@ WEIGHTS = {
     "attempt": lambda lab: 1 if lab[0].key == "reap_attempt" else 0,
     "timer": lambda lab: 1 if lab[0].kind == "timer" else 0,
     "sleep": lambda lab: 1 if lab[0].key == "reap_sleep" else 0,
+    "pm_timer": lambda lab: 1 if lab[0].key in ("freeze_timeout",
+                                                "oom_killer_disable_timeout") else 0,
 }
 
 

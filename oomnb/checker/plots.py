@@ -84,9 +84,12 @@ def df_bounds() -> pd.DataFrame:
                 vd = rs[v].verdicts[p]
                 if vd.verdict != "holds" or not vd.bound:
                     continue
-                rows.append({"scenario": sc.label, "version": v, "property": p,
-                             **{k: ("unbounded" if x is None else x) for k, x in vd.bound.items()}})
-    return pd.DataFrame(rows).fillna("-").set_index(["scenario", "version", "property"])
+                row = {"scenario": sc.label, "version": v, "property": p}
+                for kind in ("attempt", "timer", "pm_timer", "sleep"):
+                    x = vd.bound.get(kind, "-")
+                    row[kind] = "unbounded" if x is None else str(x)
+                rows.append(row)
+    return pd.DataFrame(rows).set_index(["scenario", "version", "property"])
 
 
 def df_fairness_change(scenario: str = "aio-blocked+suspend+second-oom") -> pd.DataFrame:

@@ -162,7 +162,7 @@ PM_PROGRESS = Property(
     "On every fair path oom_killer_disable() returns (true or false) once called "
     "(v4.9 added the freeze_timeout; v4.5/v4.8 wait_event without timeout).",
     P=lambda k, sc, s: s.pm in PM_IN_DISABLE, Q=lambda k, sc, s: s.pm not in PM_IN_DISABLE,
-    bound="timer+sleep")
+    bound="pm_timer+sleep")
 
 OOM_PROGRESS = Property(
     "oom_progress", "leadsto",
