@@ -150,15 +150,25 @@ def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def _group_offsets(off: pd.DataFrame):
-    """(machine, log_clock, trace_clock) -> (offset, anchor) used to match events."""
+    """(machine, run, log_clock, trace_clock) -> (offset, anchor) used to match
+    events; run ``"*"`` holds the machine's median (for runs without anchors)."""
     out = {}
     if off.empty:
         return out
     for (m, lc, tc), g in off.groupby([_s(off.machine), "log_clock", "trace_clock"]):
         k = g[g.anchor == "kill"]
         use = k if not k.empty else g
-        out[(m, lc, tc)] = (float(np.median(use.offset_s)), "kill" if not k.empty else "reap")
+        out[(m, "*", lc, tc)] = (float(np.median(use.offset_s)), "kill" if not k.empty else "reap")
+        for r, gr in g.groupby(_s(g.run)):
+            k = gr[gr.anchor == "kill"]
+            use = k if not k.empty else gr
+            out[(m, r, lc, tc)] = (float(np.median(use.offset_s)), "kill" if not k.empty else "reap")
     return out
+
+
+def _offset(goff, machine, run, lc, tc):
+    r = "None" if run is None or (isinstance(run, float) and math.isnan(run)) else str(run)
+    return goff.get((machine, r, lc, tc)) or goff.get((machine, "*", lc, tc))
 
 
 def _memcg_drop(ep, mem_by_run, trace_clock):
@@ -216,16 +226,16 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
     tclocks = sorted(c for c in g.clock.unique() if str(c).startswith("trace:"))
     ref = tclocks[0] if tclocks else None
 
-    def to_ref(clock, ts):
+    def to_ref(clock, ts, run):
         if not _isnum(ts):
             return math.nan
         if ref is None or clock == ref:
             return ts
-        o = goff.get((machine, clock, ref))
+        o = _offset(goff, machine, run, clock, ref)
         return ts - o[0] if o else math.nan
 
     g = g.copy()
-    g["t_ref"] = [to_ref(c, t) for c, t in zip(g.clock, g.ts)]
+    g["t_ref"] = [to_ref(c, t, r) for c, t, r in zip(g.clock, g.ts, g.run)]
     # headers and kill decisions attach to the next kill line of the same source
     pending_hdr = {}
     hdr_of = {}
@@ -433,7 +443,7 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
         row["reap_finish_to_free"] = lat("reap_finish", "free")
     row["kill_to_reaped_printk"] = lat("kill_printk", "reaped_printk")
     if tr and logs and ref is not None:
-        o = goff.get((machine, "printk", clock))
+        o = _offset(goff, machine, row["run"], "printk", clock)
         if o:
             row["offset_s"], row["offset_anchor"] = o
     # evidence and outcome
