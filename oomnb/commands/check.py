@@ -108,8 +108,9 @@ def run(args) -> int:
             c = cmp[v]
             bad = [p for p, x in c.items() if x not in ("ok", "no-oracle")]
             mismatches += len(bad)
+            rate = r.states / r.seconds if r.seconds else 0
             print(f"{v}: {r.states} states, {r.transitions} transitions, depth {r.depth}, "
-                  f"{r.seconds:.2f}s; oracle: "
+                  f"{r.seconds:.2f}s ({rate:.0f} states/s); oracle: "
                   + ("no oracle" if c.get("_counts") == "no-oracle" else
                      ("match" if not bad else "MISMATCH " + ", ".join(f"{p}={c[p]}" for p in bad))))
     print()

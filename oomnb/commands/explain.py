@@ -80,6 +80,8 @@ def run(args) -> int:
         names = {k.name: k.fn_name(t) for k in ks}
         if len(set(names.values())) > 1:
             print(wrap("function per version: " + ", ".join(f"{a}={b}" for a, b in names.items())))
+        if t.tracepoints:
+            print(f"  tracepoints (v4.13+): {', '.join(t.tracepoints)}")
         print(wrap(f"cites: {t.cite}"))
         print(wrap(t.doc))
         print()

@@ -49,6 +49,7 @@ class Transition:
     lock: str | None = None
     per: str = "none"    # none | thread | timer
     versions: str = "all"
+    tracepoints: tuple = ()   # oom tracepoints (v4.13+) this step can emit, for trace conformance
 
     @property
     def doc(self) -> str:
@@ -700,7 +701,17 @@ def t_wake_oom_reaper_timer(k, sc, s, i):
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
     return Transition(key=key, name=name, actor=actor, kind=kind, fair=fair, fire=fire, cite=cite,
-                      lock=lock, per=per, versions=versions)
+                      lock=lock, per=per, versions=versions, tracepoints=TRACEPOINTS.get(key, ()))
+
+
+#: include/trace/events/oom.h events (v4.13+, history §3.3/§3.12) per transition
+TRACEPOINTS = {
+    "out_of_memory": ("mark_victim",),
+    "victim_out_of_memory": ("mark_victim",),
+    "reap_attempt": ("skip_task_reaping", "start_task_reaping"),
+    "reap_unmap": ("finish_task_reaping",),
+    "wake_oom_reaper_timer": ("wake_reaper",),
+}
 
 
 TRANSITIONS: tuple[Transition, ...] = (
@@ -806,6 +817,9 @@ def fairness_of(t: Transition, k=None, mode: str = "standard") -> str:
     lock, fair = t.lock, t.fair
     if t.key == "reap_attempt" and k is not None and k.reaper_oom_lock:
         lock, fair = "oom_lock", "strong"          # mutex_lock(&oom_lock), v4.7-v4.18
+    if t.key in ("exit_mmap_unmap", "exit_mmap_free") and k is not None \
+            and not k.exit_mmap_locked:
+        fair = "weak"                              # no mmap lock in exit_mmap before v4.14
     if mode == "weak-oom_lock" and lock == "oom_lock":
         return "weak"
     return fair
