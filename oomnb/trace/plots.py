@@ -15,6 +15,7 @@ import pandas as pd
 from ..errors import OomnbError
 
 MARKS = [("kill", "kill", "o", "#000000"), ("wake", "reaper wake", "v", "#D55E00"),
+         ("skip", "first skip_task_reaping", "x", "#E69F00"),
          ("exit_start", "exit start", "|", "#009E73"), ("exit_mm_done", "exit_mm done", "|", "#56B4E9"),
          ("free", "free", "s", "#CC79A7")]
 REAP_COLOR = "#0072B2"
