@@ -85,7 +85,8 @@ One row per victim: per machine, a pid's events are cut into episodes at
 each new kill (pid reuse gives separate episodes). Columns
 (:data:`oomnb.trace.episodes.EPISODE_COLUMNS`):
 
-``machine``, ``run``, ``pid``, ``episode`` (0, 1, … per pid), ``comm``
+``machine``, ``run``, ``scenario``, ``limit_bytes``, ``pid``, ``episode`` (0, 1, … per pid), ``comm``
+    (``scenario`` and ``limit_bytes`` from the data-set run's ``meta.json``).
 ``outcome``
     ``reaped``, ``unable`` (``unable to reap``/``giving up``), ``skipped``
     (only ``skip_task_reaping``), ``self-exit`` (trace shows the kill and the
@@ -97,6 +98,9 @@ each new kill (pid reuse gives separate episodes). Columns
     ``trace+log``, ``trace``, ``log-only`` (no trace for this victim, e.g. a
     kill repeated in a ``dmesg`` tail) or ``reap-only`` (seen only through a
     reap line).
+``listed_victim``
+    the run's ``meta.json`` lists this pid in ``victim_pids`` (True/False;
+    None when the metadata has no list).
 ``clock``, ``time_unit``
     the domain of the time columns (the trace's; for log-only episodes the
     log's) and ``s`` or ``counts``.

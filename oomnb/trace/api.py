@@ -77,7 +77,8 @@ class Trace:
     def df_episodes(self) -> pd.DataFrame:
         if self._episodes is None:
             lost = {s.path for s in self.stats if s.lost}
-            self._episodes = _ep.build_episodes(self._events, memcg=self.df_memcg(), lost_sources=lost)
+            self._episodes = _ep.build_episodes(self._events, memcg=self.df_memcg(), lost_sources=lost,
+                                                metas=reader.run_metas(self.inputs))
         return self._episodes
 
 

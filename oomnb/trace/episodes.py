@@ -35,7 +35,8 @@ JOINED_DROP = 0.25
 
 TIME_COLS = ["signal", "kill", "wake", "reap_start", "reap_finish", "skip", "exit_start", "exit_mm_done", "free"]
 EPISODE_COLUMNS = (
-    ["machine", "run", "pid", "episode", "comm", "outcome", "evidence", "clock", "time_unit"]
+    ["machine", "run", "scenario", "limit_bytes", "pid", "episode", "comm", "outcome", "evidence",
+     "listed_victim", "clock", "time_unit"]
     + TIME_COLS
     + ["kill_printk", "reaped_printk", "unable_printk", "kill_wall", "offset_s", "offset_anchor",
        "kill_to_wake", "kill_to_reap_start", "reap_duration", "kill_to_exit_start",
@@ -197,8 +198,11 @@ def _memcg_drop(ep, mem_by_run, trace_clock):
     return float((u_kill - u_reap) / (ep["anon_rss_kb"] * 1024.0))
 
 
-def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_sources=()) -> pd.DataFrame:
-    """The episodes table (one row per victim) from the events table."""
+def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_sources=(),
+                   metas: dict | None = None) -> pd.DataFrame:
+    """The episodes table (one row per victim) from the events table; ``metas``
+    (``{(machine, run): meta.json}``) adds each data-set run's scenario, limit
+    and whether its ``victim_pids`` list the pid."""
     if ev.empty:
         return pd.DataFrame(columns=EPISODE_COLUMNS)
     ev = ev[~ev["dup"].astype(bool)].copy()
@@ -215,6 +219,13 @@ def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_
     out = []
     for machine, g in ev.groupby(_s(ev.machine), sort=True):
         out.extend(_episodes_of_group(machine, g, goff, mem_by_run, set(lost_sources)))
+    for row in out:
+        meta = (metas or {}).get((row["machine"], row["run"]))
+        if meta:
+            row["scenario"] = meta.get("scenario")
+            row["limit_bytes"] = meta.get("limit_bytes")
+            vp = meta.get("victim_pids")
+            row["listed_victim"] = None if vp is None else int(row["pid"]) in set(vp)
     df = pd.DataFrame(out, columns=EPISODE_COLUMNS)
     if not df.empty:
         df = df.sort_values(["machine", "_k" if False else "kill", "pid"], na_position="last", kind="stable")
