@@ -313,3 +313,20 @@ def test_kmsg_continuation_dict_lines_ignored(tmp_path):
     p.write_text("\n".join(out) + "\n")
     tr = trace.load(str(p), fmt="kmsg")
     assert tr.unparsed == [] and tr.df_episodes().kill_printk.iloc[0] == KILL_PRINTK
+
+
+@pytest.mark.parametrize("name,fmt", [("trace-cmd-report.txt", "trace-cmd"), ("trace-cmd-report-R.txt", "trace-cmd-raw"),
+                                      ("tracefs.txt", "ftrace"), ("trace_pipe.txt", "ftrace"), ("kmsg.txt", "kmsg"),
+                                      ("journal.json", "journal-json"), ("journal-short.txt", "syslog"),
+                                      ("dmesg-x.txt", "dmesg")])
+def test_format_detection(name, fmt):
+    assert trace.load(str(REAL / name)).stats[0].format == fmt
+
+
+def test_format_forced():
+    # a kernel-log reader forced on a trace finds nothing; a trace reader forced on a log neither
+    assert trace.load(str(REAL / "tracefs.txt"), fmt="dmesg").df_events().empty
+    tr = trace.load(str(REAL / "dmesg.txt"), fmt="ftrace")
+    assert tr.df_events().empty and tr.unparsed == []
+    ev = trace.load(str(REAL / "kmsg.txt"), fmt="kmsg").df_events()
+    assert set(ev.format) == {"kmsg"}

@@ -181,3 +181,19 @@ def test_gz_prefiltered_equals_full(tmp_path):
     pre = list(reader.read_source(reader.Input(str(p)), prefilter="always"))
     assert len(full) > 5
     assert [(r["line"], r["kind"], r["pid"]) for r in full] == [(r["line"], r["kind"], r["pid"]) for r in pre]
+
+
+JSON_VALUES = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+                           lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                           max_leaves=10)
+
+
+@SETTINGS
+@given(st.dictionaries(st.sampled_from(["MESSAGE", "SYSLOG_IDENTIFIER", "_TRANSPORT", "__REALTIME_TIMESTAMP",
+                                        "_SOURCE_MONOTONIC_TIMESTAMP", "PRIORITY", "_HOSTNAME", "x"]),
+                       JSON_VALUES, max_size=8))
+def test_journal_json_records_never_raise(obj):
+    import json
+    line = json.dumps(obj)
+    p = klog.split_prefix(line)
+    klog.classify(p.msg, ident=p.ident)

@@ -355,6 +355,7 @@ def detect_format(path: str) -> str:
     """Guess a file's format from its first lines (``auto`` parsing needs no guess;
     this labels the events and picks the clock of ftrace text)."""
     votes: dict[str, int] = {}
+    tcmd = False
     try:
         for n, line in open_lines(path):
             if n > 200:
@@ -363,13 +364,15 @@ def detect_format(path: str) -> str:
             if not s:
                 continue
             if n == 1 and ftrace._CPUS.match(s):
-                return "trace-cmd"
+                tcmd = True
+                continue
             if s.startswith("# tracer:") or s.startswith("# entries-in-buffer"):
                 return "ftrace"
             r = ftrace.parse_line(line)
             if isinstance(r, tuple) or r == "other":
                 inst = r[1]["instance"] if isinstance(r, tuple) and isinstance(r[1], dict) else None
-                raw = isinstance(r, tuple) and isinstance(r[1], dict) and "_rss=" in line
+                raw = isinstance(r, tuple) and isinstance(r[1], dict) and (
+                    "_rss=" in line or re.search(r"group_dead=[01]\b|\bgroup=\d", line) is not None)
                 key = "trace-cmd-raw" if raw else ("trace-cmd" if inst else "ftrace")
                 votes[key] = votes.get(key, 0) + 1
                 continue
@@ -381,6 +384,8 @@ def detect_format(path: str) -> str:
                 votes[key] = votes.get(key, 0) + 1
     except OomnbError:
         raise
+    if tcmd:
+        return "trace-cmd-raw" if votes.get("trace-cmd-raw") else "trace-cmd"
     if not votes:
         return "dmesg"
     return max(sorted(votes), key=lambda k: votes[k])
