@@ -105,7 +105,7 @@ def swimlane(steps, width: int = WIDTH) -> str:
     return "\n".join(rows)
 
 
-def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 13) -> str:
+def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 12) -> str:
     """Rows = properties, columns = versions; ``=``/``!`` marks the oracle."""
     w0 = max(len(p) for p in props) + 1
     head = "property".ljust(w0) + "".join(v.ljust(cw) for v in versions)

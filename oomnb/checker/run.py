@@ -48,7 +48,7 @@ class Verdict:
 
     @property
     def short(self) -> str:
-        return {"holds": "holds", "violated": "VIOLATED", "vacuous": "holds(vac)",
+        return {"holds": "holds", "violated": "VIOLATED", "vacuous": "vacuous",
                 "out-of-scope": "n/a"}[self.verdict]
 
     def as_dict(self):

@@ -94,7 +94,7 @@ def run(args) -> int:
         print()
         return 0
 
-    print(f"Fairness ({args.fairness}): {FAIRNESS_TEXT[args.fairness]}.")
+    print(textwrap.fill(f"Fairness ({args.fairness}): {FAIRNESS_TEXT[args.fairness]}.", 72))
     mismatches = 0
     vnames = [k.name for k in kernels]
     pnames = [p.name for p in props]
@@ -104,18 +104,22 @@ def run(args) -> int:
         print()
         print(f"== {sc.label} ==")
         print(verdict_table(rs, vnames, pnames, cmp))
+        print()
+        print(f"{'version':8s}{'states':>8s}{'transitions':>13s}{'depth':>7s}{'seconds':>9s}"
+              f"{'states/s':>10s}  oracle")
         for v, r in rs.items():
             c = cmp[v]
             bad = [p for p, x in c.items() if x not in ("ok", "no-oracle")]
             mismatches += len(bad)
             rate = r.states / r.seconds if r.seconds else 0
-            print(f"{v}: {r.states} states, {r.transitions} transitions, depth {r.depth}, "
-                  f"{r.seconds:.2f}s ({rate:.0f} states/s); oracle: "
-                  + ("no oracle" if c.get("_counts") == "no-oracle" else
-                     ("match" if not bad else "MISMATCH " + ", ".join(f"{p}={c[p]}" for p in bad))))
+            orc = ("none" if c.get("_counts") == "no-oracle" else
+                   ("match" if not bad else "MISMATCH " + ", ".join(f"{p}={c[p]}" for p in bad)))
+            print(f"{v:8s}{r.states:8d}{r.transitions:13d}{r.depth:7d}{r.seconds:9.2f}"
+                  f"{rate:10.0f}  {orc}")
     print()
-    print("Legend: = matches the stored oracle, ! differs, ? no oracle; holds(vac) = vacuous;")
-    print("n/a = out of scope (reap_progress with a lock held forever).")
+    print("Legend: = matches the stored oracle, ! differs, ? no oracle;")
+    print("vacuous = holds vacuously; n/a = out of scope (reap_progress with a lock")
+    print("held forever). Differences from issue 3: oomnb/checker/DIFFERENCES.md")
     if args.diff:
         a, b = vnames
         print()
