@@ -1,8 +1,11 @@
 """``oomnb bench parse``: reader throughput against ``grep`` on a generated trace.
 
-Generates a realistic tracefs text file (mostly unrelated scheduler, irq and
-timer events from a few hundred tasks, in time order, with an OOM episode
-now and then: SIGKILL, mark_victim, exit, wake_reaper, reap, free), after
+Generates a realistic tracefs text file (mostly unrelated scheduler, irq,
+timer and allocator events of a dozen tasks, in time order; short-lived
+processes exiting and being freed every ~1000 lines, as with the
+``sched_process_exit``/``_free`` events the OOM captures enable; an OOM
+episode now and then: SIGKILL, mark_victim, exit, wake_reaper, reap, free),
+after
 checking free disk space; then times ``grep -cE 'oom|reap|Killed process'``
 and ``oomnb``'s reader + episode builder on it (each in its own process,
 page cache warm) and reports MB/s, the ratio to grep, and the reader's peak
@@ -70,6 +73,12 @@ def generate(path: Path, size: int, *, seed: int = 1, oom_every: int = 200_000) 
                 ts += rnd.random() * 2e-5
                 block.append(pool[n % 4096] % f"{ts:12.6f}")
                 n += 1
+                if n % 997 == 0:   # short-lived processes come and go (exit and free are traced)
+                    q = 50000 + (n // 997) % 30000
+                    block.append(f"            bash-{q:<7d} [000] ..... {ts:12.6f}: sched_process_exit: "
+                                 f"comm=bash pid={q} prio=120 group_dead=true\n")
+                    block.append(f"          <idle>-0       [001] ..s1. {ts + 1e-6:12.6f}: sched_process_free: "
+                                 f"comm=bash pid={q} prio=120\n")
                 if n % oom_every == 0:
                     pid += 7
                     victims += 1

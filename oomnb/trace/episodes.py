@@ -77,13 +77,14 @@ def mark_duplicates(ev: pd.DataFrame) -> pd.DataFrame:
     runs = ev[ev.run.notna()]
     if not runs.empty:
         off = estimate_offsets(runs)
+        om, orun = _s(off.machine), _s(off.run)
         for (machine, run), g in runs.groupby([_s(runs.machine), _s(runs.run)]):
             tr = g[g.clock.astype(str).str.startswith("trace:")]
             if tr.empty:
                 continue
             t0 = tr.ts.min()
             tc = tr.clock.iloc[0]
-            o = off[(_s(off.machine) == machine) & (_s(off.run) == run)
+            o = off[(om == machine) & (orun == run)
                     & (off.trace_clock == tc) & (off.log_clock == "printk")]
             if o.empty:
                 continue
@@ -93,16 +94,20 @@ def mark_duplicates(ev: pd.DataFrame) -> pd.DataFrame:
             before = logs.index[(logs.ts - offset) < t0 - 1e-3]
             in_run[ev.index.get_indexer(before)] = False
     ev["in_run"] = in_run
-    is_log = ~ev["clock"].astype(str).str.startswith("trace:")
-    msg = ev["raw"].astype(str).str.replace(
-        r"^.*?(?=(Memory cgroup|Out of memory|Killed|oom_reaper|oom-kill|\S+ invoked))", "", regex=True)
-    key = pd.DataFrame({"m": _s(ev["machine"]), "k": ev["kind"], "c": ev["clock"],
-                        "t": _s(ev["ts_raw"]), "p": _s(ev["pid"]), "msg": msg})
-    order = np.lexsort((np.arange(len(ev)), ~in_run))
-    dup_sorted = key.iloc[order].duplicated(keep="first").to_numpy()
+    cand = (~ev["clock"].astype(str).str.startswith("trace:") & ev["ts_raw"].notna()).to_numpy()
     dup = np.zeros(len(ev), dtype=bool)
-    dup[order] = dup_sorted
-    ev["dup"] = dup & is_log.to_numpy() & ev["ts_raw"].notna().to_numpy()
+    if cand.any():
+        lg = ev[cand]
+        msg = lg["raw"].astype(str).str.replace(
+            r"^.*?(?=(Memory cgroup|Out of memory|Killed|oom_reaper|oom-kill|\S+ invoked))", "", regex=True)
+        key = pd.DataFrame({"m": _s(lg["machine"]), "k": lg["kind"], "c": lg["clock"],
+                            "t": _s(lg["ts_raw"]), "p": _s(lg["pid"]), "msg": msg})
+        sub_in = in_run[cand]
+        order = np.lexsort((np.arange(len(lg)), ~sub_in))
+        d = np.zeros(len(lg), dtype=bool)
+        d[order] = key.iloc[order].duplicated(keep="first").to_numpy()
+        dup[np.flatnonzero(cand)] = d
+    ev["dup"] = dup
     return ev
 
 
@@ -130,11 +135,13 @@ def _anchor_pairs(sub: pd.DataFrame, trace_kind: str, log_kind: str, log_clock: 
 def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
     """``log - trace`` offsets per (machine, run) file pair and anchor kind."""
     rows = []
+    ev = ev[ev.kind.isin(["mark_victim", "killed", "finish_task_reaping", "reaped"])]
     if ev.empty:
         return pd.DataFrame(columns=OFFSET_COLUMNS)
-    keys = pd.DataFrame({"m": _s(ev.machine), "r": _s(ev.run)}).drop_duplicates().itertuples(index=False)
+    km, kr = _s(ev.machine), _s(ev.run)
+    keys = pd.DataFrame({"m": km, "r": kr}).drop_duplicates().itertuples(index=False)
     for machine, run in keys:
-        sub = ev[(_s(ev.machine) == machine) & (_s(ev.run) == run)]
+        sub = ev[(km == machine) & (kr == run)]
         tclocks = sorted(c for c in sub.clock.unique() if str(c).startswith("trace:"))
         lclocks = sorted(c for c in sub.clock.unique() if c == "printk" or c == "wall" or str(c).startswith("reltime:"))
         for tc in tclocks:
