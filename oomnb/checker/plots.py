@@ -131,13 +131,16 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
         ax.plot([j, j], [0.5, n + 0.5], color="#cccccc", lw=1, zorder=0)
     prev = None
     for st in steps:
-        j = lanes.index(st.actor)
+        lane = st.lane or st.actor
+        j = lanes.index(lane)
         y = st.n
-        color = LANE_COLORS.get(st.actor, "#D55E00")
+        color = LANE_COLORS.get(lane, "#444444")
         if bad_step is not None and st.n == bad_step:
             color = "#D55E00"
         ax.plot([j], [y], "o", color=color, ms=6, zorder=3)
         label = st.function
+        if lane != st.actor:
+            label = f"{label} ({st.actor})"
         if st.key == "oom_killer_disable_return":
             label += "  <- returns true"
         ax.text(j + 0.08, y, f"{st.n}. {label}", va="center", ha="left", fontsize=7.5,

@@ -63,11 +63,17 @@ def steps_text(steps) -> str:
         out += ["        " + b for b in body]
     if any(s.loop for s in steps):
         out.append("  (* = the fair cycle that repeats forever)")
+    if any(_lane(s) != s.actor for s in steps):
+        out.append("  (in the swimlane, <fn> in a thread's lane is IO that belongs to it)")
     return "\n".join(out)
 
 
+def _lane(s) -> str:
+    return getattr(s, "lane", "") or s.actor
+
+
 def lanes_of(steps) -> list:
-    seen = {s.actor for s in steps}
+    seen = {_lane(s) for s in steps}
     return [a for a in LANE_ORDER if a in seen] + sorted(seen - set(LANE_ORDER))
 
 
@@ -90,14 +96,17 @@ def swimlane(steps, width: int = WIDTH) -> str:
     rows.append(sep.rstrip()[:width])
     for s in steps:
         line = f"{s.n:3d}{'*' if s.loop else ' '}"
+        lane = _lane(s)
         for a in lanes:
-            if a == s.actor:
+            if a == lane:
                 break
             line = line.ljust(col[a]) + "|"
         name = s.function
         if s.key == "exit_oom_victim":
             name += "()"
-        start = col[s.actor]
+        if lane != s.actor:
+            name = f"<{name}>"          # an IO completion that belongs to this thread
+        start = col[lane]
         if start + len(name) > width:
             start = max(len(line.rstrip()) + 1, width - len(name))
         line = line.ljust(start) + name

@@ -32,6 +32,7 @@ class Step:
     loop: bool = False
     pre: object = None       # the State before the step (for replays; not in JSON)
     post: object = None
+    lane: str = ""           # swimlane column: the actor, or the thread an IO belongs to
 
     def as_dict(self):
         return {"n": self.n, "actor": self.actor, "function": self.function, "transition": self.key,
@@ -124,9 +125,13 @@ def steps_of(g, path, start=1, loop=False) -> list:
     steps = []
     for n, (u, lid, v) in enumerate(path, start):
         t, i, actor, tags = g.labels[lid]
+        lane = actor
+        for tg in tags:
+            if tg.startswith("io:"):
+                lane = tg[3:]
         steps.append(Step(n, actor, g.kernel.fn_name(t), t.key, i,
                           diff_states(g.kernel, g.states[u], g.states[v]), loop,
-                          g.states[u], g.states[v]))
+                          g.states[u], g.states[v], lane))
     return steps
 
 
