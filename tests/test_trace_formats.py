@@ -330,3 +330,15 @@ def test_format_forced():
     assert tr.df_events().empty and tr.unparsed == []
     ev = trace.load(str(REAL / "kmsg.txt"), fmt="kmsg").df_events()
     assert set(ev.format) == {"kmsg"}
+
+
+def test_reap_only_episode_kept(tmp_path):
+    reaped = [l for l in (FIX.parent.parent.parent / "data" / "epyc2-cgroup1-linux6.18" / "aio-blocked-1024M-2"
+                          / "dmesg.txt").read_text().splitlines() if "reaped process 13984" in l]
+    p = tmp_path / "tail.txt"
+    p.write_text(reaped[0] + "\n")
+    ep = trace.df_episodes(str(p))
+    assert len(ep) == 1
+    r = ep.iloc[0]
+    assert (r.pid, r.evidence, r.outcome, r.reaped_printk, r.anon_rss_after_kb) == (13984, "reap-only", "reaped",
+                                                                                     1502.982009, 0)

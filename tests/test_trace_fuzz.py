@@ -197,3 +197,36 @@ def test_journal_json_records_never_raise(obj):
     line = json.dumps(obj)
     p = klog.split_prefix(line)
     klog.classify(p.msg, ident=p.ident)
+
+
+def _mixed_file(tmp_path, n=4000):
+    rnd = random.Random(11)
+    lines = [rnd.choice(CORPUS + ["unrelated line"] * 200) for _ in range(n)]
+    p = tmp_path / "mixed.txt"
+    p.write_text("\n".join(lines) + "\n")
+    return p, lines
+
+
+@pytest.mark.skipif(not shutil.which("grep") or not shutil.which("head"), reason="no grep/head")
+def test_parallel_grep_equals_sequential(tmp_path, monkeypatch):
+    p, lines = _mixed_file(tmp_path)
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 1 << 62)
+    seq = list(reader._grep_lines(str(p)))
+    monkeypatch.setattr(reader, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(reader.os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    monkeypatch.setattr(reader.os, "cpu_count", lambda: 2)
+    par = list(reader._grep_lines(str(p)))
+    assert par == seq and len(seq) > 100
+    assert all(lines[n - 1] == t.rstrip("\n") for n, t in par)
+
+
+@pytest.mark.skipif(not shutil.which("grep"), reason="no grep")
+def test_stream_handed_to_grep_equals_python_scan(tmp_path, monkeypatch):
+    import io
+    monkeypatch.setattr(reader, "BLOCK", 4096)
+    p, lines = _mixed_file(tmp_path)
+    data = p.read_bytes()
+    a = list(reader._iter(io.BytesIO(data), "x", prefilter_after=5000, grep_rest=True))
+    b = list(reader._iter(io.BytesIO(data), "x", prefilter_after=5000, grep_rest=False))
+    assert a == b and len(a) < len(lines)
+    assert all(lines[n - 1] == t.rstrip("\n") for n, t in a)
