@@ -31,9 +31,10 @@ class Trace:
         rows = []
         for inp in self.inputs:
             st = reader.SourceStats(inp.path)
+            cols = reader.COLUMNS
             for r in reader.read_source(inp, trace_clock=trace_clock, months=months, year=year,
                                         prefilter=prefilter, stats=st):
-                rows.append(r)
+                rows.append(tuple([r[c] for c in cols]))   # a tuple is a third of a dict
             self.stats.append(st)
             if strict and st.unparsed:
                 u = st.unparsed[0]
