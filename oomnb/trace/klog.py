@@ -236,7 +236,7 @@ def _journal_json(st: str) -> Prefix | None:
     if isinstance(msg, list):   # journalctl writes non-UTF-8 messages as byte arrays
         try:
             msg = bytes(int(x) & 0xFF for x in msg).decode("utf-8", "replace")
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return None
     if not isinstance(msg, str):
         return None
@@ -257,13 +257,13 @@ def _journal_json(st: str) -> Prefix | None:
         try:   # for kernel records journald stores the printk timestamp here
             u = str(int(src)).rjust(7, "0")
             p.ts, p.clock = float(f"{u[:-6]}.{u[-6:]}"), "printk"
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             pass
     try:
         pr = obj.get("PRIORITY")
         if pr is not None:
             p.level = LEVELS[int(pr) & 7]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         pass
     return p
 
