@@ -1,14 +1,16 @@
 """Tables and figures of the interleaving checker for notebooks/01.
 
 Everything here is deterministic: no timings or rates (those vary between
-runs and belong to ``oomnb bench check``).
+runs and belong to ``oomnb bench check``).  Figures are plain
+``matplotlib.figure.Figure`` objects (not pyplot), so a notebook shows
+each exactly once: as the value of ``report.figure(...)``.
 """
 
 from __future__ import annotations
 
 import functools
 
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 import pandas as pd
 
 from ..kernel.properties import PROPERTIES
@@ -126,7 +128,8 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
     else:
         lanes = list(lanes) + [a for a in lanes_of(steps) if a not in lanes]
     n = len(steps)
-    fig, ax = plt.subplots(figsize=(7.0, 0.32 * n + 1.2))
+    fig = Figure(figsize=(7.0, 0.32 * n + 1.2))
+    ax = fig.subplots()
     for j, a in enumerate(lanes):
         ax.plot([j, j], [0.5, n + 0.5], color="#cccccc", lw=1, zorder=0)
     prev = None
@@ -167,7 +170,8 @@ def plot_state_space():
     """States and transitions per standard scenario and version (log scale)."""
     df = df_state_space().reset_index()
     scen = list(dict.fromkeys(df["scenario"]))
-    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    fig = Figure(figsize=(7.0, 3.4))
+    ax = fig.subplots()
     width = 0.2
     colors = {"v4.5": "#999999", "v4.8": "#D55E00", "v4.9": "#0072B2", "v6.18": "#009E73"}
     for k, v in enumerate(VERSION_ORDER):
