@@ -178,30 +178,31 @@ def _fmt_range(v, scale, fmt):
 
 
 def writeup_table(ep: pd.DataFrame, offsets: pd.DataFrame) -> str:
-    """A <= 72-column plain-text summary of the measurements per machine."""
+    """A <= 72-column plain-text summary of the measurements: one table of
+    outcomes and reaper timing, one of reap throughput and clock offsets."""
     fit = fit_throughput(ep)
-    lines = []
+    short = {m: m.split("-")[0] for m in ep.machine.dropna().unique()}
+    t1 = [f"{'machine':<8} {'clock':<6} {'victims':>7} {'reaped':>6} {'self-exit':>9} {'joined':>6} "
+          f"{'unable':>6}  {'kill->wake s':<12}"]
+    t2 = [f"{'machine':<8} {'reap ms':<9} {'anon GiB':<9} {'GB/s fit':>8} {'per run':<9}  "
+          f"{'printk-trace ms':<15}"]
     for m, g in ep.groupby("machine"):
-        o = offsets[(offsets.machine == m) & (offsets.anchor == "kill")]
-        f = fit[fit.machine == m]
-        oc = ", ".join(f"{k} {v}" for k, v in sorted(g.outcome.value_counts().items()))
-        clock = g.clock.dropna().iloc[0] if g.clock.notna().any() else "-"
-        lines.append(m)
-        lines.append(f"  victims      {len(g):>3d}   outcomes: {oc}")
-        lines.append(f"  trace clock  {clock}")
-        if len(o):
-            lines.append(f"  printk-trace {o.offset_s.median() * 1e3:+.3f} ms, spread "
-                         f"{(o.offset_s.max() - o.offset_s.min()) * 1e6:.0f} us over {len(o)} runs")
-        lines.append(f"  kill->wake   {_fmt_range(g.kill_to_wake, 1.0, '.3f')} s")
-        lines.append(f"  kill->exit   {_fmt_range(g.kill_to_exit_start, 1e3, '.1f')} ms (exit_start, "
-                     "before exit_mm)")
+        oc = g.outcome.value_counts()
+        clock = g.clock.dropna().iloc[0].split(":", 1)[-1] if g.clock.notna().any() else "-"
+        t1.append(f"{short[m]:<8} {clock:<6} {len(g):>7d} {oc.get('reaped', 0):>6d} {oc.get('self-exit', 0):>9d} "
+                  f"{oc.get('joined', 0):>6d} {oc.get('unable', 0):>6d}  {_fmt_range(g.kill_to_wake, 1.0, '.3f'):<12}")
         r = g[g.outcome == "reaped"]
-        lines.append(f"  reap         {_fmt_range(r.reap_duration, 1e3, '.0f')} ms for "
-                     f"{_fmt_range(r.anon_rss_kb, 1 / 2**20, '.1f')} GiB anon")
-        if len(f):
-            f = f.iloc[0]
-            ex = f"; {f.excluded_joined} joined left out" if f.excluded_joined else ""
-            lines.append(f"  throughput   {f.throughput_GBps:.1f} GB/s fit, {f.n} runs "
-                         f"(each {f.min_GBps:.1f}-{f.max_GBps:.1f}{ex})")
-        lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+        f = fit[fit.machine == m]
+        o = offsets[(offsets.machine == m) & (offsets.anchor == "kill")]
+        tp = f"{f.iloc[0].throughput_GBps:8.1f}" if len(f) else f"{'-':>8}"
+        each = f"{f.iloc[0].min_GBps:.1f}-{f.iloc[0].max_GBps:.1f}" if len(f) else "-"
+        off = (f"{o.offset_s.median() * 1e3:+.3f} ({(o.offset_s.max() - o.offset_s.min()) * 1e6:.0f} us)"
+               if len(o) else "-")
+        t2.append(f"{short[m]:<8} {_fmt_range(r.reap_duration, 1e3, '.0f'):<9} "
+                  f"{_fmt_range(r.anon_rss_kb, 1 / 2**20, '.1f'):<9} {tp} {each:<9}  {off:<15}")
+    notes = ["reap: reaped episodes only; the fit (reap duration = a + RSS/GB/s)",
+             "leaves out joined episodes (the victim's own exit_mmap ran first).",
+             "printk-trace: median over runs of Killed process - mark_victim",
+             "(same pid, one run's file pair), spread over runs in parentheses."]
+    body = "\n".join(x.rstrip() for x in t1) + "\n\n" + "\n".join(x.rstrip() for x in t2) + "\n\n" + "\n".join(notes)
+    return body + "\n"
