@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 from ..kernel.transitions import initial_state, transitions_for
 
+NONE_I = (None,)
+
 
 @dataclass
 class Graph:
@@ -98,6 +100,7 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
             bar = None
     q = deque([0])
     generated = 0
+    thread_ranges = {n: tuple(range(n)) for n in range(1, 8)}
     while q:
         u = q.popleft()
         s = states[u]
@@ -106,8 +109,12 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
         if u in errors:            # TLC-style: an invariant violation is not explored further
             out.append(edges)
             continue
+        threads = thread_ranges[len(s.th)]
         for t in trans:
-            for i in t.instances(k, sc, s):
+            per = t.per
+            insts = NONE_I if per == "none" else (threads if per == "thread"
+                                                  else t.instances(k, sc, s))
+            for i in insts:
                 res = t.fire(k, sc, s, i)
                 if not res:
                     continue

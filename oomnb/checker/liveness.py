@@ -210,8 +210,9 @@ def check_leadsto(g, prop, mode: str = "standard") -> LeadsTo:
     notq = {u for u, s in enumerate(g.states) if not prop.Q(k, sc, s) and u not in g.errors}
     weights = {kk: WEIGHTS[kk] for kk in prop.bound.split("+") if kk}
     pnodes = {u for u in notq if P[u]} if prop.Q is not None else set()
-    bound = _bound(g, notq, allowed, weights) if weights else None
     fair = _fair_sccs(notq, g, lg, allowed)
+    # bounds only mean something where the property holds
+    bound = _bound(g, notq, allowed, weights) if weights and not fair else None
     if not fair:
         return LeadsTo("holds", bound=bound)
     fair_nodes = set().union(*fair)

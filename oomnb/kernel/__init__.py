@@ -1,7 +1,24 @@
 """Executable model of the OOM killer, the victim's exit path and the
 oom_reaper, shared by the checker, the simulator, the bounds and the trace
 conformance check.  See :mod:`oomnb.kernel.transitions` for the one
-transition set and :mod:`oomnb.kernel.versions` for the versions."""
+transition set and :mod:`oomnb.kernel.versions` for the versions.
+
+Reuse (simulator, bounds, trace conformance)::
+
+    from oomnb.kernel import VERSIONS, parse_scenario, initial_state, successors
+    k, sc = VERSIONS["v6.18"], parse_scenario("aio-blocked+suspend")
+    s = initial_state(k, sc)
+    for t, inst, s2, tags in successors(k, sc, s):
+        t.actor_of(s, inst)   # "T0", "oom_reaper", "timer", "kworker", ...
+        k.fn_name(t)          # kernel function in this version
+        t.kind                # cpu | lock | io | timer | sleep (attach durations here)
+        t.tracepoints         # oom tracepoints the step can emit (v4.13+ kernels)
+        t.cite, t.doc         # citation, what the step abstracts
+
+A simulator picks one successor per step with a timing law per ``kind``;
+a trace check maps tracepoints/printk lines to transitions and asks
+``BY_KEY[key].enabled(k, sc, s, inst)`` step by step.
+"""
 
 from .kernel import Kernel
 from .scenario import STANDARD, Scenario, parse_scenario

@@ -62,6 +62,15 @@ class Transition:
             return sorted(set(s.rtimers))
         return (None,)
 
+    def enabled(self, k, sc, s, i=None) -> bool:
+        """Guard: can this transition (instance ``i``) fire in ``s``?"""
+        return bool(self.fire(k, sc, s, i))
+
+    def apply(self, k, sc, s, i=None) -> list:
+        """Effect: the successor states (a list: some steps are
+        nondeterministic; empty when disabled)."""
+        return [s2 for s2, _ in self.fire(k, sc, s, i)]
+
     def actor_of(self, s, i) -> str:
         if self.per == "thread":
             return f"T{i}"
