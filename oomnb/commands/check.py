@@ -105,7 +105,8 @@ def run(args) -> int:
         print(f"== {sc.label} ==")
         print(verdict_table(rs, vnames, pnames, cmp))
         print()
-        print(f"{'version':8s}{'states':>8s}{'transitions':>13s}{'depth':>7s}{'seconds':>9s}"
+        vw = max(8, max(len(v) for v in rs) + 1)
+        print(f"{'version':{vw}s}{'states':>8s}{'transitions':>13s}{'depth':>7s}{'seconds':>9s}"
               f"{'states/s':>10s}  oracle")
         for v, r in rs.items():
             c = cmp[v]
@@ -114,7 +115,7 @@ def run(args) -> int:
             rate = r.states / r.seconds if r.seconds else 0
             orc = ("none" if c.get("_counts") == "no-oracle" else
                    ("match" if not bad else "MISMATCH " + ", ".join(f"{p}={c[p]}" for p in bad)))
-            print(f"{v:8s}{r.states:8d}{r.transitions:13d}{r.depth:7d}{r.seconds:9.2f}"
+            print(f"{v:{vw}s}{r.states:8d}{r.transitions:13d}{r.depth:7d}{r.seconds:9.2f}"
                   f"{rate:10.0f}  {orc}")
     print()
     print("Legend: = matches the stored oracle, ! differs, ? no oracle;")

@@ -187,6 +187,8 @@ def select_bad_process(k, s, tags):
     v_iter = any(t[0] != RELEASED for t in s.th)
     if k.oom_mm and v_iter and s.oom_mm:
         tags.add("deref_mm")       # oom_evaluate_task reads signal->oom_mm->flags
+    elif k.signal_oom_victims and s.sig_victims > 0 and find_lock_task_mm(s) >= 0:
+        tags.add("deref_mm")       # v4.8 scan: find_lock_task_mm(task)->mm->flags
     if k.oom_abort(k, s):
         return "abort"
     if v_iter and k.victim_candidate(k, s):
