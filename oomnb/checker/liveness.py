@@ -231,14 +231,18 @@ def check_leadsto(g, prop, mode: str = "standard") -> LeadsTo:
                 can.add(u)
                 q.append(u)
     starts = [u for u in pnodes if u in can]
+    if prop.exclude:
+        # the path restriction holds from the start: only states reachable
+        # without the excluded transitions count
+        reach = _reachable(g, allowed)
+        starts = [u for u in starts if u in reach]
     if not starts:
-        return LeadsTo("holds", bound=bound)
-    # the reachable P-state that is shallowest (prefix reachable in full graph,
-    # except for excluded transitions which the path must not rely on either)
+        fair_b = _bound(g, notq, allowed, weights) if weights else None
+        return LeadsTo("holds", bound=fair_b)
     best = min(starts, key=lambda u: (g.depth[u], u))
     prefix = g.path_to(best)
     if any(not allowed[lid] for _, lid, _ in prefix):
-        prefix = _path_avoiding(g, best, allowed) or prefix
+        prefix = _path_avoiding(g, best, allowed)
     middle = _bfs_within(g, best, fair_nodes, notq, allowed)
     end = middle[-1][2] if middle else best
     C = next(c for c in fair if end in c)
@@ -266,3 +270,15 @@ def _path_avoiding(g, target, allowed):
         path.append((u, lid, v))
         v = u
     return path[::-1]
+
+
+def _reachable(g, allowed) -> set:
+    seen = {0}
+    q = deque([0])
+    while q:
+        u = q.popleft()
+        for v, lid in g.out[u]:
+            if v not in seen and allowed[lid]:
+                seen.add(v)
+                q.append(v)
+    return seen
