@@ -74,3 +74,14 @@ def test_bench_check_runs(capsys):
     assert bench.run(p.parse_args(["--repeat", "1", "--kernel", "v4.5", "--json"])) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["total_states"] > 0 and all(r["explore_states_per_s"] > 0 for r in d["rows"])
+
+
+def test_plain_check_prints_all_tables_and_matches_the_oracle(capsys):
+    rc = main(["check"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert out.count("\n== ") == 5
+    assert "MISMATCH" not in out and " ! " not in out
+    assert out.count("  match") == 20
+    for line in out.splitlines():
+        assert len(line) <= 72, line
