@@ -34,6 +34,7 @@ KEYS = {
     "sched_process_free": ["comm", "pid", "prio"],
 }
 EVENTS = frozenset(KEYS)
+MAX_LINE = 8192
 _KEYRX = {ev: re.compile(r"(?:^|(?<=\s))(" + "|".join(sorted(map(re.escape, ks), key=len, reverse=True))
                          + r")[=:]") for ev, ks in KEYS.items()}
 _NUM = re.compile(r"^(-?\d+)(?:kB)?$")
@@ -76,6 +77,8 @@ def parse_line(line: str):
     """Return ``(event_name, fields)`` for an OOM-relevant event, a :class:`Marker`,
     ``"other"`` for a well-formed event line of another event, or ``None``."""
     s = line.rstrip("\r\n")
+    if len(s) > MAX_LINE:   # a trace event is printed from one ring-buffer page
+        return None
     if s.startswith("#"):
         m = _ENTRIES.match(s)
         if m:

@@ -313,6 +313,8 @@ OOM_LOOKING = re.compile(
     r"Killed process|[Kk]ill process|invoked oom-killer|oom_reaper|oom-kill:|OOM victim|"
     r"out of memory: [Kk]ill|no killable processes|has mm pinned")
 
+MAX_MESSAGE = 4096
+
 COLS_6X = ["total_vm", "rss", "rss_anon", "rss_file", "rss_shmem", "pgtables_bytes", "swapents", "oom_score_adj"]
 COLS_419 = ["total_vm", "rss", "pgtables_bytes", "swapents", "oom_score_adj"]
 COLS_OLD = ["total_vm", "rss", "nr_ptes", "nr_pmds", "swapents", "oom_score_adj"]
@@ -337,6 +339,8 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
     (``…``, ``...`` or a dangling separator) is recognised with the fields it
     has and ``truncated`` set.
     """
+    if len(msg) > MAX_MESSAGE:   # printk records are at most ~1 KiB; bound the regex work
+        msg = msg[:MAX_MESSAGE]
     if ident is not None and ident != "kernel":
         if _USERSPACE.search(ident) or _USERSPACE.search(msg):
             return _userspace(msg, ident)
