@@ -72,9 +72,14 @@ One row per recognised line, in input order. Columns:
     log level and printk caller id (``T1234``/``C3``) where shown.
 ``truncated``
     the line was cut off (``…``, a dangling field); its fields are partial.
+``in_run``
+    False for a log row of a data-set run that precedes the run's trace
+    (aligned with the run's own offset): an earlier kill repeated by a
+    ``dmesg`` tail. Such rows make no episode of that run.
 ``dup``
     this log row repeats an earlier one (same machine, kind, clock,
-    timestamp, pid and message): episodes use the first.
+    timestamp, pid and message; the copy inside its run is kept): episodes
+    use the kept copy.
 ``detail``, ``raw``
     other fields as ``key=value`` text; the line itself (joined wrapped lines
     separated by a newline).
