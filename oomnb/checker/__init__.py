@@ -1,0 +1,14 @@
+"""Explicit-state checker for :mod:`oomnb.kernel`.
+
+* :mod:`.explore`  BFS with a visited set and parent pointers (shortest
+  counterexamples), safety properties on the fly.
+* :mod:`.liveness` leads-to properties by SCCs (networkx) under weak /
+  strong / no fairness per (actor, transition class).
+* :mod:`.run`      verdicts per property, counterexample steps, oracle
+  comparison (``tests/oracles/standard.json``, compared only).
+* :mod:`.render`   herd7-style verdict lines, TLC-style statistics,
+  numbered steps, 72-column ASCII swimlanes.
+* :mod:`.plots`    tables and figures for notebooks/01-interleavings.
+* :mod:`.bench`    ``oomnb bench check`` (states/s).
+* ``DIFFERENCES.md`` model vs. the expectations of issue 3.
+"""
