@@ -114,3 +114,19 @@ def test_performance_standard_all_versions_is_small():
     """Not a timing test: the state spaces stay small enough for < 30 s."""
     total = sum(result(v, s.key).states for v in VS for s in STANDARD)
     assert total < 120_000
+
+
+def test_v6_12_freezer_exemption_vs_v6_18():
+    """6.12 exempts only TIF_MEMDIE threads from freezing; 6.18 ("Thaw the
+    entire OOM victim process") the whole group: only the group reading of
+    pm_exclusion changes, with 2 threads."""
+    from oomnb.checker.run import check
+    from oomnb.kernel import load_kernel, parse_scenario
+    k612 = load_kernel("v6.12")
+    assert k612.freeze_exempt == "tif" and VERSIONS["v6.18"].diff(k612) == {
+        "freeze_exempt": ("group", "tif")}
+    r = check(k612, parse_scenario(S2))
+    base = result("v6.18", S2)
+    changed = {p for p in r.verdicts if r.verdicts[p].verdict != base.verdicts[p].verdict}
+    assert changed == {"pm_exclusion[group]"}
+    assert r.verdicts["pm_exclusion[group]"].verdict == "holds"

@@ -12,12 +12,17 @@ from .v4_9 import KERNEL as V4_9
 from .v6_18 import KERNEL as V6_18
 
 VERSIONS = {"v4.5": V4_5, "v4.8": V4_8, "v4.9": V4_9, "v6.18": V6_18}
+#: loadable by name but not part of the standard runs
+EXTRA = {"v6.12": "v6_12"}
 
 
 def load_kernel(spec: str):
     """A version name (``v4.9``) or a ``.py`` file that defines ``KERNEL``."""
     if spec in VERSIONS:
         return VERSIONS[spec]
+    if spec in EXTRA:
+        import importlib
+        return importlib.import_module(f"{__name__}.{EXTRA[spec]}").KERNEL
     alias = {"4.5": "v4.5", "4.8": "v4.8", "4.9": "v4.9", "6.18": "v6.18"}
     if spec in alias:
         return VERSIONS[alias[spec]]

@@ -1,0 +1,14 @@
+"""v6.12 (Debian linux-source-6.12, read for this model): as v6.18 except
+that kernel/freezer.c:freezing_slow_path exempts only TIF_MEMDIE threads
+and mark_oom_victim calls __thaw_task(tsk) for the marked thread only
+("mm/oom_kill: Thaw the entire OOM victim process" is later, §3.11a).
+Not one of the four standard versions; ``--kernel v6.12``."""
+
+from .v6_18 import KERNEL as V6_18
+
+KERNEL = V6_18.derive(
+    "v6.12",
+    describe="v6.18 with the per-thread (TIF_MEMDIE) freezer exemption of 6.12",
+    cite="linux-source-6.12 kernel/freezer.c:freezing_slow_path, mm/oom_kill.c:mark_oom_victim",
+    freeze_exempt="tif",
+)
