@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 from pathlib import Path
 
@@ -21,7 +22,6 @@ def load_kernel(spec: str):
     if spec in VERSIONS:
         return VERSIONS[spec]
     if spec in EXTRA:
-        import importlib
         return importlib.import_module(f"{__name__}.{EXTRA[spec]}").KERNEL
     alias = {"4.5": "v4.5", "4.8": "v4.8", "4.9": "v4.9", "6.18": "v6.18"}
     if spec in alias:
