@@ -153,8 +153,9 @@ def test_random_bytes_one_line_error_or_ok(tmp_path, data):
         assert "\n" not in str(e) and str(p) in str(e)
 
 
-def test_python_block_scan_matches_prefilter_semantics():
+def test_python_block_scan_matches_prefilter_semantics(monkeypatch):
     import io
+    monkeypatch.setattr(reader, "_hs", None)   # the pure-Python scan
     rnd = random.Random(7)
     saved = reader.BLOCK
     try:
@@ -224,9 +225,51 @@ def test_parallel_grep_equals_sequential(tmp_path, monkeypatch):
 def test_stream_handed_to_grep_equals_python_scan(tmp_path, monkeypatch):
     import io
     monkeypatch.setattr(reader, "BLOCK", 4096)
+    monkeypatch.setattr(reader, "_hs", None)
     p, lines = _mixed_file(tmp_path)
     data = p.read_bytes()
     a = list(reader._iter(io.BytesIO(data), "x", prefilter_after=5000, grep_rest=True))
     b = list(reader._iter(io.BytesIO(data), "x", prefilter_after=5000, grep_rest=False))
     assert a == b and len(a) < len(lines)
     assert all(lines[n - 1] == t.rstrip("\n") for n, t in a)
+
+
+TABLE_CORPUS = [l for l in (FIX / "synthetic" / "v4.8-global.dmesg").read_text().splitlines()
+                + (FIX / "real" / "dmesg.txt").read_text().splitlines()]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.one_of(st.sampled_from(CORPUS), st.sampled_from(TABLE_CORPUS), mutated(),
+                          st.just("unrelated"), st.just("")), min_size=1, max_size=120),
+       st.sampled_from([64, 512, 4096]))
+def test_every_prefilter_reads_the_same_events(tmp_path, monkeypatch, lines, block):
+    """Whatever prefilter reads the file (in-process matcher, grep, Python re),
+    the events are those of a full read."""
+    p = tmp_path / "f.txt"
+    p.write_bytes("\n".join(l.replace("\0", "") for l in lines).encode("utf-8", "replace"))
+    monkeypatch.setattr(reader, "BLOCK", block)
+    monkeypatch.setattr(reader, "PREFILTER_MIN_BYTES", 64)
+
+    def events(mode):
+        st_ = reader.SourceStats(str(p))
+        rows = [(r["line"], r["kind"], r["pid"], r["ts_raw"]) for r in
+                reader.read_source(reader.Input(str(p)), prefilter=mode, stats=st_)]
+        return rows, [(u.line, u.text) for u in st_.unparsed]
+
+    full = events("never")
+    variants = []
+    if reader._hs is not None:
+        variants.append(events("always"))
+        variants.append(events("auto"))
+        monkeypatch.setattr(reader, "_parallel_ok", lambda path: True)   # two processes, split mid-file
+        variants.append(events("auto"))
+        monkeypatch.setattr(reader, "_parallel_ok", lambda path: False)
+    saved = reader._hs
+    monkeypatch.setattr(reader, "_hs", None)
+    if shutil.which("grep"):
+        variants.append(events("always"))
+    monkeypatch.setattr(reader, "use_prefilter", lambda path, mode="auto": False)
+    variants.append(events("always"))
+    monkeypatch.setattr(reader, "_hs", saved)
+    for v in variants:
+        assert v == full

@@ -28,7 +28,7 @@ def add_input_arguments(p) -> None:
     p.add_argument("--year", type=int, default=None, help="year for syslog/journalctl lines that print none")
     p.add_argument("--strict", action="store_true", help="an unparsed OOM-looking line is an error")
     p.add_argument("--prefilter", choices=["auto", "always", "never"], default="auto",
-                   help="grep prefilter for large files (default: files of 16 MiB and more)")
+                   help="prefilter (in-process matcher, else grep) for inputs past their first MiB (default)")
     g = p.add_mutually_exclusive_group()
     g.add_argument("--json", action="store_true", help="JSON records on stdout")
     g.add_argument("--csv", action="store_true", help="CSV on stdout")

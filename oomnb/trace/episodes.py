@@ -53,7 +53,7 @@ OFFSET_COLUMNS = ["machine", "run", "log_clock", "trace_clock", "anchor", "n", "
 def _s(series: pd.Series) -> pd.Series:
     """Text keys for grouping, with missing values as ``"None"`` (pandas 3's
     ``astype(str)`` keeps them missing, and groupby would drop them)."""
-    return series.map(lambda x: "None" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)).astype(object)
+    return series.astype(object).where(series.notna(), "None").astype(str).astype(object)
 
 
 def _isnum(x):

@@ -31,7 +31,7 @@ PREFILTER = (r"oom|OOM|reap|victim|_retry|signal_generate|sched_process_|ill(ed)
              r"on memory|LOST|DROPPED|entries-in|buffer started|cpus=|Tasks state|lowmemorykiller|lmkd|"
              r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+")
 PREFILTER_RX = re.compile(PREFILTER)
-PREFILTER_MIN_BYTES = 16 << 20
+PREFILTER_MIN_BYTES = 1 << 20
 
 FORMATS = ["auto", "ftrace", "trace-cmd", "trace-cmd-raw", "dmesg", "kmsg", "journal-json", "syslog"]
 _TRACE_FORMATS = {"ftrace", "trace-cmd", "trace-cmd-raw"}
@@ -130,8 +130,210 @@ def open_lines(path: str, prefilter_after: int | None = None):
 PREFILTER_BRX = re.compile(PREFILTER.encode())
 BLOCK = 8 << 20
 
+try:   # a compiled multi-pattern matcher (SIMD); grep or re are the fallbacks
+    import hyperscan as _hs
+except Exception:   # pragma: no cover - depends on the platform
+    _hs = None
 
-def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_rest: bool = False):
+#: the prefilter's alternatives for the in-process matcher: all but the task-row
+#: pattern, whose ``]`` is in every trace line; task rows are taken instead by
+#: following a task table from its header (``Tasks state`` or ``[ pid ]``) row by row
+HS_ALTS = [a for a in PREFILTER.split("|") if not a.startswith("\\] +")]
+HS_TABLE_IDS = {i for i, a in enumerate(HS_ALTS) if a in ("Tasks state", "\\[ *pid *\\]")}
+TABLE_LINE_BRX = re.compile(rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+|\[ *pid *\]")
+_HS_DB = None
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None
+
+
+def _hs_db():
+    global _HS_DB
+    if _HS_DB is None:
+        db = _hs.Database()
+        db.compile(expressions=[a.encode() for a in HS_ALTS], ids=list(range(len(HS_ALTS))),
+                   elements=len(HS_ALTS), flags=[0] * len(HS_ALTS))
+        _HS_DB = db
+    return _HS_DB
+
+
+def _hs_scan_block(blk: bytes, n0: int, state: dict, lo: int = 0, hi: int | None = None):
+    """Lines of ``blk[lo:hi]`` (whole lines; line ``n0 + 1`` starts at ``lo``) to
+    read: those matching the prefilter, the line after each, and the rows of
+    task tables; ``state`` carries context and table mode over blocks and
+    receives the number of newlines in the range."""
+    import numpy as np
+    size = len(blk) if hi is None else hi
+    hits = {}
+
+    def on_match(i, frm, to, flags, ctx):
+        if lo < to <= size:
+            st = blk.rfind(b"\n", lo, max(to - 1, lo)) + 1
+            st = max(st, lo)
+            hits[st] = hits.get(st, False) or i in HS_TABLE_IDS
+
+    _hs_db().scan(blk, match_event_handler=on_match)
+    want = set()
+
+    def nxt(st):
+        e = blk.find(b"\n", st, size)
+        return size if e < 0 else e + 1
+
+    def walk_table(cur):
+        while cur < size:
+            e = nxt(cur)
+            if not TABLE_LINE_BRX.search(blk, cur, e):
+                want.add(cur)   # context after the table
+                return
+            want.add(cur)
+            cur = e
+        state["table"] = True   # the table goes on in the next block
+
+    ctx, table = state.get("context"), state.get("table")
+    state["context"] = state["table"] = False
+    if ctx and size > lo:
+        want.add(lo)
+    if table:
+        walk_table(lo)
+    for st in sorted(hits):
+        want.add(st)
+        e = nxt(st)
+        if e < size:
+            want.add(e)
+        else:
+            state["context"] = True
+        if hits[st]:
+            walk_table(e)
+    nl = np.flatnonzero(np.frombuffer(blk, dtype=np.uint8, count=size - lo, offset=lo) == 10)
+    state["newlines"] = len(nl)
+    order = sorted(want)
+    before = np.searchsorted(nl, [x - lo for x in order]) if order else []
+    for st, k in zip(order, before):
+        yield n0 + 1 + int(k), blk[st:nxt(st)].decode("utf-8", "replace")
+
+
+def _hs_iter(raw, path, n: int, carry: bytes, state: dict):
+    """The prefiltered rest of a stream, without copying its blocks: the line
+    that straddles two blocks is scanned on its own."""
+    while True:
+        blk = raw.read(BLOCK)
+        if not blk:
+            if carry:
+                if b"\0" in carry:
+                    raise OomnbError("binary data in a text file", path=path, line=n + 1)
+                yield from _hs_scan_block(carry, n, state)
+                state["lines"] = n + state["newlines"] + (0 if carry.endswith(b"\n") else 1)
+            return
+        if b"\0" in blk:
+            i = blk.index(b"\0")
+            raise OomnbError("binary data in a text file", path=path, line=n + blk.count(b"\n", 0, i) + 1)
+        first = blk.find(b"\n")
+        if first < 0:
+            carry += blk
+            continue
+        head = carry + blk[:first + 1]
+        yield from _hs_scan_block(head, n, state)
+        n += state["newlines"]
+        last = blk.rfind(b"\n") + 1
+        if last > first + 1:
+            yield from _hs_scan_block(blk, n, state, first + 1, last)
+            n += state["newlines"]
+        carry = blk[last:]
+        state["lines"] = n
+
+
+class _Limited(io.RawIOBase):
+    """The first ``limit`` bytes of a binary file, as a stream."""
+
+    def __init__(self, f, limit):
+        self.f, self.left = f, limit
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if self.left <= 0:
+            return b""
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        b = self.f.read(n)
+        self.left -= len(b)
+        return b
+
+
+def _hs_parallel_lines(path: str, size: int, prefilter_after: int):
+    """Two processes scan the two halves of a large plain file; the second
+    half's lines (found by a forked child) come back through a temporary file."""
+    import pickle
+    import tempfile
+    with open(path, "rb") as f:
+        f.seek(size // 2)
+        f.readline()
+        mid = f.tell()
+    fd, tmp = tempfile.mkstemp(prefix="oomnb-scan-")
+    os.close(fd)
+    pid = os.fork()
+    if pid == 0:   # child: scan [mid, size)
+        code = 1
+        try:
+            with open(path, "rb") as f, open(tmp, "wb") as out:
+                f.seek(mid)
+                st = {"context": False, "table": False}
+                batch = []
+                for item in _hs_iter(f, path, 0, b"", st):
+                    batch.append(item)
+                    if len(batch) >= 4096:
+                        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+                        batch = []
+                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        state = {}
+        with open(path, "rb") as f:
+            yield from _iter(_Limited(f, mid), path, prefilter_after, state=state)
+        n = state["lines"]
+        fixmax = n
+        if state.get("context") or state.get("table"):
+            # the first half ended on a line that wants its next line, or inside a task table
+            with open(path, "rb") as f:
+                f.seek(mid)
+                k = n
+                for b in f:
+                    k += 1
+                    yield k, b.decode("utf-8", "replace")
+                    fixmax = k
+                    if not (state.get("table") and TABLE_LINE_BRX.search(b)):
+                        break
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        if status != 0:
+            raise OomnbError("prefilter worker failed", path=path)
+        with open(tmp, "rb") as r:
+            while True:
+                try:
+                    batch = pickle.load(r)
+                except EOFError:
+                    break
+                for k, text in batch:
+                    if n + k > fixmax:
+                        yield n + k, text
+    finally:
+        if pid:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_rest: bool = False,
+          state: dict | None = None):
     """Lines of a binary stream, read in large blocks. After ``prefilter_after``
     bytes, only the lines matching :data:`PREFILTER` (and the line after each,
     for continuation joining) are yielded, found by a regular-expression scan
@@ -139,10 +341,15 @@ def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_res
     n = 0          # lines before the current block
     done = 0       # bytes before the current block
     carry = b""
-    state = {"context": False}   # the previous block's last line matched: yield this block's first
+    if state is None:
+        state = {}
+    state.update(context=False, table=False, lines=0)   # carried from block to block
     try:
         while True:
-            blk = raw.read(BLOCK)
+            want = BLOCK
+            if prefilter_after is not None and done < prefilter_after:
+                want = max(4096, min(BLOCK, prefilter_after - done))   # read the unfiltered head exactly
+            blk = raw.read(want)
             if not blk:
                 if carry:
                     blk, carry = carry, b""
@@ -164,6 +371,13 @@ def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_res
                 for line in blk.splitlines(keepends=True):
                     n += 1
                     yield n, line.decode("utf-8", "replace")
+            elif _hs is not None:
+                yield from _hs_scan_block(blk, n, state)
+                n += state["newlines"]
+                state["lines"] = n
+                if not last:
+                    yield from _hs_iter(raw, path, n, carry, state)
+                return
             elif grep_rest and shutil.which("grep"):
                 yield from _grep_stream(blk + carry, raw, path, n)
                 return
@@ -171,6 +385,7 @@ def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_res
                 yield from _scan_block(blk, n, state)
                 n += blk.count(b"\n") + (0 if blk.endswith(b"\n") else 1)
             done += len(blk)
+            state["lines"] = n
             if last:
                 break
     except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
@@ -271,6 +486,22 @@ def _check_rc(p, path):
         raise OomnbError(f"prefilter failed: {err.splitlines()[0] if err else p.returncode}", path=path)
 
 
+def _parallel_ok(path: str) -> bool:
+    """Split the scan of a large plain file over two processes when a CPU is idle."""
+    if path == "-" or not hasattr(os, "fork"):
+        return False
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return False
+        size = os.path.getsize(path)
+    except OSError:
+        return False
+    ncpu = os.cpu_count() or 1
+    idle = ncpu - (os.getloadavg()[0] if hasattr(os, "getloadavg") else ncpu)
+    return size >= PARALLEL_MIN_BYTES and ncpu >= 2 and idle >= 0.5
+
+
 def _grep_lines(path: str):
     """Yield ``(lineno, text)`` of the lines matching :data:`PREFILTER`, plus the
     line after each (for continuation joining), via ``grep`` subprocesses: two in
@@ -338,7 +569,7 @@ def use_prefilter(path: str, mode: str = "auto") -> bool:
     try:
         with open(path, "rb") as f:
             if f.read(2) == b"\x1f\x8b":
-                return False   # open_lines hands a large .gz to grep after its first 16 MiB
+                return False   # open_lines prefilters a .gz past its first MiB
             f.seek(0)
             _check_text(f.read(8192), path)
         size = os.path.getsize(path)
@@ -416,6 +647,7 @@ class _State:
         self.rel_seen = False
         self.pending = None   # (n, raw, prefix, result, last piece): a line that may continue
         self.maxlen = 0
+        self.in_table = False
 
 
 def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year=None,
@@ -428,10 +660,15 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
     st.format = fmt
     clock = inp.trace_clock or trace_clock
     S = _State(inp, fmt, clock, months, year)
-    pre = use_prefilter(path, prefilter)
-    st.prefiltered = pre
     after = {"never": None, "always": 0}.get(prefilter, PREFILTER_MIN_BYTES)
-    lines = _grep_lines(path) if pre else open_lines(path, after)
+    pre = _hs is None and use_prefilter(path, prefilter)   # grep, when there is no in-process matcher
+    st.prefiltered = pre or (prefilter != "never" and _hs is not None)
+    if pre:
+        lines = _grep_lines(path)
+    elif _hs is not None and after is not None and _parallel_ok(path):
+        lines = _hs_parallel_lines(path, os.path.getsize(path), after)
+    else:
+        lines = open_lines(path, after)
     force_trace = inp.fmt in _TRACE_FORMATS
     force_log = inp.fmt in ("dmesg", "kmsg", "journal-json", "syslog")
     for n, line in lines:
@@ -517,12 +754,20 @@ def _log_line(S, st, n, line):
         yield from _flush(S, st)
     S.maxlen = max(S.maxlen, len(raw))
     if res is None:
+        S.in_table = False
         if klog.OOM_LOOKING.search(p.msg) and (p.ident in (None, "kernel")):
             S.pending = (n, raw, p, None, raw)   # maybe the next line continues it
         return
     kind, f = res
-    if kind == "task_columns":
-        S.task_cols = f["detail"].split()
+    if kind in ("task_table", "task_columns"):
+        S.in_table = True
+        if kind == "task_columns":
+            S.task_cols = f["detail"].split()
+    elif kind == "task_row":
+        if not S.in_table:
+            return   # rows exist only in a task table (after its header)
+    else:
+        S.in_table = False
     if kind in _JOINABLE:
         S.pending = (n, raw, p, res, raw)
         return
