@@ -1,10 +1,15 @@
 """Streaming readers: files, ``-``, ``.gz``, directories and data sets -> event rows.
 
-Files are read line by line (never whole); large plain files go through a
-``grep`` prefilter (see :data:`PREFILTER`; ``tests/test_trace_fuzz.py``
-shows that every line it rejects is not OOM evidence). Each line is tried as
-an ftrace event first and as a kernel-log line otherwise, so pasted mixtures
-work; ``fmt`` forces one reader.
+Inputs are read in blocks (never whole). Past its first MiB an input is
+prefiltered: by the in-process multi-pattern matcher (hyperscan, with the
+scan of a large plain file split over two processes when a CPU is idle), else
+by ``grep`` subprocesses, else by Python ``re``; all keep the lines matching
+:data:`PREFILTER`, the line after each (for continuation joining) and the
+rows of task tables. ``tests/test_trace_fuzz.py`` shows that every line the
+prefilter rejects is not OOM evidence and that every prefilter gives the
+events of a full read. Each line is tried as an ftrace event first and as a
+kernel-log line otherwise, so pasted mixtures work; ``fmt`` forces one
+reader.
 """
 
 from __future__ import annotations
