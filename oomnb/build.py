@@ -67,6 +67,7 @@ def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
     os.environ.update(env)
     try:
         client = NotebookClient(nb, km=_kernel_manager(), timeout=timeout, record_timing=False,
+                                extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                 resources={"metadata": {"path": str(src.parent)}})
         try:
             client.execute()
