@@ -65,6 +65,11 @@ def test_explain(capsys):
     assert "queue_mmf_test" in capsys.readouterr().out
     assert main(["explain", "oom_reap_task_mm"]) == 0
     assert "reap_attempt" in capsys.readouterr().out
+    # kernel functions the model folds into a larger step are explained too
+    assert main(["explain", "mark_oom_victim"]) == 0
+    out = capsys.readouterr().out
+    assert "folded into the transition(s) out_of_memory" in out and "mmgrab" in out
+    assert main(["explain", "no_such_function"]) == 2
 
 
 def test_bench_check_runs(capsys):

@@ -42,6 +42,9 @@ def run(args) -> int:
         print("transitions:")
         for t in TRANSITIONS:
             print(f"  {t.key:28s} {t.name}")
+        print("kernel functions inside transitions:")
+        for h, (_, inside) in _helpers().items():
+            print(f"  {h:28s} in {', '.join(inside)}")
         print("properties:")
         for p in PROPS:
             print(f"  {p}")
@@ -69,8 +72,14 @@ def run(args) -> int:
     hits = [t for t in TRANSITIONS if name in (t.key, t.name)]
     for v in VERSIONS.values():
         hits += [t for t in TRANSITIONS if v.fn_name(t) == name and t not in hits]
-    if not hits:
+    helpers = _helpers()
+    if not hits and name not in helpers:
         raise OomnbError(f"nothing named {name!r} (try `oomnb explain` for the list)")
+    if name in helpers:
+        fn, inside = helpers[name]
+        print(f"{name}: a kernel function folded into the transition(s) {', '.join(inside)}")
+        print(wrap(fn.__doc__ or ""))
+        print()
     kernels = [load_kernel(args.kernel)] if args.kernel else list(VERSIONS.values())
     for t in hits:
         ks = [k for k in kernels if t in transitions_for(k)]
@@ -86,3 +95,21 @@ def run(args) -> int:
         print(wrap(t.doc))
         print()
     return 0
+
+
+def _helpers():
+    """Kernel functions that the model folds into larger atomic steps."""
+    from ..kernel import transitions as tr
+
+    oom = ["out_of_memory", "victim_out_of_memory"]
+    return {
+        "select_bad_process": (tr.select_bad_process, ["out_of_memory"]),
+        "oom_evaluate_task": (tr.select_bad_process, ["out_of_memory"]),
+        "oom_scan_process_thread": (tr.select_bad_process, ["out_of_memory"]),
+        "oom_kill_process": (tr.kill_victim, ["out_of_memory"]),
+        "find_lock_task_mm": (tr.find_lock_task_mm, ["out_of_memory", "oom_reaper (v4.8)"]),
+        "mark_oom_victim": (tr.mark_oom_victim, oom),
+        "wake_oom_reaper": (tr.wake_oom_reaper, oom),
+        "queue_oom_reaper": (tr.wake_oom_reaper, oom),
+        "freezing_slow_path": (tr.freezing, ["try_to_freeze", "try_to_freeze_tasks"]),
+    }
