@@ -120,7 +120,8 @@ def run(args) -> int:
     print()
     print("Legend: = matches the stored oracle, ! differs, ? no oracle;")
     print("vacuous = holds vacuously; n/a = out of scope (reap_progress with a lock")
-    print("held forever). Differences from issue 3: oomnb/checker/DIFFERENCES.md")
+    print("held forever). Where the model departs from the expected tables, with")
+    print("kernel citations: oomnb/checker/DIFFERENCES.md")
     if args.diff:
         a, b = vnames
         print()

@@ -14,7 +14,7 @@ victim's ``mm_struct``), ``walk_vmas`` (the reaper walks its VMAs),
 (``oom_killer_disable()`` returned true) and ``io:Tn`` (an IO completion
 that belongs to thread n).
 
-Sources: ``/work/shared/kernel-oom-history.md`` (§0.5 v4.5 with its
+Sources: ``kernel-oom-history.md`` (the team's version-by-version reference) (§0.5 v4.5 with its
 confidence marks, §1 v4.8, §2 v4.9, §3.11/§3.11a current/6.18, §5, §8)
 and Debian linux-source-6.12 (mm/oom_kill.c, kernel/exit.c,
 kernel/fork.c, mm/mmap.c, kernel/freezer.c), cited as ``file:function``.
