@@ -79,6 +79,19 @@ def parse_keyed(text: str) -> dict[str, int]:
     return out
 
 
+#: throttle file -> the line that lifts a device's limit in it (v1 blkio, v2 io.max)
+LIFT_LINE = {
+    "blkio.throttle.read_iops_device": "{dev} 0",
+    "blkio.throttle.read_bps_device": "{dev} 0",
+    "io.max": "{dev} riops=max rbps=max",  # the collector only sets read limits
+}
+
+
+def lift_line(path: str, dev: str) -> str:
+    """What to write to throttle file ``path`` to lift device ``dev``'s limit."""
+    return LIFT_LINE[os.path.basename(path)].format(dev=dev)
+
+
 def retry(fn, what: str, tries: int = 5, delay: float = 0.2):
     """Call ``fn`` until it succeeds; re-raise the last error after ``tries``."""
     last = None
@@ -263,7 +276,7 @@ class CgroupV1(RunCgroups):
 
     def lift_throttle(self) -> int:
         for f, dev in list(self.throttled):
-            retry(lambda: _write(f, f"{dev} 0"), f"lift {f}")
+            retry(lambda: _write(f, lift_line(f, dev)), f"lift {f}")
             self.throttled.remove((f, dev))
         return 0
 
@@ -359,7 +372,7 @@ class CgroupV2(RunCgroups):
 
     def lift_throttle(self) -> int:
         for f, dev in list(self.throttled):
-            retry(lambda: _write(f, f"{dev} riops=max rbps=max"), f"lift {f}")
+            retry(lambda: _write(f, lift_line(f, dev)), f"lift {f}")
             self.throttled.remove((f, dev))
         return 0
 

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-from .cgroups import Layout, _read, _write
+from .cgroups import LIFT_LINE, Layout, _read, _write, lift_line
 
 _NAME = re.compile(r"^oomnb-(\d+)-")
 
@@ -80,21 +80,14 @@ def remove(found: dict[str, list[str]], log) -> bool:
                     _write(os.path.join(d, f), val)
                 except OSError:
                     pass
-        for f in ("blkio.throttle.read_iops_device", "blkio.throttle.read_bps_device"):
+        for f in LIFT_LINE:
             p = os.path.join(d, f)
-            if os.path.exists(p):
-                for line in _read(p).splitlines():
-                    if line.split():
-                        try:
-                            _write(p, f"{line.split()[0]} 0")
-                        except OSError:
-                            pass
-        p = os.path.join(d, "io.max")
-        if os.path.exists(p):
+            if not os.path.exists(p):
+                continue
             for line in _read(p).splitlines():
                 if line.split():
                     try:
-                        _write(p, f"{line.split()[0]} riops=max rbps=max wiops=max wbps=max")
+                        _write(p, lift_line(p, line.split()[0]))
                     except OSError:
                         pass
     victims = sorted({t for d in dirs for t in _tasks(d)})
