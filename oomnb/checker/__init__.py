@@ -5,7 +5,7 @@
 * :mod:`.liveness` leads-to properties by SCCs (networkx) under weak /
   strong / no fairness per (actor, transition class).
 * :mod:`.run`      verdicts per property, counterexample steps, oracle
-  comparison (``tests/oracles/standard.json``, compared only).
+  comparison (``oomnb/checker/expected/standard.json``, compared only).
 * :mod:`.render`   herd7-style verdict lines, TLC-style statistics,
   numbered steps, 72-column ASCII swimlanes.
 * :mod:`.plots`    tables and figures for notebooks/01-interleavings.

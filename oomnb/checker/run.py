@@ -1,7 +1,7 @@
 """Run the checker on (kernel, scenario) pairs and collect verdicts.
 
 Verdicts come only from exploring the model (:func:`check`); stored
-oracles (``tests/oracles/``) are compared afterwards by
+oracles (``oomnb/checker/expected/``, shipped with the package) are compared afterwards by
 :func:`compare_oracle` and never consulted to decide.
 """
 
@@ -18,7 +18,7 @@ from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R
 from .explore import explore
 from .liveness import check_leadsto
 
-ORACLE = Path(__file__).resolve().parents[2] / "tests" / "oracles" / "standard.json"
+ORACLE = Path(__file__).resolve().parent / "expected" / "standard.json"
 
 
 @dataclass

@@ -11,7 +11,7 @@ herd7-style verdict lines, TLC-style statistics and, for each violation,
 the shortest counterexample (numbered steps and an ASCII swimlane).
 
 Plain `oomnb check` runs the standard scenarios for all versions and says
-for each cell whether it matches the stored oracle (tests/oracles/);
+for each cell whether it matches the stored oracle (oomnb/checker/expected/);
 verdicts always come from exploration.
 
 examples:

@@ -33,10 +33,7 @@ def run(args) -> int:
     from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
     from ..kernel.versions import VERSIONS, load_kernel
 
-    def wrap(text, indent="  "):
-        paras = [" ".join(p.split()) for p in text.split("\n\n")]
-        return "\n".join(textwrap.fill(p, 72, initial_indent=indent, subsequent_indent=indent)
-                         for p in paras)
+    wrap = _wrap
 
     if not args.name:
         print("transitions:")
@@ -89,12 +86,38 @@ def run(args) -> int:
         names = {k.name: k.fn_name(t) for k in ks}
         if len(set(names.values())) > 1:
             print(wrap("function per version: " + ", ".join(f"{a}={b}" for a, b in names.items())))
-        if t.tracepoints:
-            print(f"  tracepoints (v4.13+): {', '.join(t.tracepoints)}")
+        print(wrap(f"delay: {t.delay.cls} ({t.delay.name}); per version: "
+                   + ", ".join(f"{k.name}={_delay_text(t, k)}" for k in ks)))
+        _print_observations(t, ks)
         print(wrap(f"cites: {t.cite}"))
         print(wrap(t.doc))
         print()
     return 0
+
+
+def _wrap(text, indent="  "):
+    import textwrap
+    paras = [" ".join(p.split()) for p in text.split("\n\n")]
+    return "\n".join(textwrap.fill(p, 72, initial_indent=indent, subsequent_indent=indent)
+                     for p in paras)
+
+
+def _delay_text(t, k) -> str:
+    """The step's duration as a formula in seconds for version ``k``."""
+    return str(t.delay.expr(k))
+
+
+def _print_observations(t, ks) -> None:
+    """What the step shows per version: abstract observation -> lines."""
+    from ..kernel.observe import possible
+    rows = {k.name: possible(k, t) for k in ks}
+    if not any(rows.values()):
+        print("  observations: none (a silent step)")
+        return
+    print("  observations (branch: lines the version emits):")
+    for name, obs in rows.items():
+        parts = [f"{o}: {'+'.join(ln) if ln else '(nothing)'}" for o, ln in obs.items()]
+        print(_wrap(f"{name}: " + "; ".join(parts), indent="    "))
 
 
 def _helpers():

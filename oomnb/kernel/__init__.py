@@ -11,20 +11,22 @@ Reuse (simulator, bounds, trace conformance)::
     for t, inst, s2, tags in successors(k, sc, s):
         t.actor_of(s, inst)   # "T0", "oom_reaper", "timer", "kworker", ...
         k.fn_name(t)          # kernel function in this version
-        t.kind                # cpu | lock | io | timer | sleep (attach durations here)
-        t.tracepoints         # oom tracepoints the step can emit (v4.13+ kernels)
+        t.delay               # what decides its duration (oomnb.kernel.timing)
+        observe(k, t, inst, s, s2, tags)   # observations + lines it emits
         t.cite, t.doc         # citation, what the step abstracts
 
-A simulator picks one successor per step with a timing law per ``kind``;
-a trace check maps tracepoints/printk lines to transitions and asks
-``BY_KEY[key].enabled(k, sc, s, inst)`` step by step.
+:mod:`oomnb.model` wraps this as explored state graphs (edges with
+observations and delay classes), replays and the map from the
+collector's scenarios to the model's.
 """
 
 from .kernel import Kernel
+from .observe import Observation, observe
 from .scenario import STANDARD, Scenario, parse_scenario
 from .state import State
 from .transitions import BY_KEY, TRANSITIONS, initial_state, successors, transitions_for
 from .versions import VERSIONS, load_kernel
 
 __all__ = ["Kernel", "Scenario", "STANDARD", "parse_scenario", "State", "TRANSITIONS", "BY_KEY",
-           "initial_state", "successors", "transitions_for", "VERSIONS", "load_kernel"]
+           "initial_state", "successors", "transitions_for", "VERSIONS", "load_kernel",
+           "Observation", "observe"]

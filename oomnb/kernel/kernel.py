@@ -93,6 +93,14 @@ class Kernel:
     name: str
     describe: str = ""
     cite: str = ""
+    release: str = ""                      # the kernel release whose emissions it has ("4.9")
+    # --- time (see oomnb.kernel.timing): jiffies expressions in HZ --------
+    hz: int = 250                          # CONFIG_HZ of the machine the numbers are for
+    max_reap_retries: int = 10             # mm/oom_kill.c MAX_OOM_REAP_RETRIES
+    reap_retry_sleep: str = "HZ/10"        # oom_reap_task: schedule_timeout_idle(HZ/10)
+    reaper_delay: str = "0"                # OOM_REAPER_DELAY (2*HZ from v5.18), 0 before
+    freeze_timeout_msecs: int = 20000      # kernel/power/process.c freeze_timeout_msecs
+    alloc_retry_sleep: str = "1"           # __alloc_pages_may_oom: schedule_timeout_uninterruptible(1)
     has_reaper: bool = True
     reaper_oom_lock: bool = False          # v4.7-v4.18: mutex_lock(&oom_lock) per attempt
     reaper_mm_lookup: str = "oom_mm"       # "find_lock_task_mm" (v4.8) | "oom_mm" (v4.9+)
@@ -114,6 +122,7 @@ class Kernel:
     second_freeze_pass: bool = False       # v4.7/v4.8 74070542099c (model option)
     freeze_exempt: str = "tif"             # "tif" (TIF_MEMDIE) | "group" (tsk_is_oom_victim, 6.18)
     exit_oom_victim_before_mmput: bool = False
+    unable_quiet_if_skip: bool = False     # v4.17+: no "unable to reap" once MMF_OOM_SKIP is set
     skip_name: str = "MMF_OOM_SKIP"
     oom_abort: Callable = abort_oom_mm
     victim_candidate: Callable = candidate_skipflag
@@ -147,7 +156,7 @@ class Kernel:
         """Flags that differ between two versions: {flag: (self, other)}."""
         out = {}
         for f in dataclasses.fields(self):
-            if f.name in ("name", "describe", "cite", "notes", "fn_names"):
+            if f.name in ("name", "describe", "cite", "notes", "fn_names", "release"):
                 continue
             a, b = getattr(self, f.name), getattr(other, f.name)
             if a != b:

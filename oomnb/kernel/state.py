@@ -74,7 +74,6 @@ VMAS_NAMES = {0: "intact", 1: "being_freed", 2: "freed(dangling mm->mmap)", 3: "
 # --- oom_reaper kthread ---------------------------------------------------
 R_IDLE, R_ATTEMPT, R_UNMAP, R_SLEEP, R_DONE = 0, 1, 2, 3, 4
 R_NAMES = {0: "idle", 1: "attempt", 2: "unmapping", 3: "sleep", 4: "done"}
-MAX_OOM_REAP_RETRIES = 10
 
 # --- oom_lock owner -------------------------------------------------------
 L_FREE, L_A, L_REAPER, L_PM = 0, 1, 2, 3

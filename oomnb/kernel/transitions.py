@@ -25,8 +25,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from . import timing
+from .timing import Delay
 from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FROZEN, HAS_MM, IN_MMPUT,
-                    KWORKER, L_A, L_FREE, L_PM, L_REAPER, MAX_OOM_REAP_RETRIES, MEM_EXITED,
+                    KWORKER, L_A, L_FREE, L_PM, L_REAPER, MEM_EXITED,
                     MEM_MAPPED, MEM_REAPED, MMF_NOT_REAPABLE, MMF_REAP_QUEUED, MMF_SKIP,
                     MMF_UNSTABLE, MMPUT, P_DIS_LOCK, P_DIS_WAIT, P_DONE, P_FREEZE, P_OFF, P_PASS2,
                     P_SUSP, PM_FREEZING, POST, R_ATTEMPT, R_DONE, R_IDLE, R_SLEEP, R_UNMAP,
@@ -49,7 +51,7 @@ class Transition:
     lock: str | None = None
     per: str = "none"    # none | thread | timer
     versions: str = "all"
-    tracepoints: tuple = ()   # oom tracepoints (v4.13+) this step can emit, for trace conformance
+    delay: Delay = timing.CPU   # what decides its duration (oomnb.kernel.timing)
 
     @property
     def doc(self) -> str:
@@ -164,6 +166,7 @@ def wake_oom_reaper(k, s, i, tags):
         return s
     if s.rtask == i and s.rnext:           # stale pointer of the task being reaped
         return s
+    tags.add(f"obs:wake:T{i}")
     return s._replace(rrefs=s.rrefs + 1, rlist=(i,) + lst)
 
 
@@ -178,8 +181,9 @@ def kill_victim(k, s, tags):
     if t < 0:
         return s       # 6.x: "OOM victim ... is already exiting. Skip killing the task"
     s = s._replace(killed=1)
-    s = mark_oom_victim(k, s, t)
-    return wake_oom_reaper(k, s, t, tags)
+    s2 = mark_oom_victim(k, s, t)
+    tags.add(f"obs:kill:T{t}" if s2 is not s else f"obs:kill_again:T{t}")
+    return wake_oom_reaper(k, s2, t, tags)
 
 
 def select_bad_process(k, s, tags):
@@ -210,8 +214,10 @@ def out_of_memory(k, s, current, tags):
         return s
     if current is not None and s.th[current][0] in HAS_MM and s.killed \
             and k.task_will_free_mem(k, s):
-        s = mark_oom_victim(k, s, current)
-        return wake_oom_reaper(k, s, current, tags)
+        s2 = mark_oom_victim(k, s, current)
+        if s2 is not s:
+            tags.add(f"obs:mark:T{current}")
+        return wake_oom_reaper(k, s2, current, tags)
     sel = select_bad_process(k, s, tags)
     if sel == "V":
         return kill_victim(k, s, tags)
@@ -598,23 +604,23 @@ def t_reap_attempt(k, sc, s, i):
     lock = L_REAPER if k.reaper_oom_lock else s.oom_lock
     att = s.ratt + 1
     if k.reaper_mm_lookup == "find_lock_task_mm":
-        if find_lock_task_mm(s) < 0:
-            return [(s._replace(rpc=R_DONE, ratt=att), NO)]
+        if find_lock_task_mm(s) < 0:                # "work done": nothing to reap
+            return [(s._replace(rpc=R_DONE, ratt=att), frozenset({"obs:reap_nomm"}))]
         tags.add("deref_mm")
         extra_count = 1
     else:
         tags.add("deref_mm")
         extra_count = 0
     if s.lockf:                                   # trylock fails
-        return [(s._replace(rpc=R_SLEEP, ratt=att), frozenset(tags))]
+        return [(s._replace(rpc=R_SLEEP, ratt=att), frozenset(tags | {"obs:reap_skip"}))]
     if k.reaper_mmget_gate:
         if s.mm_users == 0:                       # mmget_not_zero fails
-            return [(s._replace(rpc=R_DONE, ratt=att), frozenset(tags))]
+            return [(s._replace(rpc=R_DONE, ratt=att), frozenset(tags | {"obs:reap_gate"}))]
         s = s._replace(mm_users=s.mm_users + 1)
     if k.reaper_skip_check and s.mmf & MMF_SKIP:
-        return [(s._replace(rpc=R_DONE, ratt=att), frozenset(tags))]
+        return [(s._replace(rpc=R_DONE, ratt=att), frozenset(tags | {"obs:reap_skip"}))]
     return [(s._replace(rpc=R_UNMAP, ratt=att, oom_lock=lock,
-                        mm_count=s.mm_count + extra_count), frozenset(tags))]
+                        mm_count=s.mm_count + extra_count), frozenset(tags | {"obs:reap_start"}))]
 
 
 def t_reap_unmap(k, sc, s, i):
@@ -625,7 +631,7 @@ def t_reap_unmap(k, sc, s, i):
     oom_lock; v4.8 mmdrop."""
     if s.rpc != R_UNMAP:
         return NO
-    tags = {"deref_mm", "walk_vmas"}
+    tags = {"deref_mm", "walk_vmas", "obs:reap_finish"}
     mem = s.mem
     if s.vmas == VMAS_INTACT and mem == MEM_MAPPED:
         mem = MEM_REAPED
@@ -648,12 +654,13 @@ def t_reap_unmap(k, sc, s, i):
 
 def t_reap_sleep(k, sc, s, i):
     """schedule_timeout_idle(HZ/10) after a failed attempt (one abstract
-    step); after MAX_OOM_REAP_RETRIES = 10 failures the loop ends."""
+    step); after MAX_OOM_REAP_RETRIES (``Kernel.max_reap_retries``, 10)
+    failures the loop ends."""
     if s.rpc != R_SLEEP:
         return NO
-    if s.ratt < MAX_OOM_REAP_RETRIES:
+    if s.ratt < k.max_reap_retries:
         return [(s._replace(rpc=R_ATTEMPT), NO)]
-    return [(s._replace(rpc=R_DONE, ratt=MAX_OOM_REAP_RETRIES + 1), NO)]
+    return [(s._replace(rpc=R_DONE, ratt=k.max_reap_retries + 1), NO)]
 
 
 def t_oom_reap_task_done(k, sc, s, i):
@@ -666,15 +673,20 @@ def t_oom_reap_task_done(k, sc, s, i):
     if s.rpc != R_DONE:
         return NO
     tags = set()
-    exhausted = s.ratt > MAX_OOM_REAP_RETRIES
+    exhausted = s.ratt > k.max_reap_retries
     t = s.rtask
     mmf, gave = s.mmf, s.gave_up
+    if exhausted:
+        # "unable to reap" (v4.8/v4.9 always; from v4.17 only without MMF_OOM_SKIP)
+        tags.add("obs:unable" if not (k.unable_quiet_if_skip and mmf & MMF_SKIP)
+                 else "obs:unable_quiet")
     if k.reaper_done == "two-strike":
         if exhausted and find_lock_task_mm(s) >= 0:
             tags.add("deref_mm")
             if mmf & MMF_NOT_REAPABLE:
                 mmf |= MMF_SKIP
                 gave = 1
+                tags.add("obs:giving_up")
             else:
                 mmf |= MMF_NOT_REAPABLE
     elif k.reaper_done == "always-skip":
@@ -705,23 +717,33 @@ def t_wake_oom_reaper_timer(k, sc, s, i):
     s = s._replace(rtimers=tuple(lst))
     if s.mmf & MMF_SKIP:
         return [(s._replace(rrefs=s.rrefs - 1), DEREF)]
-    return [(s._replace(rlist=(i,) + s.rlist), DEREF)]
+    return [(s._replace(rlist=(i,) + s.rlist), frozenset({"deref_mm", f"obs:wake:T{i}"}))]
 
 
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
     return Transition(key=key, name=name, actor=actor, kind=kind, fair=fair, fire=fire, cite=cite,
-                      lock=lock, per=per, versions=versions, tracepoints=TRACEPOINTS.get(key, ()))
+                      lock=lock, per=per, versions=versions, delay=DELAY.get(key, timing.CPU))
 
 
-#: include/trace/events/oom.h events (v4.13+, history §3.3/§3.12) per transition
-TRACEPOINTS = {
-    "out_of_memory": ("mark_victim",),
-    "victim_out_of_memory": ("mark_victim",),
-    "reap_attempt": ("skip_task_reaping", "start_task_reaping"),
-    "reap_unmap": ("finish_task_reaping",),
-    "wake_oom_reaper_timer": ("wake_reaper",),
+#: what decides each step's duration (every other transition: a short CPU step)
+DELAY = {
+    "alloc_may_oom": timing.ALLOC_RETRY,            # trylock fails -> sleep 1 jiffy, retry
+    "victim_out_of_memory": timing.VICTIM_ALLOCATES,
+    "exit_mm": timing.MMAP_LOCK_HOLD,               # mmap_read_lock waits for a writer
+    "dstate_io_done": timing.DSTATE_IO,
+    "aio_complete": timing.AIO_IO,
+    "exit_mmap_unmap": timing.EXIT_UNMAP,
+    "lock_release": timing.MMAP_LOCK_HOLD,
+    "reap_attempt": timing.REAP_ATTEMPT,
+    "reap_unmap": timing.REAP_UNMAP,
+    "reap_sleep": timing.REAP_RETRY_SLEEP,
+    "wake_oom_reaper_timer": timing.OOM_REAPER_DELAY_TIMER,
+    "freeze_processes": timing.SUSPEND_START,
+    "freeze_timeout": timing.FREEZE_TIMEOUT,
+    "oom_killer_disable_timeout": timing.FREEZE_TIMEOUT,
+    "thaw_processes": timing.SUSPENDED,
 }
 
 

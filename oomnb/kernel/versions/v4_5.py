@@ -14,6 +14,7 @@ from ..kernel import Kernel, abort_v4_5, candidate_v4_5, twfm_v4_5
 
 KERNEL = Kernel(
     name="v4.5",
+    release="4.5",
     describe="no oom_reaper; TIF_MEMDIE + oom_victims; oom_killer_disable without timeout",
     cite="kernel-oom-history.md §0.5 (not checked against a v4.5 tree)",
     has_reaper=False,

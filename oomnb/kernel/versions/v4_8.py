@@ -16,6 +16,7 @@ from .v4_5 import KERNEL as V4_5
 
 KERNEL = V4_5.derive(
     "v4.8",
+    release="4.8",
     describe="reaper with find_lock_task_mm, oom_lock per attempt, MMF_OOM_REAPED/NOT_REAPABLE, "
              "remote exit_oom_victim",
     cite="kernel-oom-history.md §1 (v4.8.15 tree, mm/oom_kill.c blob d53a9aa00977)",

@@ -14,6 +14,7 @@ from .v4_8 import KERNEL as V4_8
 
 KERNEL = V4_8.derive(
     "v4.9",
+    release="4.9",
     describe="signal->oom_mm + mm_count, MMF_OOM_SKIP, mmget_not_zero gate, exit_oom_victim "
              "only by the victim, oom_killer_disable(timeout)",
     cite="kernel-oom-history.md §2 (v4.9 tree, mm/oom_kill.c blob ec9f11d4f094)",

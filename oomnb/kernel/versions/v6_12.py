@@ -8,6 +8,7 @@ from .v6_18 import KERNEL as V6_18
 
 KERNEL = V6_18.derive(
     "v6.12",
+    release="6.12",
     describe="v6.18 with the per-thread (TIF_MEMDIE) freezer exemption of 6.12",
     cite="linux-source-6.12 kernel/freezer.c:freezing_slow_path, mm/oom_kill.c:mark_oom_victim",
     freeze_exempt="tif",

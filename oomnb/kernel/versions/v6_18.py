@@ -20,6 +20,8 @@ from .v4_9 import KERNEL as V4_9
 
 KERNEL = V4_9.derive(
     "v6.18",
+    release="6.18",
+    reaper_delay="2*HZ",
     describe="OOM_REAPER_DELAY timer, MMF_OOM_REAP_QUEUED, reaper on mm_users==0 with "
              "MMF_OOM_SKIP under mmap_lock, exit_mmap sets MMF_OOM_SKIP, thaw_process(group)",
     cite="kernel-oom-history.md §3.11, §3.11a; linux-source-6.12 mm/oom_kill.c, mm/mmap.c",
@@ -32,6 +34,7 @@ KERNEL = V4_9.derive(
     exit_mmap_locked=True,
     exit_mmap_sets_skip=True,
     tree_cleared=True,
+    unable_quiet_if_skip=True,
     freeze_exempt="group",
     fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
 )
