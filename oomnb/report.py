@@ -226,8 +226,9 @@ def figure(name: str, fig, *, title: str, caption: str = "", section: str | None
 
 # --- the post's format -------------------------------------------------------
 
-#: a commit id: 12 to 40 hex digits with at least one letter and one digit
-COMMIT_ID = re.compile(r"(?<![0-9A-Za-z])(?=[0-9a-f]*[a-f])(?=[0-9a-f]*[0-9])[0-9a-f]{12,40}(?![0-9A-Za-z])")
+#: a commit id: 12 to 40 lower-case hex digits standing alone (the post has
+#: no other numbers that long)
+COMMIT_ID = re.compile(r"(?<![0-9A-Za-z_.])[0-9a-f]{12,40}(?![0-9A-Za-z_])")
 #: what a reader of the post must never see: tool and tracker lines
 _FORBIDDEN = re.compile(r"\[from notebooks/|\bnotebooks?/\d\d|\bissue \d|\bissue's\b|\bhelper\b|"
                         r"\bsession\b|rebuilt by|oomnb build`", re.IGNORECASE)
