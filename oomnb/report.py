@@ -188,16 +188,22 @@ def save_figure(fig, stem: Path) -> list[Path]:
 
 
 def _show_figure(fig) -> None:
-    """Display ``fig`` once in a notebook, and keep pyplot from showing it again."""
+    """Display ``fig`` once in a notebook (as the PNG the build exports, so it
+    shows with or without ``%matplotlib inline``), and keep pyplot from
+    showing it again at the cell's end."""
     try:
         from IPython import get_ipython
-        from IPython.display import display
+        from IPython.display import Image, display
     except ImportError:  # pragma: no cover - IPython comes with the notebook stack
         return
     if get_ipython() is None:
         return
-    display(fig)
+    import io
+
     import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": "oomnb"})
+    display(Image(data=buf.getvalue(), format="png"))
     plt.close(fig)  # a pyplot figure would otherwise be shown again at the cell's end
 
 
