@@ -151,6 +151,20 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
     ax = fig.add_axes((0.02, 1 - top / total, 0.96, (0.30 * n) / total))
     for j, a in enumerate(lanes):
         ax.plot([j, j], [0.5, n + 0.5], color="#cccccc", lw=1, zorder=0)
+    # where a thread waits in exit_aio (its __mmput blocked on IO): a grey band in its lane
+    owner, since = None, None
+    for st in steps + [None]:
+        ch = {} if st is None else {c.split("=")[0]: c.split("->")[-1] for c in st.changes if "->" in c}
+        if since is not None and (st is None or ch.get("tpc", "exit_aio") != "exit_aio"):
+            j = lanes.index(owner) if owner in lanes else None
+            end = n + 0.5 if st is None else st.n - 0.5
+            if j is not None:
+                ax.plot([j, j], [since, end], color="#bbbbbb", lw=7, solid_capstyle="butt", zorder=1)
+                ax.text(j - 0.05, (since + end) / 2, "in exit_aio", rotation=90, ha="right", va="center",
+                        fontsize=6.5, color="#777777")
+            since = None
+        if st is not None and ch.get("tpc") == "exit_aio" and since is None:
+            owner, since = ch.get("town", st.actor), st.n + 0.5
     for st in steps:
         lane = st.lane or st.actor
         j = lanes.index(lane)
@@ -171,7 +185,7 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
     ax.set_xticklabels(lanes, fontweight="bold")
     ax.xaxis.tick_top()
     ax.tick_params(axis="x", length=0)
-    ax.set_xlim(-0.2, len(lanes) - 0.1)
+    ax.set_xlim(-0.3, len(lanes) - 0.1)
     ax.set_ylim(n + 0.6, 0.4)
     ax.set_yticks([])
     ax.grid(False)
