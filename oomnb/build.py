@@ -5,11 +5,15 @@ current interpreter (nbclient). Notebooks register figures and text blocks
 through :mod:`oomnb.report`; the builder points them at ``build/`` with the
 ``OOMNB_BUILD_DIR`` and ``OOMNB_NOTEBOOK`` environment variables. Output::
 
-    build/notebooks/NN-name.ipynb   executed notebooks
+    build/notebooks/NN-name.ipynb   executed notebooks (no execution timestamps)
     build/html/NN-name.html         HTML rendering of each
-    build/figures/NAME.{pdf,svg,png,json}   registered figures (+ title, caption)
-    build/blocks/                   registered writeup blocks
-    build/writeup.txt               plain text for an LKML post (<= 72 columns)
+    build/figures/NN-NAME.{pdf,svg,png,json}   figures, numbered in post order
+    build/blocks/                   staged writeup blocks and figures
+    build/writeup.txt               the linux-mm post (see oomnb.report)
+    build/provenance.txt            which notebook and block produced what
+
+After a rebuild, ``BuildResult.figures`` says which figures differ (bytes)
+from the previous build.
 """
 
 from __future__ import annotations
@@ -51,6 +55,18 @@ class NotebookResult:
     figures: list[str] = field(default_factory=list)
 
 
+@dataclass
+class BuildResult:
+    notebooks: list[NotebookResult]
+    figures: "report.FigureChanges"
+
+    def __iter__(self):  # the notebooks, as build() returned before
+        return iter(self.notebooks)
+
+    def __len__(self):
+        return len(self.notebooks)
+
+
 def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
     """Run ``src`` in a fresh kernel; returns (executed notebook, error or None)."""
     import nbformat
@@ -88,6 +104,18 @@ def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
     return nb, err
 
 
+#: cell metadata that records when a cell ran (never stored: no wall-clock values)
+TIMING_KEYS = ("execution", "ExecuteTime", "collapsed_timing")
+
+
+def strip_timing(nb):
+    """Drop execution timestamps (``iopub.execute_input`` and friends) from ``nb``."""
+    for cell in nb.cells:
+        for k in TIMING_KEYS:
+            cell.get("metadata", {}).pop(k, None)
+    return nb
+
+
 def write_html(nb, dest: Path) -> None:
     from nbconvert import HTMLExporter
 
@@ -103,7 +131,7 @@ def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
 
 
 def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
-          nb_dir: Path | None = None, log=print) -> list[NotebookResult]:
+          nb_dir: Path | None = None, log=print) -> BuildResult:
     import nbformat
 
     from . import report
@@ -112,19 +140,21 @@ def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
     paths = find_notebooks(nb_dir, only)
     if not paths:
         raise OomnbError("no notebooks to run" + (f" matching {only}" if only else ""), path=str(nb_dir))
-    for sub in ("figures", "blocks") if not only else ():
-        shutil.rmtree(out / sub, ignore_errors=True)
-    for sub in ("notebooks", "html", "figures", "blocks"):
+    if not only:  # a full build forgets every staged block and figure
+        shutil.rmtree(out / "blocks", ignore_errors=True)
+    for sub in ("notebooks", "html", "figures", "blocks", "blocks/figures"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
     results = []
     for i, src in enumerate(paths, 1):
         log(f"[{i}/{len(paths)}] {src.name} ...")
         # Drop the figures and blocks this notebook registered last time.
-        for old in list((out / "blocks").glob(f"{src.stem}__*.json")):
+        for old in [*(out / "blocks").glob(f"{src.stem}__*.json"),
+                    *(out / "blocks" / "figures").glob(f"{src.stem}__*")]:
             old.unlink()
         t0 = time.monotonic()
         nb, err = execute_notebook(src, out)
+        strip_timing(nb)
         dt = time.monotonic() - t0
         res = NotebookResult(src, dt, err)
         nbformat.write(nb, out / "notebooks" / src.name)
@@ -135,7 +165,8 @@ def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
         log(f"[{i}/{len(paths)}] {src.name}: {status} ({dt:.1f} s)")
         results.append(res)
 
-    header = (f"oomnb {__import__('oomnb').__version__} writeup, rebuilt by `oomnb build`\n"
-              "from notebooks/*.ipynb; figures are in build/figures/.")
-    (out / "writeup.txt").write_text(report.assemble_writeup(out, header), encoding="utf-8")
-    return results
+    post, provenance, figs = report.assemble(out)
+    changes = report.export_figures(out, figs)
+    (out / "writeup.txt").write_text(post, encoding="utf-8")
+    (out / "provenance.txt").write_text(provenance, encoding="utf-8")
+    return BuildResult(results, changes)

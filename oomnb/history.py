@@ -108,10 +108,10 @@ CHANGES: list[Change] = [
     Change("v4.19", "af5679fbc669", "mm, oom: remove oom_lock from oom_reaper",
            "reaper no longer takes oom_lock"),
     Change("v5.0", "9bcdeb51bd7d", "oom, oom_reaper: do not enqueue same task twice",
-           "MMF_OOM_REAP_QUEUED: an mm is queued once", id_verified=False),
+           "MMF_OOM_REAP_QUEUED: an mm is queued once"),
     Change("v5.15", "884a7e5964e0", "mm: introduce process_mrelease system call",
            "user space can reap a dying process"),
-    Change("v5.18", "e4a38402c36e", "oom_kill.c: futex: delay the OOM reaper ...",
+    Change("v5.18", "e4a38402c36e", "oom_kill.c: futex: delay the OOM reaper to allow time for proper futex cleanup",
            "OOM_REAPER_DELAY: reaper starts 2*HZ after the kill", tag_verified=False),
     Change("v6.1", "bf3980c85212", "mm: drop oom code from exit_mmap",
            "exit_mmap unmaps under the read lock, then MMF_OOM_SKIP"),
@@ -121,6 +121,20 @@ CHANGES: list[Change] = [
            "mark_oom_victim thaws every thread (seen in 6.18 kallsyms)",
            id_verified=False, tag_verified=False),
 ]
+
+
+def change(commit: str) -> Change:
+    """The change whose id starts with ``commit``."""
+    for c in CHANGES:
+        if c.commit and c.commit.startswith(commit[:12]):
+            return c
+    raise KeyError(commit)
+
+
+def cite(commit: str) -> str:
+    """A commit cited the kernel's way: ``26db62f179d1 ("oom: keep mm of the killed task available")``."""
+    c = change(commit)
+    return f'{c.commit[:12]} ("{c.title}")'
 
 
 def df_changes() -> pd.DataFrame:
@@ -137,44 +151,51 @@ def _version_key(v: str) -> tuple[int, int]:
 
 
 def plot_change_timeline(changes: list[Change] | None = None):
-    """Timeline of the changes: release on the x axis (ordinal), one row per commit.
+    """Timeline of the changes: release on the x axis (ordinal), one row per
+    commit, its id and effect in a column to the right.
 
-    Filled markers: the reference verified the commit id. Hollow markers:
-    the id is unverified. A dashed bar around a marker: the release tag is
-    inferred or unverified. The seed series is drawn in blue.
+    Filled markers: the commit id was checked. Hollow markers: the id was
+    not checked in a tree. A dashed bar around a marker: the release tag is
+    inferred. The seed series is drawn in blue, the seed itself in bold.
     """
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     changes = changes or CHANGES
     versions = sorted({c.version for c in changes}, key=_version_key)
     xpos = {v: i for i, v in enumerate(versions)}
     n = len(changes)
-    fig, ax = plt.subplots(figsize=(9.0, 0.26 * n + 1.6))
+    fig = Figure(figsize=(7.2, 0.24 * n + 1.5))
+    ax = fig.add_axes((0.05, 0.16, 0.36, 0.72))
     for row, c in enumerate(changes):
         x, y = xpos[c.version], n - row
         color = "#0072B2" if c.seed_series else "#444444"
-        ax.plot([x, len(versions) - 0.4], [y, y], color=color, lw=0.4, ls=":", alpha=0.5)
+        ax.plot([x, len(versions) - 0.5], [y, y], color=color, lw=0.4, ls=":", alpha=0.6, clip_on=False)
         if not c.tag_verified:
             ax.plot([x - 0.4, x + 0.4], [y, y], color=color, lw=1.2, ls="--")
-        ax.plot([x], [y], marker="o", ms=6, color=color, mfc=color if c.id_verified else "white",
+        ax.plot([x], [y], marker="o", ms=5.5, color=color, mfc=color if c.id_verified else "white",
                 mew=1.3, zorder=3)
-        label = (c.commit or "(no id)") + ("?" if not c.id_verified else "")
-        ax.text(len(versions) - 0.3, y, f"{label:13} {c.what}", fontsize=6.5, va="center", color=color,
-                family="DejaVu Sans Mono", fontweight="bold" if c.commit == "26db62f179d1" else "normal")
+        label = c.commit or "(no id)"
+        ax.annotate(f"{label:12}  {c.what}", (1.02, y), xycoords=("axes fraction", "data"), fontsize=6.5,
+                    va="center", color=color, family="DejaVu Sans Mono", annotation_clip=False,
+                    fontweight="bold" if c.commit == "26db62f179d1" else "normal")
     ax.set_xticks(range(len(versions)), versions, fontsize=7, rotation=60)
-    ax.set_xlim(-0.5, len(versions) + 11)
-    ax.set_ylim(0.3, n + 0.7)
+    ax.set_xlim(-0.5, len(versions) - 0.5)
+    ax.set_ylim(0.4, n + 0.6)
     ax.set_yticks([])
     ax.grid(False)
     ax.spines["left"].set_visible(False)
-    ax.set_xlabel("first mainline release (ordinal axis)")
-    ax.set_title("OOM victim / oom_reaper changes around 26db62f179d1 (seed series in blue)", pad=22)
-    handles = [Line2D([], [], marker="o", color="#444444", ls="", label="commit id verified"),
-               Line2D([], [], marker="o", color="#444444", mfc="white", ls="", label="commit id unverified (?)"),
-               Line2D([], [], color="#444444", ls="--", label="release tag inferred or unverified")]
-    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=7)
-    fig.tight_layout()
+    ax.set_xlabel("first mainline release (one column per release)")
+    ax.set_title("OOM victim / oom_reaper changes around 26db62f179d1 (blue: the seed series)",
+                 loc="left", pad=18, fontsize=9)
+    handles = [Line2D([], [], marker="o", color="#444444", ls="", label="commit id checked")]
+    if any(not c.id_verified for c in changes):
+        handles.append(Line2D([], [], marker="o", color="#444444", mfc="white", ls="",
+                              label="id not checked in a tree"))
+    if any(not c.tag_verified for c in changes):
+        handles.append(Line2D([], [], color="#444444", ls="--", label="release inferred"))
+    ax.legend(handles=handles, loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3, fontsize=7,
+              borderaxespad=0.2, handletextpad=0.3, columnspacing=1.0)
     return fig
 
 
@@ -184,27 +205,61 @@ def unverified_note(changes: list[Change] | None = None) -> str:
     for c in changes or CHANGES:
         what = [w for w, ok in (("commit id", c.id_verified), ("release tag", c.tag_verified)) if not ok]
         if what:
-            out.append(f"{c.version:6} {c.commit or '(no id)':13} {' and '.join(what)} unverified: {c.title}")
+            out.append(f"{c.version:6} {c.commit or '(no id)':13} {' and '.join(what)} not checked: {c.title}")
     return "\n".join(out)
 
 
-def seed_summary_text(width: int = 72) -> str:
-    """The writeup block of notebook 00: the seed series in a few wrapped lines."""
+def _para(text: str, width: int = 72) -> str:
     import textwrap
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False))
 
-    seed = [c for c in CHANGES if c.seed_series]
+
+SEED = "26db62f179d1"
+
+
+def summary_intro_text(width: int = 72) -> str:
+    """The post's opening paragraph: what was studied and how."""
+    return _para(
+        f"This post looks again at {cite(SEED)}, merged in v4.9, and its series, which "
+        "made the OOM killer and the oom_reaper independent of the victim "
+        "finishing its own exit. We wrote one executable model of the victim "
+        "/ oom_reaper protocol, with transitions named after the kernel "
+        f"functions, in {', '.join(VERSIONS[:-1])} and {VERSIONS[-1]}, explored "
+        "every interleaving of it, and compared it with OOM kills recorded on "
+        "real machines. The main results:", width)
+
+
+def problem_text(width: int = 72) -> str:
+    """The problem the seed solved (before 26db62f179d1), and the series."""
+    paras = [
+        "Before the seed, the OOM killer knew its victim through TIF_MEMDIE "
+        "and found the victim's mm through find_lock_task_mm(): the first "
+        "thread that still has ->mm. A victim leaves ->mm in exit_mm(), but "
+        "it calls exit_oom_victim() only after mmput() -> __mmput() -> "
+        "exit_aio() -> exit_mmap(), and exit_aio() waits for the victim's "
+        "in-flight AIO for as long as that IO takes.",
+        "So once every thread had passed exit_mm, nothing reachable from the "
+        "task held the mm: the OOM killer could neither reap it nor decide "
+        "to skip it, and it waited for a victim that waited for IO. The only "
+        "way out was exit_oom_victim(), so from v4.6 to v4.8 the oom_reaper "
+        "cleared the victim's TIF_MEMDIE remotely. That broke the promise of "
+        "oom_killer_disable(): it could return, and suspend go on, while a "
+        f"victim thread still ran towards its IO; {cite('74070542099c')} "
+        "(v4.7) narrowed the window with a second freezer pass.",
+        "The seed pins the victim's mm in signal_struct::oom_mm with an "
+        "mm_count reference held until free_signal_struct(), so the OOM "
+        "killer and the reaper keep a reliable mm after exit_mm. The series "
+        "around it:",
+    ]
+    import textwrap
     lines = []
-    for c in seed:
-        mark = "" if c.id_verified else " (id unverified)"
-        lines += textwrap.wrap(f"{c.commit}{mark} \"{c.title}\": {c.what}.", width,
-                               subsequent_indent="    ")
-    para = ("Why: in v4.8 the OOM killer identified the victim's mm through "
-            "find_lock_task_mm(), which finds nothing once every thread has "
-            "passed exit_mm; the only way out was exit_oom_victim, so the "
-            "reaper called it remotely, which let oom_killer_disable() return "
-            "while the victim still ran. The victim's own exit_oom_victim "
-            "comes after mmput -> __mmput -> exit_aio, which may wait on IO "
-            "without bound. With signal->oom_mm the OOM killer and the reaper "
-            "keep the mm after exit_mm, so the reaper no longer needs to touch "
-            "TIF_MEMDIE.")
-    return "\n".join(lines) + "\n\n" + "\n".join(textwrap.wrap(para, width))
+    for c in (c for c in CHANGES if c.seed_series):
+        mark = "" if c.id_verified else " (id not checked in a tree)"
+        lines += textwrap.wrap(f"- {cite(c.commit)}{mark}: {c.what}.", width,
+                               subsequent_indent="  ", break_on_hyphens=False)
+    return "\n\n".join(_para(p, width) for p in paras) + "\n\n" + "\n".join(lines)
+
+
+def seed_summary_text(width: int = 72) -> str:
+    """The problem text (kept under its first name)."""
+    return problem_text(width)

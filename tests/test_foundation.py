@@ -76,7 +76,8 @@ def test_blocks_assemble_in_notebook_order(tmp_path, monkeypatch):
     report.text("early", "from 00", title="A title that is long enough to need wrapping " * 3, show=False)
     out = report.assemble_writeup(tmp_path, "header")
     assert out.index("from 00") < out.index("from 04")
-    assert "[from notebooks/04-real-traces.ipynb, block late]" in out
+    assert "header" not in out and "[from notebooks/" not in out
+    assert "block late: notebooks/04-real-traces.ipynb" in report.assemble(tmp_path)[1]
     assert all(len(line) <= 72 and "\t" not in line for line in out.splitlines())
 
 
@@ -112,9 +113,11 @@ def test_figure_registers_only_under_build(tmp_path, monkeypatch):
     monkeypatch.setenv("OOMNB_NOTEBOOK", "nb")
     report.figure("x", _fig(), title="T", caption="C")
     plt.close("all")
-    assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == ["x.json", "x.pdf", "x.png", "x.svg"]
-    meta = json.loads((tmp_path / "figures" / "x.json").read_text())
-    assert meta == {"name": "x", "title": "T", "caption": "C", "notebook": "nb"}
+    staged = tmp_path / "blocks" / "figures"
+    assert sorted(p.name for p in staged.iterdir()) == ["nb__x.json", "nb__x.pdf", "nb__x.png", "nb__x.svg"]
+    meta = json.loads((staged / "nb__x.json").read_text())
+    assert {k: meta[k] for k in ("name", "title", "caption", "notebook", "section")} == \
+        {"name": "x", "title": "T", "caption": "C", "notebook": "nb", "section": "notes"}
 
 
 # --- history (notebook 00's facts) ------------------------------------------
@@ -197,8 +200,8 @@ def test_nbval_fails_when_a_stored_output_changes(tmp_path):
     nb = nbformat.read(src, as_version=4)
     for cell in nb.cells:
         for out in cell.get("outputs", []):
-            if out.get("output_type") == "stream" and "unverified" in out.get("text", ""):
-                out["text"] = out["text"].replace("unverified", "verified", 1)
+            if out.get("output_type") == "stream" and "not checked" in out.get("text", ""):
+                out["text"] = out["text"].replace("not checked", "checked", 1)
                 break
     bad = tmp_path / "bad.ipynb"
     nbformat.write(nb, bad)
@@ -213,7 +216,9 @@ def test_build_writes_everything(tmp_path):
     b = tmp_path / "b"
     assert (b / "notebooks" / "00-the-seed.ipynb").exists()
     assert (b / "html" / "00-the-seed.html").read_text().startswith("<!DOCTYPE html>")
-    assert {p.suffix for p in (b / "figures").glob("seed-timeline.*")} == {".pdf", ".svg", ".png", ".json"}
+    assert {p.suffix for p in (b / "figures").glob("01-seed-timeline.*")} == {".pdf", ".svg", ".png", ".json"}
     w = (b / "writeup.txt").read_text()
-    assert "26db62f179d1" in w and "[from notebooks/00-the-seed.ipynb" in w
-    assert all(len(line) <= 72 for line in w.splitlines())
+    assert w.startswith("Subject: ") and '26db62f179d1 ("oom: keep mm' in w
+    assert "notebooks/00-the-seed.ipynb" in (b / "provenance.txt").read_text()
+    assert report.check_post(w, b / "figures") == []
+    assert "figures since the last build" in r.stdout

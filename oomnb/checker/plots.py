@@ -118,56 +118,143 @@ def verdict_text(scenario: str = "aio-blocked+suspend+second-oom") -> str:
 LANE_COLORS = {"A": "#E69F00", "oom_reaper": "#0072B2", "pm": "#CC79A7", "IO": "#999999",
                "timer": "#56B4E9", "kworker": "#009E73", "rcu": "#009E73",
                "lock_holder": "#999999"}
+BAD_COLOR = "#D55E00"
 
 
 def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=None):
     """A counterexample as a swimlane: one lane per actor (columns), time
-    downwards, each step labelled with its kernel function."""
+    downwards, each step labelled with its kernel function; the violating
+    step (``bad_step``, "!") and the steps the counterexample turns on
+    (:func:`render.key_steps`, ">") are marked and explained under the lanes,
+    together with what each lane stands for."""
+    import textwrap
+
+    from .render import LANE_KEY, MARK_BAD, MARK_KEY, key_steps
+
     if lanes is None:
         lanes = lanes_of(steps)
     else:
         lanes = list(lanes) + [a for a in lanes_of(steps) if a not in lanes]
+    notes = key_steps(steps)
+    marked = sorted(set(notes) | ({bad_step} if bad_step else set()))
     n = len(steps)
-    fig = Figure(figsize=(7.0, 0.32 * n + 1.2))
-    ax = fig.subplots()
+    key_lines = []
+    for a in lanes:
+        key_lines.append(f"{a}: {LANE_KEY.get(a, a)}")
+    for k in marked:
+        m = MARK_BAD if k == bad_step else MARK_KEY
+        txt = ("the violation: " if k == bad_step else "") + notes.get(k, "")
+        key_lines += textwrap.wrap(f"{k}{m} {txt}".rstrip(": "), 100, subsequent_indent="     ")
+    fig = Figure(figsize=(7.2, 0.30 * n + 0.17 * len(key_lines) + 1.0))
+    top = 0.30 * n + 0.7
+    total = top + 0.17 * len(key_lines) + 0.3
+    ax = fig.add_axes((0.02, 1 - top / total, 0.96, (0.30 * n) / total))
     for j, a in enumerate(lanes):
         ax.plot([j, j], [0.5, n + 0.5], color="#cccccc", lw=1, zorder=0)
-    prev = None
+    # where a thread waits in exit_aio (its __mmput blocked on IO): a grey band in its lane
+    owner, since = None, None
+    for st in steps + [None]:
+        ch = {} if st is None else {c.split("=")[0]: c.split("->")[-1] for c in st.changes if "->" in c}
+        if since is not None and (st is None or ch.get("tpc", "exit_aio") != "exit_aio"):
+            j = lanes.index(owner) if owner in lanes else None
+            end = n + 0.5 if st is None else st.n - 0.5
+            if j is not None:
+                ax.plot([j, j], [since, end], color="#bbbbbb", lw=7, solid_capstyle="butt", zorder=1)
+                ax.text(j - 0.05, (since + end) / 2, "in exit_aio", rotation=90, ha="right", va="center",
+                        fontsize=6.5, color="#777777")
+            since = None
+        if st is not None and ch.get("tpc") == "exit_aio" and since is None:
+            owner, since = ch.get("town", st.actor), st.n + 0.5
     for st in steps:
         lane = st.lane or st.actor
         j = lanes.index(lane)
         y = st.n
         color = LANE_COLORS.get(lane, "#444444")
-        if bad_step is not None and st.n == bad_step:
-            color = "#D55E00"
-        ax.plot([j], [y], "o", color=color, ms=6, zorder=3)
+        bad = st.n == bad_step
+        key = st.n in notes and not bad
+        ax.plot([j], [y], "o", color=BAD_COLOR if bad else color, ms=7 if (bad or key) else 5.5,
+                mec="black" if key else None, mew=1.2 if key else 0, zorder=3)
         label = st.function
         if lane != st.actor:
-            label = f"{label} ({st.actor})"
-        if st.key == "oom_killer_disable_return":
-            label += "  <- returns true"
-        ax.text(j + 0.08, y, f"{st.n}. {label}", va="center", ha="left", fontsize=7.5,
-                color="black" if color != "#D55E00" else "#D55E00")
-        if prev is not None:
-            ax.plot([prev[0], j], [prev[1], y], color="#888888", lw=0.6, zorder=1)
-        prev = (j, y)
+            label = f"<{label}>"
+        mark = MARK_BAD if bad else MARK_KEY if key else ""
+        ax.text(j + 0.07, y, f"{st.n}{mark} {label}", va="center", ha="left", fontsize=7.5,
+                color=BAD_COLOR if bad else "black", fontweight="bold" if (bad or key) else "normal",
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.3, "alpha": 0.85})
     ax.set_xticks(range(len(lanes)))
-    ax.set_xticklabels(lanes)
+    ax.set_xticklabels(lanes, fontweight="bold")
     ax.xaxis.tick_top()
-    ax.set_xlim(-0.3, len(lanes) - 0.2 + 1.2)
-    ax.set_ylim(n + 0.8, 0.2)
+    ax.tick_params(axis="x", length=0)
+    ax.set_xlim(-0.3, len(lanes) - 0.1)
+    ax.set_ylim(n + 0.6, 0.4)
     ax.set_yticks([])
     ax.grid(False)
-    for side in ("left", "right", "bottom"):
+    for side in ("left", "right", "bottom", "top"):
         ax.spines[side].set_visible(False)
     if title:
-        ax.set_title(title, loc="left", pad=22)
-    fig.tight_layout()
+        ax.set_title(title, loc="left", pad=20)
+    fig.text(0.02, (0.17 * len(key_lines) + 0.15) / total, "\n".join(key_lines), va="top", ha="left",
+             fontsize=7, family="DejaVu Sans Mono")
+    return fig
+
+
+#: short column labels of the standard scenarios in the verdict heat map
+SCENARIO_SHORT = {"aio-blocked+suspend+second-oom": "aio+pm", "mmap-lock-forever+second-oom": "lock",
+                  "dstate-thread+second-oom": "dstate", "fast-exit": "fast"}
+VERDICT_COLORS = {"VIOLATED": "#D55E00", "holds": "#56B4E9", "vacuous": "#E5E5E5", "n/a": "#FFFFFF"}
+
+
+def _short(label: str) -> str:
+    base, _, rest = label.partition(" (")
+    th = rest.split(" ")[0]
+    return f"{SCENARIO_SHORT.get(base, base)}/{th}t"
+
+
+def plot_verdict_matrix():
+    """Every verdict of the standard runs as a heat map: properties (rows)
+    against version x scenario (columns, grouped by version)."""
+    import numpy as np
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    df = df_verdicts()
+    scen = list(dict.fromkeys(df.index.get_level_values(0)))
+    props = [p.name for p in PROPERTIES]
+    order = list(VERDICT_COLORS)
+    cols = [(v, sc) for v in VERSION_ORDER for sc in scen]
+    grid = np.array([[order.index(df.loc[(sc, p), v]) for v, sc in cols] for p in props])
+    fig = Figure(figsize=(7.2, 4.4))
+    ax = fig.subplots()
+    ax.imshow(grid, cmap=ListedColormap([VERDICT_COLORS[o] for o in order]), vmin=-0.5,
+              vmax=len(order) - 0.5, aspect="auto")
+    for i in range(len(props)):
+        for j, (v, sc) in enumerate(cols):
+            if df.loc[(sc, props[i]), v] == "VIOLATED":
+                ax.text(j, i, "x", ha="center", va="center", fontsize=7, color="white", fontweight="bold")
+    ax.set_yticks(range(len(props)), props, fontsize=7.5)
+    ax.set_xticks(range(len(cols)), [_short(sc) for v, sc in cols], rotation=90, fontsize=6.5)
+    for k in range(1, len(VERSION_ORDER)):
+        ax.axvline(k * len(scen) - 0.5, color="black", lw=1.2)
+    for k, v in enumerate(VERSION_ORDER):
+        ax.text((k + 0.5) * len(scen) - 0.5, -0.9, v, ha="center", va="bottom", fontsize=9,
+                fontweight="bold")
+    ax.set_xticks(np.arange(-0.5, len(cols)), minor=True)
+    ax.set_yticks(np.arange(-0.5, len(props)), minor=True)
+    ax.grid(which="minor", color="white", lw=0.8)
+    ax.grid(which="major", visible=False)
+    ax.tick_params(which="both", length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    ax.set_xlabel("standard scenario (victim threads)")
+    ax.legend(handles=[Patch(facecolor=VERDICT_COLORS[o], edgecolor="#999999", label=o) for o in order],
+              loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
+    ax.set_title(f"Verdicts of {len(props)} properties, {len(scen)} scenarios, {len(VERSION_ORDER)} versions",
+                 loc="left", pad=30)
     return fig
 
 
 def plot_state_space():
-    """States and transitions per standard scenario and version (log scale)."""
+    """States per standard scenario and version (log scale)."""
     df = df_state_space().reset_index()
     scen = list(dict.fromkeys(df["scenario"]))
     fig = Figure(figsize=(7.0, 3.4))
@@ -179,9 +266,112 @@ def plot_state_space():
         xs = [i + (k - 1.5) * width for i in range(len(scen))]
         ax.bar(xs, sub["states"], width, color=colors[v], label=v)
     ax.set_yscale("log")
-    ax.set_ylabel("distinct states")
+    ax.set_ylabel("distinct states (count)")
     ax.set_xticks(range(len(scen)))
     ax.set_xticklabels([s.replace("+", "+\n").replace(" (", "\n(") for s in scen], fontsize=7)
     ax.legend(ncol=4, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+# --- the post's blocks -----------------------------------------------------------
+
+MAIN = "aio-blocked+suspend+second-oom"
+_W = 72
+
+
+def _wrap(text: str, indent: str = "", sub: str | None = None) -> str:
+    import textwrap
+    return "\n".join(textwrap.wrap(text, _W, initial_indent=indent, break_on_hyphens=False,
+                                    subsequent_indent=indent if sub is None else sub))
+
+
+def _violated_in(rs, prop) -> list:
+    return [v for v in VERSION_ORDER if rs[v].verdicts[prop].verdict == "violated"]
+
+
+def _runs(scenario: str):
+    sc = parse_scenario(scenario)
+    return next(r for s, r in run_standard() if s == sc)
+
+
+def _list(xs) -> str:
+    xs = list(xs)
+    return xs[0] if len(xs) == 1 else ", ".join(xs[:-1]) + " and " + xs[-1]
+
+
+def summary_claims() -> str:
+    """The model's main claims for the post's opening, read off the verdicts."""
+    one, two = _runs(MAIN), _runs(MAIN + "+threads=2")
+    lines = []
+    for prop in ("pm_exclusion[tif]", "no_premature_kill", "reap_progress"):
+        vs = _violated_in(one, prop)
+        if vs:
+            n = len(one[vs[0]].verdicts[prop].steps)
+            lines.append(f"- {prop} is violated in {_list(vs)} (shortest counterexample in "
+                         f"{vs[0]}: {n} steps) and holds in "
+                         f"{_list(v for v in VERSION_ORDER if v not in vs)}.")
+    new = [p for p in one[VERSION_ORDER[-1]].verdicts
+           if two[VERSION_ORDER[-1]].verdicts[p].verdict == "violated"
+           and one[VERSION_ORDER[-1]].verdicts[p].verdict != "violated"]
+    cur = VERSION_ORDER[-1]
+    held = sum(v.verdict in ("holds", "vacuous") for v in one[cur].verdicts.values())
+    lines.append(f"- {cur} keeps {held} of {len(one[cur].verdicts)} properties with a one-thread "
+                 f"victim" + (f", but with two victim threads it violates {_list(new)}." if new else "."))
+    return "\n".join(_wrap(x, "", "  ") for x in lines)
+
+
+def property_glossary() -> str:
+    """Each property's name and the kernel claim it encodes (for the post)."""
+    import re
+
+    from .. import history
+    from ..report import COMMIT_ID
+
+    def cite(m):
+        try:
+            return history.cite(m.group(0))
+        except KeyError:
+            return m.group(0)
+    out = []
+    for p in PROPERTIES:
+        out.append(_wrap(f"{p.name}: {COMMIT_ID.sub(cite, p.claim)}", "  ", "    "))
+    return "\n".join(out)
+
+
+def model_text() -> str:
+    """The post's model section: what was explored, the verdict table, the
+    properties in one line each."""
+    one = _runs(MAIN)
+    states = {v: one[v].states for v in VERSION_ORDER}
+    intro = _wrap(
+        "The model is one transition table whose transitions are named after "
+        "the kernel functions they stand for (mark_oom_victim, exit_mm, "
+        "__oom_reap_task_mm, oom_killer_disable, ...); each version is a small "
+        "derivation of it. Actors: the victim's threads T0 (and T1), a task A "
+        "whose allocation invokes the OOM killer and may select a second "
+        "victim W, the oom_reaper, suspend (pm), the IO that completes the "
+        "victim's AIO, timers. Thread steps, the reaper and timers are weakly "
+        "fair; taking oom_lock and the mmap lock is strongly fair; IO "
+        "completion and the start of suspend are not fair at all.")
+    scen = _wrap(
+        f"Verdicts for {MAIN} with one victim thread: the victim has AIO in "
+        "flight on a device that may never complete it, suspend may start, "
+        "and A may invoke the OOM killer again. Every interleaving is "
+        "explored (" + ", ".join(f"{v}: {n} states" for v, n in states.items()) + "):")
+    table = verdict_text(MAIN)
+    legend = _wrap("vacuous: the scenario never reaches the property's premise. "
+                   "[tif] and [group] are two readings of 'a victim thread': "
+                   "one that has or had TIF_MEMDIE, or any thread of a victim's "
+                   "thread group. The properties:")
+    return "\n\n".join([intro, scen, table, legend, property_glossary()])
+
+
+def counterexample_text(version: str, prop: str, intro: str, scenario: str = MAIN) -> str:
+    """One counterexample for the post: a sentence, the ASCII swimlane with
+    its key and marked steps."""
+    from .render import swimlane
+    steps = result(version, scenario).verdicts[prop].steps
+    head = _wrap(f"{version}, {prop}, {scenario} ({len(steps)} steps). {intro}")
+    return head + "\n\n" + swimlane(steps, bad=steps[-1].n if not any(s.loop for s in steps) else None,
+                                     key=True)

@@ -77,14 +77,98 @@ def lanes_of(steps) -> list:
     return [a for a in LANE_ORDER if a in seen] + sorted(seen - set(LANE_ORDER))
 
 
-def swimlane(steps, width: int = WIDTH) -> str:
-    """One lane per actor, kernel function names on the steps, <= 72 columns."""
+#: what each lane of a swimlane stands for (the key printed under it)
+LANE_KEY = {
+    "T0": "the OOM victim (its first thread)",
+    "T1": "the OOM victim's second thread",
+    "T2": "the OOM victim's third thread",
+    "A": "a task whose allocation invokes the OOM killer",
+    "oom_reaper": "the oom_reaper kthread",
+    "timer": "timers (OOM_REAPER_DELAY, freezer and disable timeouts)",
+    "kworker": "a kworker (the async __mmput of mmput_async)",
+    "rcu": "an RCU callback",
+    "pm": "suspend: freeze_processes -> oom_killer_disable",
+    "IO": "the block layer completing the victim's AIO",
+    "lock_holder": "another task holding the victim's mmap_lock",
+}
+MARK_BAD, MARK_KEY, MARK_LOOP = "!", ">", "*"
+_CHANGE = __import__("re").compile(r"^([A-Za-z0-9_.]+)=(.*?)->(.*)$")
+
+
+def _changes(st) -> dict:
+    out = {}
+    for c in st.changes:
+        m = _CHANGE.match(c)
+        if m:
+            out[m.group(1)] = (m.group(2), m.group(3))
+    return out
+
+
+def key_steps(steps) -> dict:
+    """The steps a counterexample turns on, each with a one-line note:
+    a remote ``exit_oom_victim``, a reap that unmaps nothing, MMF_OOM_SKIP
+    set while the victim's memory is still mapped (and where the victim
+    is), ``oom_killer_disable()`` returning, a second victim selected."""
+    notes = {}
+    seen = {"mem": "mapped", "tpc": "-", "town": "-", "mm_users": "?"}
+    for st in steps:
+        ch = _changes(st)
+        where = (f"{seen['town']} waits in {seen['tpc']}"
+                 if seen["town"] not in ("-", "") and seen["tpc"] not in ("-", "") else "")
+        msg = []
+        if not st.actor.startswith("T"):
+            for k, (a, b) in ch.items():
+                if k.endswith(".TIF_MEMDIE") and a == "1" and b == "0":
+                    t = k.split(".")[0]
+                    v = ch.get("oom_victims")
+                    msg.append(f"{st.actor} calls exit_oom_victim({t}) remotely: TIF_MEMDIE "
+                               f"cleared" + (f", oom_victims {v[0]}->{v[1]}" if v else ""))
+        if st.actor == "oom_reaper" and ch.get("rpc") == ("attempt", "done"):
+            why = "mmget_not_zero fails, mm_users = 0" if seen["mm_users"] == "0" else "nothing to unmap"
+            msg.append(f"{st.function} unmaps nothing ({why})" + (f" while {where}" if where else ""))
+        if "mmf" in ch and "MMF_OOM_SKIP" in ch["mmf"][1] and "MMF_OOM_SKIP" not in ch["mmf"][0] \
+                and seen["mem"] == "mapped" and ch.get("mem", ("", "mapped"))[1] == "mapped":
+            msg.append("MMF_OOM_SKIP set, the victim's memory still mapped"
+                       + (f" ({where})" if where else ""))
+        if st.key == "oom_killer_disable_return":
+            msg.append("oom_killer_disable() returns true: suspend goes on")
+        if ch.get("w_killed", ("", ""))[1] == "1":
+            msg.append(f"{st.function} kills W, a second victim"
+                       + (", while the first one's memory is mapped" if seen["mem"] == "mapped" else ""))
+        if _lane(st) != st.actor and st.actor == "IO":
+            msg.append(f"{_lane(st)}'s IO completes ({st.function}) and {_lane(st)} runs on")
+        if msg:
+            notes[st.n] = "; ".join(msg)
+        for k in ("mem", "tpc", "town", "mm_users"):
+            if k in ch:
+                seen[k] = ch[k][1]
+    return notes
+
+
+def _chunks(label: str, room: int) -> list:
+    """Split ``label`` into pieces of at most ``room`` columns, after a '_',
+    ':', '=' or '(' where possible, so that it stays in its lane."""
+    out = []
+    while len(label) > room:
+        cut = max((i + 1 for i, c in enumerate(label[:room]) if c in "_:=(" and i > 0), default=room)
+        out.append(label[:cut])
+        label = label[cut:]
+    return out + [label] if label else out
+
+
+def swimlane(steps, width: int = WIDTH, *, bad: int | None = None, key: bool = False) -> str:
+    """One lane per actor, kernel function names on the steps, <= ``width``
+    columns; a long name wraps inside its own lane. ``bad``: the step that
+    violates the property (marked ``!``); steps a counterexample turns on
+    (:func:`key_steps`) are marked ``>``, a fair cycle ``*``. ``key``: add
+    the key (lanes, marks, the marked steps' notes) under the lanes."""
     lanes = lanes_of(steps)
     if not lanes:
         return ""
-    num = 4
+    num = 5
     lw = max(8, (width - num) // len(lanes))
     col = {a: num + i * lw for i, a in enumerate(lanes)}
+    notes = key_steps(steps)
     rows = []
     hdr = " " * num
     for a in lanes:
@@ -95,23 +179,44 @@ def swimlane(steps, width: int = WIDTH) -> str:
         sep = sep.ljust(col[a]) + "-" * (lw - 1)
     rows.append(sep.rstrip()[:width])
     for s in steps:
-        line = f"{s.n:3d}{'*' if s.loop else ' '}"
+        mark = MARK_BAD if s.n == bad else MARK_KEY if s.n in notes else MARK_LOOP if s.loop else " "
         lane = _lane(s)
-        for a in lanes:
-            if a == lane:
-                break
-            line = line.ljust(col[a]) + "|"
         name = s.function
         if s.key == "exit_oom_victim":
             name += "()"
         if lane != s.actor:
             name = f"<{name}>"          # an IO completion that belongs to this thread
-        start = col[lane]
-        if start + len(name) > width:
-            start = max(len(line.rstrip()) + 1, width - len(name))
-        line = line.ljust(start) + name
-        rows.append(line[:width].rstrip())
+        for i, piece in enumerate(_chunks(name, lw - 1)):
+            line = f"{s.n:3d}{mark} " if i == 0 else " " * num
+            for a in lanes:
+                if a == lane:
+                    break
+                line = line.ljust(col[a]) + "|"
+            rows.append((line.ljust(col[lane]) + piece).rstrip())
+    if key:
+        rows.append("")
+        rows += _key(lanes, steps, notes, bad, width)
     return "\n".join(rows)
+
+
+def _key(lanes, steps, notes, bad, width) -> list:
+    out = ["Lanes:"]
+    for a in lanes:
+        out += textwrap.wrap(f"{a:<11} {LANE_KEY.get(a, a)}", width, initial_indent="  ",
+                             subsequent_indent=" " * 14)
+    if any(_lane(s) != s.actor for s in steps):
+        out += textwrap.wrap("<fn> in a thread's lane: the IO of that thread completes", width,
+                             initial_indent="  ", subsequent_indent="    ")
+    out.append("Marks:")
+    for n in sorted(set(notes) | ({bad} if bad else set())):
+        m = MARK_BAD if n == bad else MARK_KEY
+        text = notes.get(n, "")
+        if n == bad:
+            text = "the violation" + (": " + text if text else "")
+        out += textwrap.wrap(f"{n:3d}{m} {text}", width, initial_indent="  ", subsequent_indent="       ")
+    if any(s.loop for s in steps):
+        out.append(f"  {MARK_LOOP}    the fair cycle that repeats forever")
+    return out
 
 
 def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 12) -> str:

@@ -10,8 +10,12 @@ interpreter, against the shipped data in data/, and write build/:
 
   build/notebooks/   executed notebooks
   build/html/        an HTML rendering of each
-  build/figures/     every registered figure as PDF, SVG and PNG (byte-reproducible)
-  build/writeup.txt  plain text (<= 72 columns) for an LKML post
+  build/figures/     every registered figure as NN-NAME.{pdf,svg,png} in the
+                     order of the post (byte-reproducible)
+  build/writeup.txt  the linux-mm post: Subject line, plain ASCII, <= 72 columns
+  build/provenance.txt  which notebook and block produced each part of it
+
+It then says which figures changed (bytes differ) since the previous build.
 
 --in-place also stores the fresh outputs in notebooks/ (do this before a commit
 so that nbval compares against current outputs)."""
@@ -32,7 +36,8 @@ def run(args) -> int:
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
-    results = build(out, in_place=args.in_place, only=args.only, log=log)
+    res = build(out, in_place=args.in_place, only=args.only, log=log)
+    results, ch = res.notebooks, res.figures
     failed = [r for r in results if r.error]
     figs = sorted(p.name for p in (out / "figures").glob("*") if p.suffix in (".pdf", ".svg", ".png"))
     total = sum(r.seconds for r in results)
@@ -42,6 +47,17 @@ def run(args) -> int:
     print(f"  {out}/figures/    {len(figs)} files ({len(figs) // 3} figures x pdf/svg/png)")
     w = out / "writeup.txt"
     print(f"  {w}  {len(w.read_text().splitlines())} lines")
+    print(f"  {out}/provenance.txt")
+    if not (ch.changed or ch.new or ch.removed):
+        print(f"figures: none changed since the last build ({len(ch.unchanged)} identical)")
+    else:
+        print(f"figures since the last build: {len(ch.changed)} changed, {len(ch.new)} new, "
+              f"{len(ch.removed)} removed, {len(ch.unchanged)} identical")
+        for word, names in (("changed", ch.changed), ("new", ch.new), ("removed", ch.removed)):
+            for name in names:
+                print(f"  {word:8} {name}")
+    for line in ch.renumbered:
+        print(f"  renumbered {line}")
     if args.in_place:
         print(f"  notebooks/        {len(results) - len(failed)} notebooks updated in place")
     for r in failed:
