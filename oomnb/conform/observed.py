@@ -218,10 +218,11 @@ def episodes_of(tr) -> list:
     if eps.empty:
         return out
     metas_cache: dict = {}
-    runkey = evs["run"].astype(str)
-    for (machine, run), g in eps.groupby([eps["machine"].astype(str), eps["run"].astype(str)],
+    runkey = _key(evs["run"])
+    mkey = _key(evs["machine"])
+    for (machine, run), g in eps.groupby([_key(eps["machine"]), _key(eps["run"])],
                                          sort=False, dropna=False):
-        rows = evs[(evs["machine"].astype(str) == machine) & (runkey == run)]
+        rows = evs[(mkey == machine) & (runkey == run)]
         rdir = _run_dir(rows) if len(rows) else None
         meta = None
         if rdir is not None:
@@ -231,9 +232,13 @@ def episodes_of(tr) -> list:
         g = g.sort_values("kill", kind="stable")
         kills = g[["pid", "kill"]].to_records(index=False)
         for _, e in g.iterrows():
-            out.append(_episode(machine, None if run in ("None", "nan") else run, e, rows, meta,
+            out.append(_episode(machine or "input", run or None, e, rows, meta,
                                 rdir, capture, kills))
     return out
+
+
+def _key(col: pd.Series) -> pd.Series:
+    return col.astype(object).where(col.notna(), "").astype(str)
 
 
 def _episode(machine, run, e, rows, meta, rdir, capture, kills) -> Episode:
