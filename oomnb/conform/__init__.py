@@ -99,7 +99,7 @@ class Cell:
             "observed": len(e.events), "explained": r.consumed if r else 0,
             "first_unexplained": un.label() if un else None,
             "first_unexplained_event": un.event if un else None,
-            "first_unexplained_at": un.where if un else None,
+            "first_unexplained_at": short_where(un.where) if un else None,
             "timing": self.timing, "timing_checks": len(self.checks),
             "timing_first_impossible": str(bad[0]) if bad else None,
         }
@@ -118,8 +118,8 @@ class Result:
         d = self.df()
         if d.empty:
             return d
-        m = d.pivot_table(index=["scenario", "machine", "episode"], columns="version",
-                          values=what, aggfunc="first", dropna=False)
+        d = d.assign(scenario=d.scenario.fillna("-"), machine=d.machine.fillna("-"))
+        m = d.pivot(index=["scenario", "machine", "episode"], columns="version", values=what)
         cols = [v for v in VERSIONS if v in m.columns] + [v for v in m.columns if v not in VERSIONS]
         return m[cols].sort_index()
 
@@ -179,6 +179,12 @@ def evidence(e: Episode) -> str:
             f"({st} checked as states)")
 
 
+def short_where(where: str) -> str:
+    """``.../machine/run/trace.txt:19`` -> ``machine/run/trace.txt:19``."""
+    parts = where.replace("\\", "/").split("/")
+    return "/".join(parts[-3:])
+
+
 def explain_cell(c: Cell) -> str:
     e, r = c.episode, c.replay
     lines = [f"episode {e.id} in {c.version}"
@@ -203,7 +209,7 @@ def explain_cell(c: Cell) -> str:
     if not r.conforms:
         u = r.unexplained
         lines.append(f"first unexplained: #{r.unexplained_index + 1} {u.label()} "
-                     f"({u.event}, {u.where})")
+                     f"({u.event}, {short_where(u.where)})")
         lines.append(f"model state there: {describe_state(r.state)}")
         lines.append("enabled there: " + "; ".join(
             f"{k}{'' if i is None else f'[{i}]'}" + (f" -> {', '.join(o)}" if o else " (silent)")
