@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .. import events as ev
 from ..checker.plots import plot_swimlane
 
 
@@ -31,7 +32,7 @@ def replay_steps(cell) -> list:
         what = ", ".join(e.events[i].label() for i in s.consumed)
         if s.edge is None:
             x = e.events[s.consumed[0]]
-            lane = "oom_reaper" if x.what == "reaper_wake" else next(
+            lane = "oom_reaper" if x.what == ev.REAPER_WAKE else next(
                 (k for k, v in r.binding.items() if v == x.pid), "T0")
             out.append(_Lane(len(out) + 1, lane, lane, f"seen: {what}", "state"))
             continue

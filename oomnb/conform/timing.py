@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from .. import events as ev
 from ..kernel import timing as kt
 from ..kernel.versions import load_kernel
+from .observed import IN_EXIT_AIO
 
 CPU_MAX_S = 0.1          # 25 jiffies at HZ=250
 ATTEMPTS = (ev.REAP_START, ev.REAP_SKIP)
@@ -70,7 +71,7 @@ def checks(episode, version, cal=None) -> list:
     k = load_kernel(version) if isinstance(version, str) else version
     if not k.has_reaper:
         return []
-    obs = [o for o in episode.events if not math.isnan(o.t) and o.what != "in_exit_aio"]
+    obs = [o for o in episode.events if not math.isnan(o.t) and o.what != IN_EXIT_AIO]
     slack = slack_max(cal, episode.machine)
     jiffy = 1 / k.hz
     out = []
