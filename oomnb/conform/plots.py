@@ -72,7 +72,7 @@ def plot_calibration(ep: pd.DataFrame, cal) -> Figure:
         a1.axvline(p.value * 1e3, color="black", lw=1)
     a1.set_yticks(range(len(machines)))
     a1.set_yticklabels([m.split("-")[0] for m in machines])
-    a1.set_xlabel("kill -> wake_reaper - 2*HZ (ms)")
+    a1.set_xlabel(f"kill -> {ev.WAKE_REAPER} - 2*HZ (ms)")
     a1.set_title("timer lateness t_slack", loc="left", fontsize=9)
     for ax, outcome, col, sym, title in (
             (a2, "reaped", "reap_duration", "B_reap", "reap: start -> finish"),
