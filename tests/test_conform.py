@@ -169,3 +169,30 @@ def test_synthetic_lines_through_the_readers(tmp_path, capsys, sc):
         reaper = any(o.what in (ev.REAPER_WAKE, ev.REAP_START) for o in direct.events)
         (old,) = _cells(d, version="v4.5")
         assert (old["ordering"] == cf.FAILS) == reaper
+
+
+def test_second_process_is_w():
+    """Another process killed during the episode is the model's W; the
+    replay then runs with +second-oom, and V outranks W."""
+    cap = {ev.KILL, ev.KILL_OTHER, ev.REAP_START, ev.REAP_FINISH}
+    e = _ep((ev.KILL, 1), (ev.REAP_START, 1), (ev.REAP_FINISH, 1), (ev.KILL_OTHER, 2),
+            capture=cap)
+    e.scenario = "aio-blocked"
+    c = cf.replay_cell(e, "v4.9")
+    assert c.scenario.second_oom and c.verdict == cf.CONFORMS
+    assert c.replay.binding == {"T0": 1, "W": 2}
+    e.events = [Observed(ev.KILL_OTHER, 2, 0.0, "x"), Observed(ev.KILL, 1, 1.0, "x")]
+    r = cf.replay_cell(e, "v6.18").replay
+    assert not r.conforms and r.unexplained_index == 0
+    e.events = [Observed(ev.KILL, 1, 0.0, "x")]
+    assert not cf.scenario_for(e)[0].second_oom
+
+
+def test_calibration_report_units():
+    from oomnb import calibrate, trace
+    cal = calibrate.calibrate(trace.df_episodes([str(trace.data_dir())]))
+    r = calibrate.report(cal).set_index("symbol")
+    slack = cal.get("t_slack")
+    assert r.loc["t_slack", "value"] == pytest.approx(cal.reaper_delay_s + slack.value)
+    assert r.loc["t_slack", "lo"] <= r.loc["t_slack", "value"] <= r.loc["t_slack", "hi"]
+    assert r.loc["B_reap", "value"] == pytest.approx(cal.get("B_reap").value / 2 ** 30)
