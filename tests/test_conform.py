@@ -196,3 +196,11 @@ def test_calibration_report_units():
     assert r.loc["t_slack", "value"] == pytest.approx(cal.reaper_delay_s + slack.value)
     assert r.loc["t_slack", "lo"] <= r.loc["t_slack", "value"] <= r.loc["t_slack", "hi"]
     assert r.loc["B_reap", "value"] == pytest.approx(cal.get("B_reap").value / 2 ** 30)
+
+
+def test_no_model_counterpart_is_said():
+    e = _ep((ev.KILL, 1))
+    e.scenario = "some-new-scenario"
+    c = cf.replay_cell(e, "v6.18")
+    assert c.verdict == cf.NO_SCENARIO and "no model counterpart" in c.note
+    assert "no model scenario" in cf.explain_cell(c)

@@ -40,9 +40,11 @@ def replay_steps(cell) -> list:
         out.append(_Lane(len(out) + 1, s.edge.actor, s.edge.actor, label, s.edge.key, s.edge.instance))
     if not r.conforms:
         u = r.unexplained
-        nxt = "; ".join(x.split(" by ")[0] for x in r.could_show[:2]) or "nothing"
-        out.append(_Lane(len(out) + 1, "oom_reaper" if u.what.startswith("reap") else "T0",
-                         "observed", f"{u.label()} unexplained (model: {nxt})", "bad"))
+        nxt = ", ".join(sorted({x.split(" by ")[0] for x in r.could_show
+                                if not x.startswith(ev.REAPER_WAKE)})) or "nothing"
+        lane = "oom_reaper" if u.what.startswith("reap") else "T0"
+        out.append(_Lane(len(out) + 1, lane, lane,
+                         f"observed {u.label()}: unexplained (the model shows {nxt})", "bad"))
     return out
 
 
