@@ -207,6 +207,31 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
     return cal
 
 
+#: the calibration report: (label, parameter, scale to the shown unit, unit)
+REPORT = (
+    ("timer delay: kill -> wake_reaper", "t_slack", 1.0, "s"),
+    ("wake_reaper -> start_task_reaping", "t_attempt", 1e3, "ms"),
+    ("reap throughput (oom_reaper)", "B_reap", 1 / GIB, "GiB/s"),
+    ("reap fixed cost (Theil-Sen intercept)", "reap_t0", 1e3, "ms"),
+    ("exit_mmap throughput (victim's own exit)", "B_exit", 1 / GIB, "GiB/s"),
+)
+
+
+def report(cal: Calibration, machine: str = "all") -> pd.DataFrame:
+    """The fitted parameters in readable units, with their 90 % intervals:
+    the timer delay is ``OOM_REAPER_DELAY`` plus the fitted lateness."""
+    rows = []
+    for label, name, scale, unit in REPORT:
+        p = cal.get(name, machine)
+        if p is None:
+            continue
+        add = cal.reaper_delay_s if name == "t_slack" else 0.0
+        rows.append({"quantity": label, "symbol": name, "value": (p.value + add) * scale,
+                     "lo": (p.lo + add) * scale, "hi": (p.hi + add) * scale, "unit": unit,
+                     "n": p.n})
+    return pd.DataFrame(rows, columns=["quantity", "symbol", "value", "lo", "hi", "unit", "n"])
+
+
 def _v618():
     from .kernel.versions import VERSIONS
     return VERSIONS["v6.18"]
@@ -219,4 +244,4 @@ def calibrate_data(paths=None) -> Calibration:
     return calibrate(trace.df_episodes(paths))
 
 
-__all__ = ["Param", "Calibration", "calibrate", "calibrate_data", "theil_sen"]
+__all__ = ["Param", "Calibration", "calibrate", "calibrate_data", "theil_sen", "report", "REPORT"]
