@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ class _Lane:
     key: str
     instance: object = None
     loop: bool = False
+    changes: list = field(default_factory=list)   # state changes, as the checker prints them
 
 
 def replay_steps(cell) -> list:
@@ -37,7 +38,12 @@ def replay_steps(cell) -> list:
             out.append(_Lane(len(out) + 1, lane, lane, f"seen: {what}", "state"))
             continue
         label = s.edge.transition.name + (f"  => {what}" if what else "")
-        out.append(_Lane(len(out) + 1, s.edge.actor, s.edge.actor, label, s.edge.key, s.edge.instance))
+        ch = []
+        if r.graph is not None:
+            from ..checker.run import diff_states
+            ch = diff_states(r.graph.kernel, r.graph.states[s.edge.src], r.graph.states[s.edge.dst])
+        out.append(_Lane(len(out) + 1, s.edge.actor, s.edge.actor, label, s.edge.key, s.edge.instance,
+                         changes=ch))
     if not r.conforms:
         u = r.unexplained
         nxt = ", ".join(sorted({x.split(" by ")[0] for x in r.could_show
