@@ -131,8 +131,9 @@ def run(args) -> int:
             print(f"{name:<22} {'-':>9} {'-':>9} {'-':>9} {0:>8.0%}")
             continue
         m = meas.get(name, {}).get("median")
+        mtxt = "-" if m is None else f"{m:.4f}"
         print(f"{name:<22} {q['p05']:>9.4f} {q['median']:>9.4f} {q['p95']:>9.4f} "
-              f"{q['reached']:>8.0%} {m if m is None else f'{m:.4f}':>9}")
+              f"{q['reached']:>8.0%} {mtxt:>9}")
     print(f"reap attempts: mean {s['reap_attempts']['mean']:.2f}, max {s['reap_attempts']['max']}; "
           f"premature second kills {s['premature_second_kill_rate']:.1%}; "
           f"unable to reap {s['unable_to_reap_rate']:.1%}")
