@@ -133,7 +133,7 @@ def run(args) -> int:
         m = meas.get(name, {}).get("median")
         mtxt = "-" if m is None else f"{m:.4f}"
         print(f"{name:<22} {q['p05']:>9.4f} {q['median']:>9.4f} {q['p95']:>9.4f} "
-              f"{q['reached']:>8.0%} {mtxt:>9}")
+              f"{q['reached']:>8.1%} {mtxt:>9}")
     print(f"reap attempts: mean {s['reap_attempts']['mean']:.2f}, max {s['reap_attempts']['max']}; "
           f"premature second kills {s['premature_second_kill_rate']:.1%}; "
           f"unable to reap {s['unable_to_reap_rate']:.1%}")

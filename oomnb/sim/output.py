@@ -282,16 +282,17 @@ def perfetto_events(timelines) -> list:
                     "args": {"name": f"{tl.kernel} {tl.scenario}"}})
         for tid, (actor, sls) in enumerate(tl.lanes.items(), 1):
             out.append({"ph": "M", "name": "thread_name", "pid": p, "tid": tid, "args": {"name": actor}})
-            r = [(round(a * us, 3), round(b * us, 3), lab) for a, b, lab in sls]
+            # whole microseconds: integer sums, so nesting is exact
+            r = [(int(round(a * us)), int(round(b * us)), lab) for a, b, lab in sls]
             x = [{"ph": "X", "pid": p, "tid": tid, "cat": actor, "name": actor,
-                  "ts": r[0][0], "dur": round(r[-1][1] - r[0][0], 3)}]
+                  "ts": r[0][0], "dur": r[-1][1] - r[0][0]}]
             x += [{"ph": "X", "pid": p, "tid": tid, "cat": actor, "name": lab, "ts": a,
-                   "dur": round(b - a, 3)} for a, b, lab in r]
+                   "dur": b - a} for a, b, lab in r]
             if not check_nesting([(e["ts"], e["dur"]) for e in x]):   # pragma: no cover
                 raise AssertionError(f"overlapping slices on {actor}")
             out += x
         for t, lab in tl.moments:
-            out.append({"ph": "i", "s": "p", "pid": p, "tid": 0, "name": lab, "ts": t * us})
+            out.append({"ph": "i", "s": "p", "pid": p, "tid": 0, "name": lab, "ts": int(round(t * us))})
     return out
 
 
