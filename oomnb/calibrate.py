@@ -67,6 +67,7 @@ class Param:
     unit: str
     method: str
     samples: tuple = ()  # the per-episode values the law resamples
+    pairs: tuple = ()    # throughputs: the (bytes, seconds) the fit was made from
 
     def as_row(self) -> dict:
         return {"parameter": self.name, "machine": self.machine, "value": self.value,
@@ -162,11 +163,30 @@ class Calibration:
             vals = tuple(float(x) for x in p.samples if np.isfinite(x))
             if vals:
                 out[FROM_PARAM[p.name]] = ("data", vals)
+        for law, pname in (("reap_throughput", "B_reap"), ("exit_throughput", "B_exit")):
+            rows = self._fit_rows(pname, machine)
+            if rows:
+                out[law] = ("fit", rows)
         lag = self.get("t_softirq", machine)
         if lag is not None and np.isfinite(lag.value):
             j = self.reaper_delay_s * 250
             out["timer_slack"] = (f"wheel:{j:g},{lag.value:.6g}", out.get("timer_slack", ("", ()))[1])
         return out
+
+    def _fit_rows(self, pname: str, machine: str) -> tuple:
+        """Flattened ``(t0, B, residual, rss)`` per episode behind ``pname``
+        of ``machine`` (or of every machine for ``"all"``), each with its own
+        machine's Theil-Sen line."""
+        rows = []
+        ms = self.machines() if machine == "all" else [machine]
+        for m in ms:
+            p = self.get(pname, m)
+            if p is None or not np.isfinite(p.value) or p.value <= 0 or not p.pairs:
+                continue
+            t0 = max(self.get(f"{pname}_t0", m).value, 0.0)
+            for size, dur in p.pairs:
+                rows += [t0, p.value, dur - (t0 + size / p.value), size]
+        return tuple(rows)
 
     def laws(self, machine: str = "all") -> dict:
         """Samplers ``(rng, n) -> array`` for :meth:`oomnb.kernel.timing.Delay.sample`
@@ -213,9 +233,11 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
             per = tuple(x / y for x, y in pairs if y > 0)
             _, t0 = theil_sen([p[0] for p in pairs], [p[1] for p in pairs])
             cal.params.append(Param("B_reap", machine, b, lo, hi, len(pairs), "bytes/s",
-                                    "Theil-Sen: reap_duration vs anon RSS", per))
+                                    "Theil-Sen: reap_duration vs anon RSS", per, tuple(pairs)))
             cal.params.append(Param("reap_t0", machine, t0, float("nan"), float("nan"),
                                     len(pairs), "s", "Theil-Sen intercept"))
+            cal.params.append(Param("B_reap_t0", machine, t0, float("nan"), float("nan"),
+                                    len(pairs), "s", "Theil-Sen intercept (reap law)"))
         # exit_mmap throughput: victims that exited unhindered
         x = g[g["outcome"] == "self-exit"].dropna(subset=["kill_to_free", "kill_to_exit_start",
                                                          "anon_rss_kb"])
@@ -225,8 +247,11 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
             b = _throughput(pairs)
             lo, hi = _boot(pairs, _throughput, rng)
             per = tuple(p / s for p, s in pairs if s > 0)
+            _, t0 = theil_sen([p[0] for p in pairs], [p[1] for p in pairs])
             cal.params.append(Param("B_exit", machine, b, lo, hi, len(pairs), "bytes/s",
-                                    "Theil-Sen: exit_start->free vs anon RSS", per))
+                                    "Theil-Sen: exit_start->free vs anon RSS", per, tuple(pairs)))
+            cal.params.append(Param("B_exit_t0", machine, t0, float("nan"), float("nan"),
+                                    len(pairs), "s", "Theil-Sen intercept (exit law)"))
         # trylock failure fraction, per scenario
         t = g.dropna(subset=["reap_attempts"])
         for sc, h in t.groupby(t["scenario"].astype(str), sort=True):

@@ -244,8 +244,11 @@ def run(c: Compiled, laws: dict, n: int, seed: int = 0, *, horizon: float = 60.0
             delay, lw = samplers[di]
             m = int(sel.sum())
             if delay.cls == "unmap":
-                lw = dict(lw)
                 r = rss[idx[rows[sel]]]
+                if getattr(lw.get(delay.law), "kind", "") == "fit":    # throughput against RSS
+                    vals[sel] = lw[delay.law].durations(rng, r)
+                    continue
+                lw = dict(lw)
                 lw["rss_anon"] = lambda _rng, _n, r=r: r
             vals[sel] = delay.sample(k, rng, m, lw)
         C[idx[rows], cols] = now[rows] + vals

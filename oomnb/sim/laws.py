@@ -17,6 +17,10 @@ code:
 ``wheel:J,LAG``        a J-jiffy timer's lateness: the timer wheel rounds
                        the expiry up to its level's granularity (uniform
                        phase), the softirq adds LAG seconds
+``fit``                a throughput against RSS (calibrated only): each
+                       draw takes one measured episode's machine fit
+                       ``t = t0 + rss / B`` (Theil-Sen) plus that
+                       episode's residual, at the simulated RSS
 
 Defaults come from :func:`oomnb.calibrate.calibrate_data` (fitted on the
 shipped traces) where the data say something, from :data:`DEFAULTS`
@@ -94,7 +98,18 @@ class Law:
         if k == "wheel":
             gran = wheel_granularity(a[0]) / self.hz
             return rng.uniform(0.0, gran, n) + a[1]
+        if k == "fit":            # without sizes: the throughputs of the measured episodes
+            v = np.asarray(self.values, float).reshape(-1, 4)
+            return rng.choice(v[:, 3] / np.maximum(v[:, 0] + v[:, 3] / v[:, 1] + v[:, 2], 1e-9),
+                              size=n)
         raise AssertionError(k)   # pragma: no cover - parse() admits only the kinds above
+
+    def durations(self, rng: np.random.Generator, sizes) -> np.ndarray:
+        """``fit`` laws: seconds to unmap ``sizes`` bytes (``t0 + size / B +
+        residual`` of a resampled episode, at least 0)."""
+        v = np.asarray(self.values, float).reshape(-1, 4)   # t0, B, residual, measured rss
+        i = rng.integers(0, len(v), size=len(sizes))
+        return np.maximum(v[i, 0] + np.asarray(sizes, float) / v[i, 1] + v[i, 2], 0.0)
 
     def median(self) -> float:
         """A typical value (for bounds and tables)."""
@@ -120,6 +135,11 @@ def parse(spec: str, *, values=(), name: str = "law") -> Law:
     try:
         if kind == "never" and not args:
             return Law(s, "never")
+        if kind == "fit" and not args:
+            vals = tuple(float(v) for v in values)
+            if not vals or len(vals) % 4:
+                raise OomnbError(f"{name}: 'fit' needs calibrated (t0, B, residual, rss) rows")
+            return Law(s, "fit", values=vals)
         if kind == "data" and not args:
             vals = tuple(float(v) for v in values if np.isfinite(v))
             if not vals:
@@ -147,7 +167,7 @@ def parse(spec: str, *, values=(), name: str = "law") -> Law:
     except OomnbError:
         raise
     raise OomnbError(f"{name}: cannot read law {spec!r} (const:X, uniform:A,B, exp:MEAN, "
-                     "lognormal:MED,SIG, never, data, bernoulli:P,SPEC, wheel:J,LAG)")
+                     "lognormal:MED,SIG, never, data, fit, bernoulli:P,SPEC, wheel:J,LAG)")
 
 
 #: every law a Delay may name, with its default spec and what it is.  ``data``
@@ -160,8 +180,10 @@ DEFAULTS = {
     "cpu": ("data", "a short kernel step (the scale of one reaper attempt), s"),
     "signal_latency": ("data", "SIGKILL -> do_exit: the victim is scheduled and dequeues "
                        "the signal (kill -> sched_process_exit), s"),
-    "reap_throughput": ("data", "bytes/s the oom_reaper unmaps (anonymous RSS / reap duration)"),
-    "exit_throughput": ("data", "bytes/s exit_mmap unmaps (anonymous RSS / exit_start -> free)"),
+    "reap_throughput": ("fit", "bytes/s the oom_reaper unmaps: reap duration against "
+                        "anonymous RSS"),
+    "exit_throughput": ("fit", "bytes/s exit_mmap unmaps: exit_start -> free against "
+                        "anonymous RSS"),
     "rss_anon": ("const:1G", "the victim's anonymous RSS at the kill, bytes"),
     "aio_io": ("data", "start -> completion of the victim's in-flight AIO, s"),
     "dstate_io": ("data", "start -> completion of the D-state thread's IO, s"),
@@ -191,7 +213,7 @@ def resolve(overrides=None, calibration=None, machine: str = "all", *, hz: int =
     for name, (spec, _) in DEFAULTS.items():
         values = fitted.get(name, ("", ()))[1]
         base = fitted.get(name, (spec, ()))[0] if name in fitted else spec
-        if base == "data" and not values:
+        if base in ("data", "fit") and not values:
             base = {"cpu": "const:5e-5", "reap_attempt": "const:5e-5",
                     "signal_latency": "const:0.004", "reap_throughput": "const:1e10",
                     "exit_throughput": "const:1e10", "aio_io": "never", "dstate_io": "never",
