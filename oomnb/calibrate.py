@@ -183,7 +183,8 @@ class Calibration:
             p = self.get(pname, m)
             if p is None or not np.isfinite(p.value) or p.value <= 0 or not p.pairs:
                 continue
-            t0 = max(self.get(f"{pname}_t0", m).value, 0.0)
+            icept = self.get({"B_reap": "reap_t0", "B_exit": "exit_t0"}[pname], m)
+            t0 = max(icept.value, 0.0) if icept is not None else 0.0
             for size, dur in p.pairs:
                 rows += [t0, p.value, dur - (t0 + size / p.value), size]
         return tuple(rows)
@@ -236,8 +237,6 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
                                     "Theil-Sen: reap_duration vs anon RSS", per, tuple(pairs)))
             cal.params.append(Param("reap_t0", machine, t0, float("nan"), float("nan"),
                                     len(pairs), "s", "Theil-Sen intercept"))
-            cal.params.append(Param("B_reap_t0", machine, t0, float("nan"), float("nan"),
-                                    len(pairs), "s", "Theil-Sen intercept (reap law)"))
         # exit_mmap throughput: victims that exited unhindered
         x = g[g["outcome"] == "self-exit"].dropna(subset=["kill_to_free", "kill_to_exit_start",
                                                          "anon_rss_kb"])
@@ -247,11 +246,8 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
             b = _throughput(pairs)
             lo, hi = _boot(pairs, _throughput, rng)
             per = tuple(p / s for p, s in pairs if s > 0)
-            _, t0 = theil_sen([p[0] for p in pairs], [p[1] for p in pairs])
             cal.params.append(Param("B_exit", machine, b, lo, hi, len(pairs), "bytes/s",
                                     "Theil-Sen: exit_start->free vs anon RSS", per, tuple(pairs)))
-            cal.params.append(Param("B_exit_t0", machine, t0, float("nan"), float("nan"),
-                                    len(pairs), "s", "Theil-Sen intercept (exit law)"))
         # trylock failure fraction, per scenario
         t = g.dropna(subset=["reap_attempts"])
         for sc, h in t.groupby(t["scenario"].astype(str), sort=True):

@@ -164,3 +164,23 @@ def test_cli_simulate_json_and_errors(capsys):
     assert main(["simulate", "--law", "nope=const:1"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "unknown law" in err
+
+
+def test_calibrated_laws_recover_a_planted_machine():
+    from oomnb.calibrate import calibrate
+    rng = np.random.default_rng(4)
+    n = 24
+    rss_kb = rng.integers(2 ** 17, 2 ** 23, size=n).astype(float)
+    slack = rng.uniform(0, 0.032, n) + 0.005            # wheel phase + 5 ms lag
+    ep = pd.DataFrame({"machine": "m", "scenario": "aio-blocked", "outcome": "reaped",
+                       "anon_rss_kb": rss_kb, "reap_duration": 0.01 + rss_kb * 1024 / 5e9,
+                       "kill_to_wake": 2.0 + slack, "kill_to_reap_start": 2.0 + slack + 1e-4,
+                       "kill_to_exit_start": 0.004, "kill_to_free": 3.0, "reap_attempts": 1})
+    cal = calibrate(ep)
+    assert cal.get("t_softirq", "m").value == pytest.approx(0.005, abs=0.004)
+    lw = lawmod.resolve(calibration=cal, machine="m")
+    assert lw["reap_throughput"].kind == "fit" and lw["timer_slack"].kind == "wheel"
+    d = lw["reap_throughput"].durations(np.random.default_rng(0), np.full(100, 2.0 ** 30))
+    assert d == pytest.approx(0.01 + 2 ** 30 / 5e9, rel=1e-6)
+    assert np.median(lw["signal_latency"](np.random.default_rng(0), 100)) == pytest.approx(0.004)
+    assert lw["aio_io"].median() == pytest.approx(3.0)     # kill->free, no exit tail fitted

@@ -175,7 +175,7 @@ def parse(spec: str, *, values=(), name: str = "law") -> Law:
 DEFAULTS = {
     "timer_slack": ("wheel:500,0.004", "a timer's lateness past its expiry: timer-wheel "
                     "granularity (uniform phase) plus softirq lag, s"),
-    "reap_attempt": ("data", "wake_reaper -> start_task_reaping: the reaper kthread runs, "
+    "reap_attempt": ("data", "from the reaper's wake-up to its reap start: the kthread runs, "
                      "takes the mmap lock and passes the gates, s"),
     "cpu": ("data", "a short kernel step (the scale of one reaper attempt), s"),
     "signal_latency": ("data", "SIGKILL -> do_exit: the victim is scheduled and dequeues "

@@ -206,12 +206,12 @@ def _phases(s, n_threads) -> dict:
         else:
             lab = PC_NAMES[pc]
         if s.town == i and s.tpc not in (TP_NONE, TP_DONE):
-            lab = f"__mmput:{TP_NAMES[s.tpc]}"
+            lab = f"{TP_NAMES[s.tpc]} (__mmput)"
         out[f"victim T{i}"] = lab
     if s.town == KWORKER and s.tpc not in (TP_NONE, TP_DONE):
-        out["kworker"] = f"__mmput:{TP_NAMES[s.tpc]}"
+        out["kworker"] = f"{TP_NAMES[s.tpc]} (__mmput)"
     out["oom_reaper"] = None if s.rpc == R_IDLE else R_NAMES[s.rpc]
-    out["OOM killer (A)"] = "oom_lock" if s.apc else None
+    out["OOM killer (A)"] = "holds oom_lock" if s.apc else None
     out["IO"] = "AIO in flight" if s.io else None
     out["timer"] = "OOM_REAPER_DELAY" if s.rtimers else None
     out["mmap_lock holder"] = "holds mmap_lock" if s.lockf else None
@@ -305,9 +305,10 @@ def write_perfetto(timelines, path) -> int:
 
 
 _LETTER = {"SIGKILL pending": "s", "EXITING": "e", "MMPUT": "m", "__MMPUT": "m",
-           "__mmput:exit_aio": "A", "__mmput:exit_mmap:unmap": "U", "__mmput:exit_mmap:skip": "u",
-           "__mmput:exit_mmap:free": "u", "EXIT_OOM": "o", "POST_EXIT_MM": "p", "DEAD": "d",
-           "attempt": "a", "unmapping": "R", "sleep": "z", "done": "d", "oom_lock": "L",
+           "exit_aio (__mmput)": "A", "exit_mmap:unmap (__mmput)": "U",
+           "exit_mmap:skip (__mmput)": "u", "exit_mmap:free (__mmput)": "u", "EXIT_OOM": "o",
+           "POST_EXIT_MM": "p", "DEAD": "d", "attempt": "a", "unmapping": "R", "sleep": "z",
+           "done": "d", "holds oom_lock": "L",
            "AIO in flight": "~", "OOM_REAPER_DELAY": "-", "holds mmap_lock": "#"}
 
 
@@ -364,7 +365,7 @@ def ascii_timelines(timelines, width: int = 72, t_max: float | None = None) -> s
     lines.append("moments: K kill, W reaper wake, R reap, S MMF_OOM_SKIP, 2 second kill,")
     lines.append("X exit, F free; phases: s SIGKILL pending, e exiting, A exit_aio,")
     lines.append("U exit_mmap unmap, R reaper unmapping, a attempt, z sleep, - timer,")
-    lines.append("~ AIO in flight, L oom_lock, d done/dead")
+    lines.append("~ AIO in flight, L killer holds oom_lock (each retry), d done")
     return "\n".join(x.rstrip() for x in lines)
 
 

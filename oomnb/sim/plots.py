@@ -28,10 +28,10 @@ SITUATION = "aio-blocked+second-oom"
 SITUATION_LAWS = {"aio_io": "const:6", "rss_anon": "const:1G"}
 
 _PHASE_COLOR = {
-    "SIGKILL pending": "#cccccc", "EXITING": "#bbbbbb", "__mmput:exit_aio": "#E69F00",
-    "__mmput:exit_mmap:unmap": "#0072B2", "__mmput:exit_mmap:skip": "#56B4E9",
-    "__mmput:exit_mmap:free": "#56B4E9", "unmapping": "#009E73", "attempt": "#CC79A7",
-    "sleep": "#eeeeee", "done": "#999999", "oom_lock": "#000000", "AIO in flight": "#F0E442",
+    "SIGKILL pending": "#cccccc", "EXITING": "#bbbbbb", "exit_aio (__mmput)": "#E69F00",
+    "exit_mmap:unmap (__mmput)": "#0072B2", "exit_mmap:skip (__mmput)": "#56B4E9",
+    "exit_mmap:free (__mmput)": "#56B4E9", "unmapping": "#009E73", "attempt": "#CC79A7",
+    "sleep": "#eeeeee", "done": "#999999", "holds oom_lock": "#000000", "AIO in flight": "#F0E442",
     "OOM_REAPER_DELAY": "#D3E9F5", "holds mmap_lock": "#D55E00",
 }
 _MOMENT_STYLE = {"kill": ("#D55E00", "kill"), "reaper wake": ("#0072B2", "reaper wake"),
@@ -64,9 +64,11 @@ def plot_timelines(timelines, *, t_max: float | None = None):
             yy = len(lanes) - 1 - y
             for a, z, lab in tl.lanes[actor]:
                 c = _PHASE_COLOR.get(lab, "#dddddd")
+                shown = lab not in seen and lab in _PHASE_COLOR and z - a > t_max * 0.002
                 ax.broken_barh([(a, max(z - a, t_max * 0.002))], (yy - 0.35, 0.7), color=c,
-                               label=lab if lab not in seen else None, lw=0)
-                seen.add(lab)
+                               label=lab if shown else None, lw=0)
+                if shown:
+                    seen.add(lab)
         ax.set_yticks(range(len(lanes)))
         ax.set_yticklabels(lanes[::-1], fontsize=7)
         ax.set_ylim(-0.6, len(lanes) - 0.4)
@@ -81,8 +83,12 @@ def plot_timelines(timelines, *, t_max: float | None = None):
             for a_ in (ax, mx):
                 a_.axvline(t, color=c, lw=0.8, ls="--")
             k = len(used) - 1
-            ax.annotate(name, (t, len(lanes) - 0.4 + 0.02), xytext=(2, -7 - 7 * (k % 3)),
-                        textcoords="offset points", fontsize=6, color=c)
+            when = f"{t * 1e3:.0f} ms" if t < 1 else f"{t:.2f} s"
+            ax.annotate(f"{name} {when}", (t, len(lanes) - 0.45), xytext=(2, -1 - 7 * (k % 4)),
+                        textcoords="offset points", fontsize=6, color=c, va="top",
+                        annotation_clip=False,
+                        bbox={"boxstyle": "square,pad=0.05", "fc": "white", "ec": "none",
+                              "alpha": 0.7})
         ts, us = zip(*tl.memory)
         mx.fill_between(ts, np.array(us) / 2 ** 30, step=None, color="#999999", alpha=0.5, lw=0)
         mx.set_ylim(0, max(us) / 2 ** 30 * 1.15 + 1e-9)
