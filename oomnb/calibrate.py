@@ -19,6 +19,27 @@ the same numbers):
                unhindered: ``exit_start -> free`` against anonymous RSS
 ``p_trylock``  the fraction of reap attempts whose trylock failed
                (``skip_task_reaping`` among all attempts) per scenario
+``t_softirq``  the timer's lag beyond the timer wheel's rounding: the
+               2*HZ timer lands in a wheel level of 8-jiffy granularity
+               (kernel/time/timer.c:calc_wheel_index), so its lateness is
+               a uniform phase over 8 jiffies plus this lag
+``t_signal``   ``kill -> sched_process_exit`` (6.16+: fired in do_exit
+               before exit_mm) where nothing blocks the victim before
+               do_exit: SIGKILL delivery and scheduling latency
+``t_cpu``      a short kernel step, at the scale of one reaper attempt
+``exit_t0``    the RSS-independent part of the victim's teardown
+               (Theil-Sen intercept of ``exit_start -> free``)
+``T_io``       when the victim's in-flight AIO completed in the
+               ``aio-blocked`` runs: ``kill -> free`` minus ``exit_t0``
+               (the recorded runs lift the IO throttle after the reap,
+               so this describes the recording, not a kernel property)
+``T_dstate``   the same for the D-state IO of ``dstate-thread`` runs
+``T_lock``     how long the mmap lock was held in
+               ``reaper-trylock-failure`` runs: ``kill ->
+               sched_process_exit`` (the victim's exit waits for it)
+
+:meth:`Calibration.law_specs` turns them into the simulator's laws
+(:mod:`oomnb.sim.laws`).
 """
 
 from __future__ import annotations
@@ -46,6 +67,7 @@ class Param:
     unit: str
     method: str
     samples: tuple = ()  # the per-episode values the law resamples
+    pairs: tuple = ()    # throughputs: the (bytes, seconds) the fit was made from
 
     def as_row(self) -> dict:
         return {"parameter": self.name, "machine": self.machine, "value": self.value,
@@ -129,21 +151,52 @@ class Calibration:
             out[p.name] = v
         return out
 
-    def laws(self, machine: str = "all") -> dict:
-        """Samplers ``(rng, n) -> array`` for :meth:`oomnb.kernel.timing.Delay.sample`:
-        each resamples the per-episode values it was fitted from."""
-        laws = {}
+    def law_specs(self, machine: str = "all") -> dict:
+        """``{law name: (spec, samples)}`` for :func:`oomnb.sim.laws.resolve`:
+        ``data`` (resample the per-episode values) for the delay laws, the
+        timer-wheel law with the fitted softirq lag for ``timer_slack``."""
+        from .sim.laws import FROM_PARAM, wheel_granularity
+        out = {}
         for p in self.params:
-            if p.machine != machine or not p.samples:
+            if p.machine != machine or p.name not in FROM_PARAM:
                 continue
-            vals = np.array([x for x in p.samples if np.isfinite(x)], float)
-            if not len(vals):
+            vals = tuple(float(x) for x in p.samples if np.isfinite(x))
+            if vals:
+                out[FROM_PARAM[p.name]] = ("data", vals)
+        for law, pname in (("reap_throughput", "B_reap"), ("exit_throughput", "B_exit")):
+            rows = self._fit_rows(pname, machine)
+            if rows:
+                out[law] = ("fit", rows)
+        lag = self.get("t_softirq", machine)
+        if lag is not None and np.isfinite(lag.value):
+            j = self.reaper_delay_s * 250
+            out["timer_slack"] = (f"wheel:{j:g},{lag.value:.6g}", out.get("timer_slack", ("", ()))[1])
+        return out
+
+    def _fit_rows(self, pname: str, machine: str) -> tuple:
+        """Flattened ``(t0, B, residual, rss)`` per episode behind ``pname``
+        of ``machine`` (or of every machine for ``"all"``), each with its own
+        machine's Theil-Sen line."""
+        rows = []
+        ms = self.machines() if machine == "all" else [machine]
+        for m in ms:
+            p = self.get(pname, m)
+            if p is None or not np.isfinite(p.value) or p.value <= 0 or not p.pairs:
                 continue
-            key = {"t_slack": "timer_slack", "t_attempt": "reap_attempt",
-                   "B_reap": "reap_throughput", "B_exit": "exit_throughput"}.get(p.name)
-            if key:
-                laws[key] = (lambda v: lambda rng, n: rng.choice(v, size=n))(vals)
-        return laws
+            icept = self.get({"B_reap": "reap_t0", "B_exit": "exit_t0"}[pname], m)
+            t0 = max(icept.value, 0.0) if icept is not None else 0.0
+            for size, dur in p.pairs:
+                rows += [t0, p.value, dur - (t0 + size / p.value), size]
+        return tuple(rows)
+
+    def laws(self, machine: str = "all") -> dict:
+        """Samplers ``(rng, n) -> array`` for :meth:`oomnb.kernel.timing.Delay.sample`
+        (picklable :class:`oomnb.sim.laws.Law` objects): each resamples the
+        per-episode values it was fitted from; ``timer_slack`` is the
+        timer-wheel law with the fitted lag."""
+        from .sim.laws import parse
+        return {name: parse(spec, values=vals, name=name)
+                for name, (spec, vals) in self.law_specs(machine).items()}
 
 
 def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
@@ -181,7 +234,7 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
             per = tuple(x / y for x, y in pairs if y > 0)
             _, t0 = theil_sen([p[0] for p in pairs], [p[1] for p in pairs])
             cal.params.append(Param("B_reap", machine, b, lo, hi, len(pairs), "bytes/s",
-                                    "Theil-Sen: reap_duration vs anon RSS", per))
+                                    "Theil-Sen: reap_duration vs anon RSS", per, tuple(pairs)))
             cal.params.append(Param("reap_t0", machine, t0, float("nan"), float("nan"),
                                     len(pairs), "s", "Theil-Sen intercept"))
         # exit_mmap throughput: victims that exited unhindered
@@ -194,7 +247,7 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
             lo, hi = _boot(pairs, _throughput, rng)
             per = tuple(p / s for p, s in pairs if s > 0)
             cal.params.append(Param("B_exit", machine, b, lo, hi, len(pairs), "bytes/s",
-                                    "Theil-Sen: exit_start->free vs anon RSS", per))
+                                    "Theil-Sen: exit_start->free vs anon RSS", per, tuple(pairs)))
         # trylock failure fraction, per scenario
         t = g.dropna(subset=["reap_attempts"])
         for sc, h in t.groupby(t["scenario"].astype(str), sort=True):
@@ -204,6 +257,7 @@ def calibrate(episodes: pd.DataFrame, *, seed: int = SEED) -> Calibration:
                 cal.params.append(Param("p_trylock", f"{machine}:{sc}", float(fails / att),
                                         float("nan"), float("nan"), int(att), "1",
                                         "failed attempts / attempts"))
+        _fit_laws(cal, machine, g, rng)
     return cal
 
 
@@ -230,6 +284,52 @@ def report(cal: Calibration, machine: str = "all") -> pd.DataFrame:
                      "lo": (p.lo + add) * scale, "hi": (p.hi + add) * scale, "unit": unit,
                      "n": p.n})
     return pd.DataFrame(rows, columns=["quantity", "symbol", "value", "lo", "hi", "unit", "n"])
+
+
+def _median_param(cal, name, machine, vals, unit, method, rng):
+    vals = [float(v) for v in vals if np.isfinite(v)]
+    if not vals:
+        return
+    lo, hi = _boot(vals, lambda v: float(np.median(v)), rng)
+    cal.params.append(Param(name, machine, float(np.median(vals)), lo, hi, len(vals), unit, method,
+                            tuple(vals)))
+
+
+def _fit_laws(cal, machine, g, rng):
+    """The parameters only the simulator's laws need (see the module docstring)."""
+    from .sim.laws import wheel_granularity
+    sc = g["scenario"].astype(str)
+    # timer: uniform phase over the wheel granularity + softirq lag
+    slack = cal.get("t_slack", machine)
+    if slack is not None:
+        gran = wheel_granularity(cal.reaper_delay_s * 250) / 250
+        lags = [x - gran / 2 for x in slack.samples]
+        lo, hi = _boot(lags, lambda v: float(np.median(v)), rng)
+        cal.params.append(Param("t_softirq", machine, float(np.median(lags)), lo, hi, len(lags), "s",
+                                f"median lateness minus half the wheel granularity ({gran * 1e3:g} ms)"))
+    att = cal.get("t_attempt", machine)
+    if att is not None:
+        cal.params.append(Param("t_cpu", machine, att.value, att.lo, att.hi, att.n, "s",
+                                "as t_attempt: the scale of a short kernel step", att.samples))
+    free = g[sc != "reaper-trylock-failure"]
+    _median_param(cal, "t_signal", machine, free["kill_to_exit_start"].tolist(), "s",
+                  "median of kill->sched_process_exit (before exit_mm)", rng)
+    x = g[g["outcome"] == "self-exit"].dropna(subset=["kill_to_free", "kill_to_exit_start",
+                                                     "anon_rss_kb"])
+    tail = 0.0
+    if len(x) >= 2:
+        _, tail = theil_sen((x["anon_rss_kb"] * 1024).tolist(),
+                            (x["kill_to_free"] - x["kill_to_exit_start"]).tolist())
+        tail = max(tail, 0.0)
+        cal.params.append(Param("exit_t0", machine, tail, float("nan"), float("nan"), len(x), "s",
+                                "Theil-Sen intercept of exit_start->free vs anon RSS"))
+    for name, scen in (("T_io", "aio-blocked"), ("T_dstate", "dstate-thread")):
+        h = g[sc == scen]["kill_to_free"].dropna()
+        _median_param(cal, name, machine, (h - tail).tolist(), "s",
+                      f"median of kill->free minus exit_t0 ({scen} runs)", rng)
+    h = g[sc == "reaper-trylock-failure"]["kill_to_exit_start"].dropna()
+    _median_param(cal, "T_lock", machine, h.tolist(), "s",
+                  "median of kill->sched_process_exit (reaper-trylock-failure runs)", rng)
 
 
 def _v618():

@@ -3,13 +3,14 @@
 import importlib
 
 NAME = "bench"
-HELP = "benchmarks: `check` (states/s of the interleaving checker), `parse` (trace/log reader MB/s vs grep), `conform` (replay)"
+HELP = "benchmarks: `check` (states/s of the interleaving checker), `parse` (trace/log reader MB/s vs grep), `conform` (replay), `simulate` (episodes/s)"
 
 # target -> module with add_arguments(parser) and run(args)
 TARGETS = {
     "check": ("oomnb.checker.bench", "explore the standard scenarios, all versions; report states/s"),
     "parse": ("oomnb.trace.bench", "generate a large realistic log/trace; report MB/s, ratio to grep, peak memory"),
     "conform": ("oomnb.conform.bench", "replay the data sets through every version; report seconds"),
+    "simulate": ("oomnb.sim.bench", "simulate 100,000 episodes of v6.18 aio-blocked; report episodes/s"),
 }
 
 

@@ -142,10 +142,12 @@ EXIT_UNMAP = Delay("unmap", "exit_mmap unmap_vmas of the RSS", "exit_throughput"
 MMAP_LOCK_HOLD = Delay("lock", "another task holds mmap_lock for write", "lock_hold")
 CPU = Delay("cpu", "CPU step (scheduling latency)", "cpu")
 REAP_ATTEMPT = Delay("cpu", "one oom_reap_task_mm attempt (trylock and gates)", "reap_attempt")
+SIGKILL_DELIVERY = Delay("cpu", "SIGKILL delivery: the victim is scheduled and dequeues it",
+                         "signal_latency")
 SUSPEND_START = Delay("env", "suspend starts", "suspend_start")
 SUSPENDED = Delay("env", "time spent suspended", "suspended")
 VICTIM_ALLOCATES = Delay("env", "a killed thread allocates", "victim_alloc")
 
 DELAYS = {d.name: d for d in (OOM_REAPER_DELAY_TIMER, REAP_RETRY_SLEEP, FREEZE_TIMEOUT, ALLOC_RETRY,
                               AIO_IO, DSTATE_IO, REAP_UNMAP, EXIT_UNMAP, MMAP_LOCK_HOLD, CPU,
-                              REAP_ATTEMPT, SUSPEND_START, SUSPENDED, VICTIM_ALLOCATES)}
+                              REAP_ATTEMPT, SIGKILL_DELIVERY, SUSPEND_START, SUSPENDED, VICTIM_ALLOCATES)}

@@ -731,6 +731,7 @@ def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions
 DELAY = {
     "alloc_may_oom": timing.ALLOC_RETRY,            # trylock fails -> sleep 1 jiffy, retry
     "victim_out_of_memory": timing.VICTIM_ALLOCATES,
+    "do_exit": timing.SIGKILL_DELIVERY,
     "exit_mm": timing.MMAP_LOCK_HOLD,               # mmap_read_lock waits for a writer
     "dstate_io_done": timing.DSTATE_IO,
     "aio_complete": timing.AIO_IO,
