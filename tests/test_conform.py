@@ -204,3 +204,26 @@ def test_no_model_counterpart_is_said():
     c = cf.replay_cell(e, "v6.18")
     assert c.verdict == cf.NO_SCENARIO and "no model counterpart" in c.note
     assert "no model scenario" in cf.explain_cell(c)
+
+
+@pytest.mark.parametrize("version,scenario", [("v4.9", "aio-blocked+second-oom"),
+                                              ("v6.18", "aio-blocked+second-oom"),
+                                              ("v4.8", "dstate-thread"),
+                                              ("v6.18", "mmap-lock")])
+def test_simulated_episodes_conform_to_their_own_version(version, scenario):
+    """The simulator's output goes through the same readers-schema replay as
+    real traces, and conforms (in order) to the version that produced it."""
+    from oomnb import sim
+    eps = sim.simulate(version, scenario, runs=6, seed=3, record=True)
+    res = cf.conform_simulation(eps, versions=(version,))
+    df = res.df()
+    victims = df[df["pid"] % 10 != 9]              # W's own kill is an episode too
+    assert len(victims) == 6
+    assert (df["ordering"] == cf.CONFORMS).all(), df[["episode", "ordering", "first_unexplained"]]
+
+
+def test_simulated_reaping_does_not_conform_to_v4_5():
+    from oomnb import sim
+    eps = sim.simulate("v6.18", "mmap-lock", runs=4, seed=5, record=True)
+    df = cf.conform_simulation(eps, versions=("v4.5",)).df()
+    assert len(df) == 4 and (df["ordering"] == cf.FAILS).all()

@@ -39,7 +39,7 @@ from .. import model
 from ..errors import OomnbError
 from ..kernel.scenario import parse_scenario
 from . import timing
-from .observed import Episode, Observed, episodes_of
+from .observed import Episode, Observed, episodes_of, episodes_of_tables
 from .replay import Replay, describe_state, replay_episode
 
 VERSIONS = ("v4.5", "v4.8", "v4.9", "v6.12", "v6.18")
@@ -169,6 +169,19 @@ def conform_paths(paths, versions=VERSIONS, *, scenario: str | None = None, cal=
     from .. import trace
     tr = trace.load([str(p) for p in paths], **trace_kw)
     return conform(episodes_of(tr), versions, scenario=scenario, cal=cal)
+
+
+def conform_simulation(eps, versions=VERSIONS, *, cal=None) -> Result:
+    """Simulated episodes (:func:`oomnb.sim.simulate` with ``record=True``)
+    through the same replay as real ones, in the model scenario they were
+    simulated in."""
+    from .. import sim
+    c = eps.compiled
+    evt = sim.events_table(eps)
+    epi = sim.episodes_table(eps)
+    es = episodes_of_tables(evt, epi, scenario=c.scenario.name, threads=c.scenario.threads,
+                            release=c.kernel.release)
+    return conform(es, versions, scenario=c.scenario.name, cal=cal)
 
 
 def evidence(e: Episode) -> str:

@@ -304,3 +304,31 @@ def _printk_only(rows) -> frozenset:
             trace.add(o)
     logs = {e.observation for e in ev.EVENTS.values() if e.kind == "printk" and e.observation}
     return frozenset(logs - trace)
+
+
+class _Tables:
+    """Events and episodes tables standing in for a :class:`oomnb.trace.Trace`."""
+
+    def __init__(self, events: pd.DataFrame, episodes: pd.DataFrame):
+        self._ev, self._ep = events, episodes
+
+    def df_episodes(self) -> pd.DataFrame:
+        return self._ep
+
+    def df_events(self, include_dup: bool = True) -> pd.DataFrame:
+        return self._ev if include_dup else self._ev[~self._ev["dup"].astype(bool)]
+
+
+def episodes_of_tables(events: pd.DataFrame, episodes: pd.DataFrame, *, scenario: str | None = None,
+                       threads: int = 1, release: str | None = None) -> list:
+    """Episodes from an events table and the episodes built from it (the
+    schema of :func:`oomnb.trace.df_events` / ``df_episodes``), e.g. a
+    simulation's (:func:`oomnb.sim.events_table`).  ``scenario`` and
+    ``threads`` say what the run was; thread ``i`` of a victim with pid
+    ``p`` has tid ``p + i`` (the simulator's numbering)."""
+    out = episodes_of(_Tables(events, episodes))
+    for e in out:
+        e.scenario = scenario if scenario is not None else e.scenario
+        e.tids = tuple(e.pid + i for i in range(threads))
+        e.release = release if release is not None else e.release
+    return out
