@@ -63,8 +63,6 @@ def steps_text(steps) -> str:
         out += ["        " + b for b in body]
     if any(s.loop for s in steps):
         out.append("  (* = the fair cycle that repeats forever)")
-    if any(_lane(s) != s.actor for s in steps):
-        out.append("  (in the swimlane, <fn> in a thread's lane is IO that belongs to it)")
     return "\n".join(out)
 
 
@@ -104,8 +102,6 @@ def swimlane(steps, width: int = WIDTH) -> str:
         name = s.function
         if s.key == "exit_oom_victim":
             name += "()"
-        if lane != s.actor:
-            name = f"<{name}>"          # an IO completion that belongs to this thread
         start = col[lane]
         if start + len(name) > width:
             start = max(len(line.rstrip()) + 1, width - len(name))
@@ -117,6 +113,7 @@ def swimlane(steps, width: int = WIDTH) -> str:
 def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 12) -> str:
     """Rows = properties, columns = versions; ``=``/``!`` marks the oracle."""
     w0 = max(len(p) for p in props) + 1
+    cw = max(cw, max((len(v) for v in versions), default=0) + 2)
     head = "property".ljust(w0) + "".join(v.ljust(cw) for v in versions)
     lines = [head.rstrip(), "-" * min(WIDTH, len(head.rstrip()))]
     for p in props:
