@@ -29,11 +29,11 @@ def test_mutant_is_killed(name):
     replay(k, sc, v.steps)
 
 
-def test_mutant_pm_exclusion_also_group_reading():
+def test_mutant_suspend_also_group_reading():
     for name in ("m2_", "m3a_", "m3b_"):
         k, expect, _ = load_mutant(name)
         r = check(k, parse_scenario(expect["scenario"]))
-        assert r.verdicts["pm_exclusion[group]"].verdict == "violated"
+        assert r.verdicts["disable_contract[group]"].verdict == "violated"
 
 
 def test_all_mutant_files_are_tested():

@@ -110,7 +110,7 @@ def swimlane(steps, width: int = WIDTH) -> str:
     return "\n".join(rows)
 
 
-def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 12) -> str:
+def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 11) -> str:
     """Rows = properties, columns = versions; ``=``/``!`` marks the oracle."""
     w0 = max(len(p) for p in props) + 1
     cw = max(cw, max((len(v) for v in versions), default=0) + 2)

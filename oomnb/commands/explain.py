@@ -14,7 +14,7 @@ list everything that can be explained.
 examples:
   oomnb explain exit_mm
   oomnb explain __oom_reap_task_mm
-  oomnb explain pm_exclusion[tif]
+  oomnb explain disable_contract[tif]
   oomnb explain v4.9
 """
 
@@ -60,9 +60,9 @@ def run(args) -> int:
             v = getattr(k, f.name)
             print(f"  {f.name:30s} {getattr(v, '__name__', v)}")
         return 0
-    if name in PROPS or name == "pm_exclusion":
-        for p in ([PROPS["pm_exclusion[tif]"], PROPS["pm_exclusion[group]"]]
-                  if name == "pm_exclusion" else [PROPS[name]]):
+    from ..kernel.properties import GROUPS
+    if name in PROPS or name in GROUPS:
+        for p in (GROUPS[name] if name in GROUPS else [PROPS[name]]):
             print(f"{p.name} ({p.shape})")
             print(wrap(p.claim))
         return 0

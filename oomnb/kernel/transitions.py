@@ -444,8 +444,8 @@ def t_exit_mm(k, sc, s, i):
     """kernel/exit.c:exit_mm up to mmput: mmap_read_lock(mm) (down_read,
     blocks while another process holds it for write), mmgrab_lazy_tlb /
     atomic_inc(&mm->mm_count), task_lock; current->mm = NULL;
-    mmap_read_unlock (same order in v4.5, v4.8, v4.9, 6.12, 6.18).  Leaves
-    out mm_release/futexes, sync_mm_rss, core_state, mm_update_next_owner."""
+    mmap_read_unlock (v4.5-6.18; 6.12 kernel/exit.c).  Leaves out
+    mm_release/futexes, sync_mm_rss, core_state, mm_update_next_owner."""
     if s.th[i][0] != EXITING or s.lockf:
         return NO
     nxt = EXIT_OOM_EARLY if k.exit_oom_victim_before_mmput else MMPUT
