@@ -165,7 +165,7 @@ def diff_text(a: str = "v6.12", b: str = "v6.18", scenario: str = "dstate-thread
     ra, rb = result(a, scenario), result(b, scenario)
     for p in ra.verdicts:
         if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
-            lines.append(f"  {ra.scenario.key:26s} {p:26s} {ra.verdicts[p].short} -> "
+            lines.append(f"  {ra.scenario.key:25s} {p:24s} {ra.verdicts[p].short} -> "
                          f"{rb.verdicts[p].short}")
     return "\n".join(lines)
 
@@ -183,7 +183,7 @@ def finding_text() -> str:
             rows.append(f"{p[:26]:26s}" + "".join(
                 f"{result(v, sc).verdicts[p].short:>11s}" for v in FINDING_VERSIONS))
         rows.append(f"  ({parse_scenario(sc).label})")
-    return (diff_text() + "\n\nv6.18 suspend_exclusion[group], dstate-thread+suspend, "
+    return (diff_text() + "\n\nv6.18 suspend_exclusion[group], dstate-thread+suspend,\n"
             "shortest counterexample:\n\n" + swimlane(ce) + "\n\nCandidate fixes "
             "(A: v6.18+group-oom-victims, B: v6.18+tif-exempt):\n\n" + "\n".join(rows))
 
