@@ -31,7 +31,7 @@ def run(args) -> int:
     from ..errors import OomnbError
     from ..kernel.properties import BY_NAME as PROPS
     from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
-    from ..kernel.versions import VERSIONS, load_kernel
+    from ..kernel.versions import EXTRA, VERSIONS, load_kernel
 
     wrap = _wrap
 
@@ -46,11 +46,11 @@ def run(args) -> int:
         for p in PROPS:
             print(f"  {p}")
         print("versions:")
-        for v in VERSIONS:
+        for v in [*VERSIONS, *EXTRA]:
             print(f"  {v}")
         return 0
     name = args.name
-    if name in VERSIONS or name.endswith(".py"):
+    if name in VERSIONS or name in EXTRA or name.endswith(".py"):
         k = load_kernel(name)
         print(f"{k.name}: {k.describe}")
         print(wrap(f"source: {k.cite}"))
