@@ -49,7 +49,7 @@ def abort_v4_5(k, s) -> bool:
 def abort_v4_8(k, s) -> bool:
     """v4.8 ``oom_scan_process_thread``: ``signal->oom_victims`` > 0 and
     ``find_lock_task_mm`` finds no thread or its mm lacks MMF_OOM_REAPED
-    (v4.8 mm/oom_kill.c:oom_scan_process_thread, 4.8.15 tree)."""
+    (v4.8 mm/oom_kill.c:oom_scan_process_thread, 4.8.17 tree)."""
     if not _iterated(s) or s.sig_victims <= 0:
         return False
     return not (_has_mm_thread(s) and s.mmf & MMF_SKIP)

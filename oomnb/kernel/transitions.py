@@ -17,11 +17,10 @@ emits, :mod:`oomnb.kernel.observe`).  IO completions (``aio_complete``,
 
 Citations are ``file:function`` with the versions whose code the step
 follows, and the commit id where a change is credited.  Trees read:
-Debian linux-source-6.12 (6.12.x, ``/usr/src/linux-source-6.12.tar.xz``,
-cited as "6.12") for every 6.x citation; v4.5, v4.8, v4.9 and 6.18
-functions were read from the released trees (4.5.7, 4.8.15, 4.9, 6.18.2)
-and the patches that changed them (the commit ids given here);
-``oomnb/checker/DIFFERENCES.md`` lists what each was checked against.
+Debian linux-source-6.12 (``/usr/src/linux-source-6.12.tar.xz``, cited as
+"6.12") for every 6.x function, and the released 4.5.7, 4.8.17, 4.9 and
+6.18.2 trees for the older and newer code (``oomnb/checker/DIFFERENCES.md``
+says which tree each correction was checked in).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """v4.8: the reaper before the "fortify oom killer even more" series.
 
-Changes against v4.5 (4.8.15 tree; mm/oom_kill.c blob d53a9aa00977): the
+Changes against v4.5 (4.8.17 tree; mm/oom_kill.c blob d53a9aa00977): the
 oom_reaper kthread (aac453635549, v4.6) taking oom_lock per attempt,
 find_lock_task_mm + an mm_count reference per attempt, the
 mmget_not_zero/mmput_async gate, MMF_OOM_REAPED / MMF_OOM_NOT_REAPABLE
@@ -29,7 +29,7 @@ KERNEL = V4_5.derive(
     release="4.8",
     describe="reaper with find_lock_task_mm, oom_lock per attempt, MMF_OOM_REAPED/NOT_REAPABLE, "
              "remote exit_oom_victim; second freezing pass after oom_killer_disable",
-    cite="4.8.15: mm/oom_kill.c (blob d53a9aa00977) oom_reaper, oom_reap_task, __oom_reap_task, "
+    cite="4.8.17: mm/oom_kill.c (blob d53a9aa00977) oom_reaper, oom_reap_task, __oom_reap_task, "
          "wake_oom_reaper, mark_oom_victim, exit_oom_victim; kernel/power/process.c:"
          "freeze_processes (74070542099c); kernel/freezer.c:freezing_slow_path",
     has_reaper=True,
