@@ -1,5 +1,5 @@
 """Verdicts of the standard scenarios (from exploration) against the
-issue's expected table and the stored oracle, plus the derived
+expected table (DIFFERENCES.md, section 1) and the stored oracle, plus the derived
 expectations and the documented differences (DIFFERENCES.md)."""
 
 from __future__ import annotations
