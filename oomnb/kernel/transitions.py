@@ -116,8 +116,8 @@ def freezing(k, sc, s, i, by_pm: bool = False) -> bool:
     pm_freezing or while their cgroup is frozen (``cgroup-frozen``), except
     OOM victims: ``test_tsk_thread_flag(p, TIF_MEMDIE)`` (4.8, 4.9, 6.12)
     or ``tsk_is_oom_victim(p)``, every thread of a group with
-    signal->oom_mm (6.18, "mm/oom_kill: thaw the entire OOM victim
-    process").  v4.5 tests ``test_thread_flag(TIF_MEMDIE)``, the flag of
+    signal->oom_mm (6.18, 59d4d36158ba "mm/oom_kill: thaw the entire OOM
+    victim process").  v4.5 tests ``test_thread_flag(TIF_MEMDIE)``, the flag of
     *current*: a thread asking for itself (``by_pm`` false: try_to_freeze,
     __refrigerator) sees its own flag, but try_to_freeze_tasks (``by_pm``)
     sees the freezing task's, so it counts a running victim as not frozen
@@ -831,7 +831,7 @@ TRANSITIONS: tuple[Transition, ...] = (
        "MMF_OOM_REAP_QUEUED from v5.0; 6.12)", per="thread"),
     _T("try_to_freeze", "try_to_freeze", "thread", "cpu", "weak", t_try_to_freeze,
        "kernel/freezer.c:__refrigerator, freezing_slow_path (v4.5 current's TIF_MEMDIE; v4.8 .. "
-       "6.12 the task's TIF_MEMDIE; 6.18 tsk_is_oom_victim)", per="thread"),
+       "6.12 the task's TIF_MEMDIE; 6.18 tsk_is_oom_victim, 59d4d36158ba)", per="thread"),
     _T("refrigerator_exit", "__refrigerator", "thread", "cpu", "weak", t_refrigerator_exit,
        "kernel/freezer.c:__refrigerator (v4.5 .. 6.18; 6.12)", per="thread"),
     _T("do_exit", "do_exit", "thread", "cpu", "weak", t_do_exit,

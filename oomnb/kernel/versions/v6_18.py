@@ -14,8 +14,8 @@ sets the flag; MMF_OOM_REAP_QUEUED (v5.0); queue_oom_reaper with the
 OOM_REAPER_DELAY timer (e4a38402c36e, v5.18); oom_reaper() freezable again
 (set_freezable(), present in 6.12).
 
-6.18 only (not in 6.12): "mm/oom_kill: thaw the entire OOM victim process"
-(merged for v6.18): mark_oom_victim calls thaw_process(tsk) for every
+6.18 only (not in 6.12): 59d4d36158ba "mm/oom_kill: thaw the entire OOM
+victim process" (merged for v6.18): mark_oom_victim calls thaw_process(tsk) for every
 thread and kernel/freezer.c:freezing_slow_path exempts every thread of a
 group with signal->oom_mm (``tsk_is_oom_victim(p)``) instead of TIF_MEMDIE
 threads; oom_victims still counts the TIF_MEMDIE thread only and
@@ -31,7 +31,7 @@ KERNEL = V4_9.derive(
     describe="OOM_REAPER_DELAY timer, MMF_OOM_REAP_QUEUED, reaper on mm_users==0 with "
              "MMF_OOM_SKIP under mmap_lock, exit_mmap sets MMF_OOM_SKIP, thaw_process(group)",
     cite="6.18.2: kernel/freezer.c:freezing_slow_path (tsk_is_oom_victim), mm/oom_kill.c:"
-         "mark_oom_victim (thaw_process); 6.12: mm/oom_kill.c, mm/mmap.c:exit_mmap, "
+         "mark_oom_victim (thaw_process) (59d4d36158ba); 6.12: mm/oom_kill.c, mm/mmap.c:exit_mmap, "
          "kernel/fork.c:__mmput, kernel/exit.c:do_exit",
     reaper_oom_lock=False,
     reaper_mmget_gate=False,
