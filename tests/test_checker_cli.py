@@ -93,3 +93,15 @@ def test_plain_check_prints_all_tables_and_matches_the_oracle(capsys):
     assert out.count("  match") == 24
     for line in out.splitlines():
         assert len(line) <= 72, line
+
+
+def test_check_diff_shows_the_6_18_finding(capsys):
+    rc = main(["check", "--diff", "v6.12", "v6.18", "--scenario", "dstate-thread+suspend",
+               "--property", "suspend_exclusion", "--no-swimlane"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    diff = out.split("Diff v6.12 -> v6.18")[1].split("\n--")[0]
+    assert "freeze_exempt: tif->group" in diff
+    assert "suspend_exclusion[group]" in diff and "holds -> VIOLATED" in diff
+    assert "suspend_exclusion[tif]" not in diff
+    assert "Test v6.18 dstate-thread+suspend/2t suspend_exclusion[group] Violated" in out
