@@ -20,6 +20,13 @@ def result(version: str, scenario_key: str, mode: str = "standard"):
 
 
 @functools.lru_cache(maxsize=None)
+def result_of(kernel, scenario_key: str, mode: str = "standard"):
+    """A cached run of a kernel object (extra versions, fixes)."""
+    sc = next((s for s in STANDARD if s.key == scenario_key), None) or parse_scenario(scenario_key)
+    return check(kernel, sc, mode=mode)
+
+
+@functools.lru_cache(maxsize=None)
 def load_mutant(name: str):
     path = next(MUTANTS.glob(name + "*.py"))
     ns = runpy.run_path(str(path))

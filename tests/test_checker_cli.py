@@ -13,7 +13,8 @@ def test_check_narrowed_prints_verdicts_counterexample_and_swimlane(capsys):
                "--property", "pm_exclusion"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert "Test v4.8 aio-blocked+suspend+second-oom/1t pm_exclusion[tif] Violated" in out
+    assert "Test v4.8 aio-blocked+suspend+second-oom/1t disable_contract[tif] Violated" in out
+    assert "Test v4.8 aio-blocked+suspend+second-oom/1t suspend_exclusion[tif] Ok" in out
     assert "distinct states found" in out and "The depth of the complete state graph" in out
     assert "Counterexample: v4.8" in out and "oom_killer_disable=true" in out
     assert "  match" in out
@@ -44,7 +45,7 @@ def test_check_diff_and_user_kernel(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert "Diff v4.9 -> v4.9+p" in out and "reaper_remote_exit_oom_victim" in out
-    assert "pm_exclusion[tif]" in out.split("Diff v4.9")[1]
+    assert "disable_contract[tif]" in out.split("Diff v4.9")[1]
 
 
 def test_check_errors_are_one_line(capsys):
@@ -59,7 +60,7 @@ def test_explain(capsys):
     assert main(["explain", "exit_mm"]) == 0
     out = capsys.readouterr().out
     assert "kernel/exit.c:exit_mm" in out and "Leaves out" in out
-    assert main(["explain", "pm_exclusion"]) == 0
+    assert main(["explain", "disable_contract"]) == 0
     assert "74070542099c" in capsys.readouterr().out
     assert main(["explain", "v6.18"]) == 0
     assert "queue_mmf_test" in capsys.readouterr().out
@@ -85,10 +86,22 @@ def test_plain_check_prints_all_tables_and_matches_the_oracle(capsys):
     rc = main(["check"])
     out = capsys.readouterr().out
     assert rc == 0
-    assert out.count("\n== ") == 5
+    assert out.count("\n== ") == 6
     assert "MISMATCH" not in out
     cells = [ln for ln in out.splitlines() if not ln.startswith("Legend")]
     assert not any(" ! " in ln or ln.endswith(" !") for ln in cells)
-    assert out.count("  match") == 20
+    assert out.count("  match") == 24
     for line in out.splitlines():
         assert len(line) <= 72, line
+
+
+def test_check_diff_shows_the_6_18_finding(capsys):
+    rc = main(["check", "--diff", "v6.12", "v6.18", "--scenario", "dstate-thread+suspend",
+               "--property", "suspend_exclusion", "--no-swimlane"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    diff = out.split("Diff v6.12 -> v6.18")[1].split("\n--")[0]
+    assert "freeze_exempt: tif->group" in diff
+    assert "suspend_exclusion[group]" in diff and "holds -> VIOLATED" in diff
+    assert "suspend_exclusion[tif]" not in diff
+    assert "Test v6.18 dstate-thread+suspend/2t suspend_exclusion[group] Violated" in out

@@ -48,15 +48,20 @@ def test_counterexamples_replay(case):
     assert n == sum(1 for v in r.verdicts.values() if v.verdict == "violated")
 
 
-def test_v4_8_pm_exclusion_counterexample_is_the_74070542099c_race():
+def test_v4_8_disable_contract_counterexample_is_the_74070542099c_race():
+    """The reaper clears TIF_MEMDIE remotely, oom_killer_disable() returns,
+    and the last step is the victim's own exit path (mmput/exit_mm), as in
+    the changelog of 74070542099c; an IO completion is never the step."""
     r = result("v4.8", "aio-blocked+suspend+second-oom/1t")
-    steps = r.verdicts["pm_exclusion[tif]"].steps
+    steps = r.verdicts["disable_contract[tif]"].steps
     keys = [s.key for s in steps]
     i_clear = next(i for i, s in enumerate(steps) if s.key == "oom_reap_task"
                    and "T0.TIF_MEMDIE=1->0" in s.changes)
     i_ret = keys.index("oom_killer_disable_return")
     assert i_clear < i_ret < len(steps) - 1
-    assert steps[-1].actor in ("T0", "IO")
+    assert steps[-1].actor == "T0" and steps[-1].key in ("mmput", "exit_aio", "exit_mmap_unmap",
+                                                         "exit_mmap_free", "exit_oom_victim")
+    assert not any(s.key == "aio_complete" and s.actor != "IO" for s in steps)
 
 
 def test_v4_9_no_premature_kill_is_mmget_not_zero_failing_in_mmput():
@@ -69,7 +74,7 @@ def test_v4_9_no_premature_kill_is_mmget_not_zero_failing_in_mmput():
 
 def test_replay_rejects_a_wrong_step():
     r = result("v4.8", "aio-blocked+suspend+second-oom/1t")
-    steps = list(r.verdicts["pm_exclusion[tif]"].steps)
+    steps = list(r.verdicts["disable_contract[tif]"].steps)
     steps[0], steps[1] = steps[1], steps[0]
     with pytest.raises(AssertionError):
         replay(r.kernel, parse_scenario("aio-blocked+suspend+second-oom"), steps)

@@ -86,8 +86,8 @@ def test_freezer_exemption_tif_vs_group():
     for k, t1_exempt in ((V49, False), (V618, True)):
         s = initial_state(k, sc)._replace(pm=P_FREEZE)
         s = mark_oom_victim(k, s, 0)
-        assert not freezing(k, s, 0)
-        assert freezing(k, s, 1) is (not t1_exempt)
+        assert not freezing(k, sc, s, 0)
+        assert freezing(k, sc, s, 1) is (not t1_exempt)
 
 
 def test_exit_mm_blocks_on_mmap_lock_held_for_write():
@@ -173,7 +173,8 @@ def test_scenario_parsing():
     assert parse_scenario("dstate-thread").threads == 2
     assert {s.key for s in STANDARD} == {
         "aio-blocked+suspend+second-oom/1t", "aio-blocked+suspend+second-oom/2t",
-        "mmap-lock-forever+second-oom/1t", "dstate-thread+second-oom/2t", "fast-exit/1t"}
+        "mmap-lock-forever+second-oom/1t", "dstate-thread+second-oom/2t", "fast-exit/1t",
+        "dstate-thread+suspend/2t"}
     for bad in ("nonsense", "threads=4", "dstate-thread+threads=1"):
         with pytest.raises(OomnbError):
             parse_scenario(bad)
@@ -184,3 +185,63 @@ def test_successors_are_enabled_transitions():
     s = initial_state(V618, sc)
     keys = {t.key for t, i, s2, tags in successors(V618, sc, s)}
     assert keys == {"alloc_may_oom", "freeze_processes", "aio_complete"}
+
+
+def test_v4_5_freezer_tests_current_not_the_victim():
+    """v4.5 freezing_slow_path reads current's TIF_MEMDIE: the victim sees
+    itself exempt, try_to_freeze_tasks (current = the freezer) does not."""
+    from oomnb.kernel import VERSIONS
+    k45 = VERSIONS["v4.5"]
+    sc = parse_scenario("suspend")
+    s = mark_oom_victim(k45, initial_state(k45, sc)._replace(pm=P_FREEZE), 0)
+    assert not freezing(k45, sc, s, 0)                 # its own view: exempt
+    assert freezing(k45, sc, s, 0, by_pm=True)         # the freezer's view: must freeze
+    k48 = VERSIONS["v4.8"]
+    s = mark_oom_victim(k48, initial_state(k48, sc)._replace(pm=P_FREEZE), 0)
+    assert not freezing(k48, sc, s, 0, by_pm=True)
+
+
+def test_io_completions_are_steps_of_the_io_actor():
+    sc = parse_scenario("aio-blocked+dstate-thread")
+    s = initial_state(V618, sc)
+    for key, inst in (("aio_complete", None), ("dstate_io_done", 1)):
+        t = BY_KEY[key]
+        assert t.fire(V618, sc, s, inst) and t.actor_of(s, inst) == "IO"
+
+
+def test_do_exit_goes_on_after_exit_mm_to_exit_files_and_task_work():
+    from oomnb.kernel.state import DEAD, FILES, POST
+    sc = parse_scenario("fast-exit")
+    s = _th(initial_state(V618, sc), 0, POST)
+    (s2, _), = BY_KEY["exit_files"].fire(V618, sc, s, 0)
+    assert s2.th[0][0] == FILES and not BY_KEY["do_exit_tail"].fire(V618, sc, s, 0)
+    (s3, _), = BY_KEY["do_exit_tail"].fire(V618, sc, s2, 0)
+    assert s3.th[0][0] == DEAD and s3.mm_count == s.mm_count - 1
+
+
+def test_reaper_freezable_per_version():
+    from oomnb.kernel import VERSIONS, load_kernel
+    from oomnb.kernel.state import P_SUSP
+    assert {v: k.reaper_freezable for v, k in VERSIONS.items()} == \
+        {"v4.5": False, "v4.8": True, "v4.9": False, "v6.18": True}
+    assert load_kernel("v6.12").reaper_freezable
+    sc = parse_scenario("suspend")
+    for k, frozen in ((VERSIONS["v4.9"], False), (V618, True)):
+        s = initial_state(k, sc)._replace(rlist=(0,), rrefs=1, pm=P_SUSP)
+        assert bool(BY_KEY["oom_reaper"].fire(k, sc, s, None)) is (not frozen)
+
+
+def test_group_counting_fix_uncounts_at_the_groups_last_exit():
+    from oomnb.kernel import load_kernel
+    from oomnb.kernel.state import DEAD, FILES
+    k = load_kernel("v6.18+group-oom-victims")
+    sc = parse_scenario("threads=2")
+    s = initial_state(k, sc)
+    s = mark_oom_victim(k, s, 0)
+    s = mark_oom_victim(k, s, 1)
+    assert s.oom_victims == 1 and s.sig_victims == 1
+    s = _th(_th(s, 0, FILES), 1, FILES)
+    (s2, _), = BY_KEY["do_exit_tail"].fire(k, sc, s, 0)
+    assert s2.oom_victims == 1                          # T1 still alive
+    (s3, _), = BY_KEY["do_exit_tail"].fire(k, sc, _th(s2, 0, DEAD), 1)
+    assert s3.oom_victims == 0 and s3.sig_victims == 0

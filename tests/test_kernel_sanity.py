@@ -12,7 +12,8 @@ from oomnb.kernel.properties import BY_NAME
 from oomnb.kernel.state import HAS_MM, IN_MMPUT, KWORKER, MMPUT, R_UNMAP, TP_DONE, TP_NONE
 
 SCENARIOS = ["aio-blocked+suspend+second-oom+threads=2", "mmap-lock+second-oom",
-             "dstate-thread+second-oom+suspend", "victim-oom+threads=3+aio-blocked"]
+             "dstate-thread+second-oom+suspend", "victim-oom+threads=3+aio-blocked",
+             "cgroup-frozen+threads=3+suspend"]
 
 
 def _check(k, sc, s):
@@ -21,7 +22,10 @@ def _check(k, sc, s):
         n_users += 1
     assert s.mm_users == n_users
     assert s.mm_count >= 0
-    assert s.oom_victims == sum(t[1] for t in s.th)
+    if k.oom_victims_per_group:
+        assert s.oom_victims == s.sig_victims
+    else:
+        assert s.oom_victims == sum(t[1] for t in s.th)
     if k.signal_oom_victims:
         assert s.sig_victims == s.oom_victims
     if s.town >= 0 and s.town != KWORKER:
@@ -65,11 +69,15 @@ def test_invariants_detect_bad_states():
 
 
 def test_bookkeeping_in_every_reachable_state():
-    """The same bookkeeping, exhaustively, over three scenarios x 4 versions."""
+    """The same bookkeeping, exhaustively, over four scenarios x the standard
+    versions, 6.12 and the candidate fixes of 6.18."""
     from oomnb.checker.explore import explore
-    for v, k in VERSIONS.items():
+    from oomnb.kernel import load_kernel
+    kernels = dict(VERSIONS) | {v: load_kernel(v) for v in
+                                ("v6.12", "v6.18+group-oom-victims", "v6.18+tif-exempt")}
+    for v, k in kernels.items():
         for scen in ("aio-blocked+suspend+second-oom", "victim-oom+threads=2",
-                     "dstate-thread+second-oom+aio-blocked"):
+                     "dstate-thread+second-oom+aio-blocked", "cgroup-frozen+suspend+threads=2"):
             sc = parse_scenario(scen)
             g = explore(k, sc)
             for s in g.states:

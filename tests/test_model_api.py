@@ -27,7 +27,7 @@ def test_state_graph_matches_the_checker_and_networkx():
 
 def test_replay_of_a_counterexample_and_a_wrong_step():
     r = check(VERSIONS["v4.8"], parse_scenario("aio-blocked+suspend+second-oom"))
-    steps = r.verdicts["pm_exclusion[tif]"].steps
+    steps = r.verdicts["disable_contract[tif]"].steps
     end, trail = model.replay("v4.8", "aio-blocked+suspend+second-oom", steps)
     assert end == steps[-1].post and len(trail) == len(steps)
     pairs = [(s.key, s.instance) for s in steps]

@@ -10,5 +10,6 @@
   numbered steps, 72-column ASCII swimlanes.
 * :mod:`.plots`    tables and figures for notebooks/01-interleavings.
 * :mod:`.bench`    ``oomnb bench check`` (states/s).
-* ``DIFFERENCES.md`` model vs. the expectations of issue 3.
+* ``DIFFERENCES.md`` the reviewed verdicts, the kernel trees they were
+  checked in, and where the model departs from expectations.
 """

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..kernel.properties import PROPERTIES
 from ..kernel.scenario import STANDARD, parse_scenario
-from ..kernel.versions import VERSIONS
+from ..kernel.versions import VERSIONS, load_kernel
 from .render import lanes_of, verdict_table
 from .run import check, compare_oracle, load_oracle
 
@@ -34,9 +34,14 @@ def run_standard(mode: str = "standard") -> tuple:
 def result(version: str, scenario: str, mode: str = "standard"):
     sc = parse_scenario(scenario)
     for s, rs in run_standard(mode):
-        if s == sc:
+        if s == sc and version in rs:
             return rs[version]
-    return check(VERSIONS[version], sc, mode=mode)
+    return _check_named(version, scenario, mode)
+
+
+@functools.lru_cache(maxsize=None)
+def _check_named(version: str, scenario: str, mode: str = "standard"):
+    return check(load_kernel(version), parse_scenario(scenario), mode=mode)
 
 
 def df_verdicts(mode: str = "standard") -> pd.DataFrame:
@@ -112,7 +117,75 @@ def verdict_text(scenario: str = "aio-blocked+suspend+second-oom") -> str:
     """The 72-column verdict table of one scenario (for the writeup)."""
     sc = parse_scenario(scenario)
     rs = next(r for s, r in run_standard() if s == sc)
-    return verdict_table(rs, list(VERSION_ORDER), [p.name for p in PROPERTIES], cw=12)
+    return verdict_table(rs, list(VERSION_ORDER), [p.name for p in PROPERTIES], cw=11)
+
+
+# --- the suspend properties and the 6.18 finding -----------------------------
+
+SUSPEND_PROPS = ("disable_contract[tif]", "disable_contract[group]", "suspend_exclusion[tif]",
+                 "suspend_exclusion[group]", "disable_contract[do_exit]",
+                 "suspend_exclusion[do_exit]")
+FINDING_VERSIONS = ("v6.12", "v6.18", "v6.18+group-oom-victims", "v6.18+tif-exempt")
+FINDING_SCENARIOS = ("dstate-thread+suspend", "aio-blocked+suspend+second-oom+threads=2",
+                     "cgroup-frozen+threads=2")
+
+
+def df_scopes(scenario: str = "aio-blocked+suspend+second-oom+threads=2",
+              versions=("v4.5", "v4.8-no74070542099c", "v4.8", "v4.9", "v6.12", "v6.18")):
+    """The suspend properties per version: readings [tif]/[group] up to the
+    end of exit_mm, and [do_exit] (group reading, up to exit_task_work)."""
+    rows = []
+    for p in SUSPEND_PROPS:
+        row = {"property": p}
+        for v in versions:
+            row[v] = result(v, scenario).verdicts[p].short
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("property")
+
+
+def df_finding() -> pd.DataFrame:
+    """6.12, 6.18 and the candidate fixes: suspend properties and
+    frozen_sibling_exit (what 6.18 fixed) per scenario."""
+    rows = []
+    for sc in FINDING_SCENARIOS:
+        for p in SUSPEND_PROPS + ("frozen_sibling_exit", "oom_victims_accounting"):
+            row = {"scenario": parse_scenario(sc).label, "property": p}
+            for v in FINDING_VERSIONS:
+                row[v] = result(v, sc).verdicts[p].short
+            rows.append(row)
+    return pd.DataFrame(rows).set_index(["scenario", "property"])
+
+
+def diff_text(a: str = "v6.12", b: str = "v6.18", scenario: str = "dstate-thread+suspend") -> str:
+    """What ``oomnb check --diff A B --scenario S`` prints: flags, then the
+    properties whose verdict changes."""
+    ka, kb = load_kernel(a), load_kernel(b)
+    lines = [f"Diff {a} -> {b} (flags): " + ", ".join(
+        f"{f}: {x}->{y}" for f, (x, y) in ka.diff(kb).items())]
+    ra, rb = result(a, scenario), result(b, scenario)
+    for p in ra.verdicts:
+        if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
+            lines.append(f"  {ra.scenario.key:25s} {p:24s} {ra.verdicts[p].short} -> "
+                         f"{rb.verdicts[p].short}")
+    return "\n".join(lines)
+
+
+def finding_text() -> str:
+    """The 6.18 finding as plain text (writeup block): diff, counterexample,
+    candidate fixes."""
+    from .render import swimlane
+    ce = result("v6.18", "dstate-thread+suspend").verdicts["suspend_exclusion[group]"].steps
+    short = ("v6.12", "v6.18", "fix A", "fix B")
+    rows = [f"{'':26s}" + "".join(f"{v:>11s}" for v in short)]
+    for sc in ("dstate-thread+suspend", "cgroup-frozen+threads=2"):
+        for p in ("suspend_exclusion[group]", "suspend_exclusion[do_exit]",
+                  "frozen_sibling_exit"):
+            rows.append(f"{p[:26]:26s}" + "".join(
+                f"{result(v, sc).verdicts[p].short:>11s}" for v in FINDING_VERSIONS))
+        rows.append(f"  ({parse_scenario(sc).label})")
+    return (diff_text() + "\n\nv6.18 suspend_exclusion[group], dstate-thread+suspend,\n"
+            "shortest counterexample:\n\n" + swimlane(ce) + "\n\nCandidate fixes "
+            "(A: v6.18+group-oom-victims, B: v6.18+tif-exempt):\n\n" + "\n".join(rows))
 
 
 LANE_COLORS = {"A": "#E69F00", "oom_reaper": "#0072B2", "pm": "#CC79A7", "IO": "#999999",
@@ -304,7 +377,7 @@ def summary_claims() -> str:
     """The model's main claims for the post's opening, read off the verdicts."""
     one, two = _runs(MAIN), _runs(MAIN + "+threads=2")
     lines = []
-    for prop in ("pm_exclusion[tif]", "no_premature_kill", "reap_progress"):
+    for prop in ("disable_contract[tif]", "no_premature_kill", "reap_progress"):
         vs = _violated_in(one, prop)
         if vs:
             n = len(one[vs[0]].verdicts[prop].steps)

@@ -219,9 +219,10 @@ def _key(lanes, steps, notes, bad, width) -> list:
     return out
 
 
-def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 12) -> str:
+def verdict_table(results, versions, props, oracle_cmp=None, cw: int = 11) -> str:
     """Rows = properties, columns = versions; ``=``/``!`` marks the oracle."""
     w0 = max(len(p) for p in props) + 1
+    cw = max(cw, max((len(v) for v in versions), default=0) + 2)
     head = "property".ljust(w0) + "".join(v.ljust(cw) for v in versions)
     lines = [head.rstrip(), "-" * min(WIDTH, len(head.rstrip()))]
     for p in props:

@@ -32,7 +32,7 @@ class Step:
     loop: bool = False
     pre: object = None       # the State before the step (for replays; not in JSON)
     post: object = None
-    lane: str = ""           # swimlane column: the actor, or the thread an IO belongs to
+    lane: str = ""           # swimlane column (the actor)
 
     def as_dict(self):
         return {"n": self.n, "actor": self.actor, "function": self.function, "transition": self.key,
@@ -126,9 +126,6 @@ def steps_of(g, path, start=1, loop=False) -> list:
     for n, (u, lid, v) in enumerate(path, start):
         t, i, actor, tags = g.labels[lid]
         lane = actor
-        for tg in tags:
-            if tg.startswith("io:"):
-                lane = tg[3:]
         steps.append(Step(n, actor, g.kernel.fn_name(t), t.key, i,
                           diff_states(g.kernel, g.states[u], g.states[v]), loop,
                           g.states[u], g.states[v], lane))
@@ -174,8 +171,12 @@ def _vac_note(name):
     return {
         "no_mm_use_after_free": "nothing dereferences the mm remotely",
         "no_reap_after_teardown": "the reaper never walks the VMAs",
-        "pm_exclusion[tif]": "oom_killer_disable() never returns true",
-        "pm_exclusion[group]": "oom_killer_disable() never returns true",
+        "disable_contract[tif]": "oom_killer_disable() never returns true",
+        "disable_contract[group]": "oom_killer_disable() never returns true",
+        "disable_contract[do_exit]": "oom_killer_disable() never returns true",
+        "suspend_exclusion[tif]": "freeze_processes() never returns 0",
+        "suspend_exclusion[group]": "freeze_processes() never returns 0",
+        "suspend_exclusion[do_exit]": "freeze_processes() never returns 0",
         "no_premature_kill": "no second victim is ever selected",
         "reaper_queue_integrity": "nothing is ever queued for a reaper",
         "oom_victims_accounting": "no thread ever gets TIF_MEMDIE",

@@ -17,25 +17,30 @@ verdicts always come from exploration.
 examples:
   oomnb check
   oomnb check --kernel v4.8 --scenario aio-blocked+suspend+second-oom \\
-      --property pm_exclusion
+      --property disable_contract --property suspend_exclusion
   oomnb check --kernel my_patch.py --scenario aio-blocked+threads=2
   oomnb check --diff v4.9 v6.18
+  oomnb check --diff v6.12 v6.18 --scenario dstate-thread+suspend
   oomnb check --fairness weak-oom_lock --scenario aio-blocked+suspend+second-oom
 """
 
 
 def add_arguments(p):
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
-                   help="v4.5, v4.8, v4.9, v6.18 or a .py file defining KERNEL (repeatable)")
+                   help="v4.5, v4.8, v4.9, v6.18, v6.12, v4.8-no74070542099c, "
+                        "v6.18+group-oom-victims, v6.18+tif-exempt or a .py file defining "
+                        "KERNEL (repeatable)")
     p.add_argument("--scenario", action="append", metavar="S",
                    help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
                         "default: the standard scenarios)")
     p.add_argument("--threads", type=int, help="override the thread count (1-3)")
     p.add_argument("--property", action="append", metavar="P",
-                   help="only these properties (pm_exclusion = both readings)")
+                   help="only these properties (disable_contract / suspend_exclusion = "
+                        "all their readings and scopes, suspend = both)")
     p.add_argument("--fairness", choices=["standard", "weak-oom_lock"], default="standard")
     p.add_argument("--second-freeze-pass", action="store_true",
-                   help="v4.8's 74070542099c second freezing pass (model option)")
+                   help="add the second freezing pass of 74070542099c to every version "
+                        "(v4.8 has it; see v4.8-no74070542099c)")
     p.add_argument("--diff", nargs=2, metavar=("A", "B"), help="compare two versions' verdicts")
     p.add_argument("--json", action="store_true", help="the same results as JSON")
     p.add_argument("--trace", action="store_true",
@@ -62,8 +67,8 @@ def run(args) -> int:
     else:
         kernels = list(VERSIONS.values())
     if args.second_freeze_pass:
-        kernels = [k.derive(k.name + "+2nd-pass", second_freeze_pass=True)
-                   if k.name == "v4.8" else k for k in kernels]
+        kernels = [k if k.second_freeze_pass else
+                   k.derive(k.name + "+2nd-pass", second_freeze_pass=True) for k in kernels]
     if args.scenario:
         scenarios = [parse_scenario(s, args.threads) for s in args.scenario]
     else:

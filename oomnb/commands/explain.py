@@ -14,7 +14,7 @@ list everything that can be explained.
 examples:
   oomnb explain exit_mm
   oomnb explain __oom_reap_task_mm
-  oomnb explain pm_exclusion[tif]
+  oomnb explain disable_contract[tif]
   oomnb explain v4.9
 """
 
@@ -31,7 +31,7 @@ def run(args) -> int:
     from ..errors import OomnbError
     from ..kernel.properties import BY_NAME as PROPS
     from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
-    from ..kernel.versions import VERSIONS, load_kernel
+    from ..kernel.versions import EXTRA, VERSIONS, load_kernel
 
     wrap = _wrap
 
@@ -46,11 +46,11 @@ def run(args) -> int:
         for p in PROPS:
             print(f"  {p}")
         print("versions:")
-        for v in VERSIONS:
+        for v in [*VERSIONS, *EXTRA]:
             print(f"  {v}")
         return 0
     name = args.name
-    if name in VERSIONS or name.endswith(".py"):
+    if name in VERSIONS or name in EXTRA or name.endswith(".py"):
         k = load_kernel(name)
         print(f"{k.name}: {k.describe}")
         print(wrap(f"source: {k.cite}"))
@@ -60,9 +60,9 @@ def run(args) -> int:
             v = getattr(k, f.name)
             print(f"  {f.name:30s} {getattr(v, '__name__', v)}")
         return 0
-    if name in PROPS or name == "pm_exclusion":
-        for p in ([PROPS["pm_exclusion[tif]"], PROPS["pm_exclusion[group]"]]
-                  if name == "pm_exclusion" else [PROPS[name]]):
+    from ..kernel.properties import GROUPS
+    if name in PROPS or name in GROUPS:
+        for p in (GROUPS[name] if name in GROUPS else [PROPS[name]]):
             print(f"{p.name} ({p.shape})")
             print(wrap(p.claim))
         return 0

@@ -34,8 +34,8 @@ def _has_mm_thread(s) -> bool:
 
 
 def abort_v4_5(k, s) -> bool:
-    """v4.5 ``oom_scan_process_thread`` ABORT (§0.5 [H]: TIF_MEMDIE -> ABORT;
-    [H]/[M]: ``task_will_free_mem`` = PF_EXITING and still has ->mm -> ABORT)."""
+    """v4.5 mm/oom_kill.c:oom_scan_process_thread ABORT: a TIF_MEMDIE thread,
+    or ``task_will_free_mem`` (PF_EXITING, still has ->mm) (4.5.7 tree)."""
     for pc, md, _ in s.th:
         if pc == RELEASED:
             continue
@@ -49,7 +49,7 @@ def abort_v4_5(k, s) -> bool:
 def abort_v4_8(k, s) -> bool:
     """v4.8 ``oom_scan_process_thread``: ``signal->oom_victims`` > 0 and
     ``find_lock_task_mm`` finds no thread or its mm lacks MMF_OOM_REAPED
-    (history §1.3)."""
+    (v4.8 mm/oom_kill.c:oom_scan_process_thread, 4.8.17 tree)."""
     if not _iterated(s) or s.sig_victims <= 0:
         return False
     return not (_has_mm_thread(s) and s.mmf & MMF_SKIP)
@@ -57,7 +57,7 @@ def abort_v4_8(k, s) -> bool:
 
 def abort_oom_mm(k, s) -> bool:
     """v4.9+ ``oom_evaluate_task``: ``tsk_is_oom_victim`` (signal->oom_mm)
-    without MMF_OOM_SKIP aborts the scan (history §2.3, §2.9; 6.12
+    without MMF_OOM_SKIP aborts the scan (v4.9 and 6.12
     mm/oom_kill.c:oom_evaluate_task)."""
     return bool(_iterated(s) and s.oom_mm and not s.mmf & MMF_SKIP)
 
@@ -119,8 +119,14 @@ class Kernel:
     exit_mmap_sets_skip: bool = False      # v4.14+ (v6.1+: every mm)
     tree_cleared: bool = False             # v5.18+/v6.1: mm->mmap=NULL / __mt_destroy
     disable_timeout: bool = True           # v4.9+: oom_killer_disable(timeout)
-    second_freeze_pass: bool = False       # v4.7/v4.8 74070542099c (model option)
-    freeze_exempt: str = "tif"             # "tif" (TIF_MEMDIE) | "group" (tsk_is_oom_victim, 6.18)
+    second_freeze_pass: bool = False       # v4.7/v4.8 74070542099c: freeze again after the disable
+    freeze_exempt: str = "tif"             # "tif" (TIF_MEMDIE of the task) | "group"
+                                           # (tsk_is_oom_victim, 6.18) | "tif-of-current" (v4.5:
+                                           # freezing_slow_path tests current's TIF_MEMDIE)
+    reaper_freezable: bool = False         # oom_reaper() calls set_freezable() (v4.8, v5.17+)
+    oom_victims_per_group: bool = False    # patch: oom_victims counts victim thread groups
+    exit_oom_victim_at: str = "exit_mm"    # "exit_mm" | "group_exit" (patch: the group's last
+                                           # thread, after exit_task_work)
     exit_oom_victim_before_mmput: bool = False
     unable_quiet_if_skip: bool = False     # v4.17+: no "unable to reap" once MMF_OOM_SKIP is set
     skip_name: str = "MMF_OOM_SKIP"

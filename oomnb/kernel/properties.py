@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .state import (IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE, PM_WINDOW, VMAS_DANGLING,
-                    VMAS_FREEING)
+from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE,
+                    PM_SUSPENDED, PM_WINDOW, VMAS_DANGLING, VMAS_FREEING)
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,8 @@ class Property:
 
 
 def _victim_thread(actor: str, tags) -> int | None:
-    for t in tags:
-        if t.startswith("io:T"):
-            return int(t[4:])
+    """The victim thread whose own step this is (IO completions are steps
+    of the ``IO`` actor and count for nobody)."""
     if actor.startswith("T") and actor[1:].isdigit():
         return int(actor[1:])
     return None
@@ -81,35 +80,84 @@ NO_REAP_AFTER_TEARDOWN = Property(
     bad_edge=_walk_teardown, antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "walk_vmas" in tags)
 
 
-# --- pm_exclusion ---------------------------------------------------------
+# --- disable_contract / suspend_exclusion -----------------------------------
 
-def _pm_excl(reading):
+def _runs_outside_refrigerator(window, reading, scope):
+    """A victim thread's own step (not entering the refrigerator) while the
+    PM state is in ``window``, by a thread still in ``scope``."""
     def bad(k, sc, s, actor, tr, tags, s2):
-        if s.pm not in PM_WINDOW or tr.key == "try_to_freeze":   # freezing is compliance
+        if s.pm not in window or tr.key == "try_to_freeze":   # freezing is compliance
             return False
         t = _victim_thread(actor, tags)
         if t is None:
             return False
         pc, md, ever = s.th[t]
-        if pc not in IN_SCOPE_PM:
+        if pc not in scope:
             return False
         if reading == "tif":
             return bool(ever)
-        return bool(s.oom_mm or any(x[2] for x in s.th))
+        return bool(s.oom_mm or s.sig_victims or any(x[2] for x in s.th))
     return bad
 
 
-_PM_CLAIM = ("From the moment oom_killer_disable() returns true until oom_killer_enable(), no "
-             "thread of an OOM victim executes a step up to and including the end of its own "
-             "exit_mm (74070542099c, 7d2e7a22cf27). ")
-PM_EXCLUSION_TIF = Property(
-    "pm_exclusion[tif]", "edge", _PM_CLAIM + "Reading: threads that have or had TIF_MEMDIE.",
-    bad_edge=_pm_excl("tif"), antecedent_state=lambda k, sc, s: s.pm in PM_WINDOW)
-PM_EXCLUSION_GROUP = Property(
-    "pm_exclusion[group]", "edge", _PM_CLAIM + "Reading: any thread of a group that is or was a "
-    "victim (signal->oom_mm in v4.9+, signal->oom_victims > 0 in v4.8, a TIF_MEMDIE thread in "
-    "v4.5; 'was' makes it sticky like the tif reading).",
-    bad_edge=_pm_excl("group"), antecedent_state=lambda k, sc, s: s.pm in PM_WINDOW)
+_READING = {
+    "tif": "Reading [tif]: threads that have or had TIF_MEMDIE.",
+    "group": "Reading [group]: any thread of a group that is or was a victim (signal->oom_mm in "
+             "v4.9+, signal->oom_victims > 0 in v4.8, a TIF_MEMDIE thread in v4.5; sticky like "
+             "[tif]).",
+}
+_SCOPE = {
+    "exit_mm": ("A thread counts until the end of its own exit_mm(), where exit_oom_victim() "
+                "sits.", IN_SCOPE_PM),
+    "do_exit": ("A thread counts until the end of exit_task_work() in do_exit(): exit_files() "
+                "(->flush) and the last fput's __fput (->release) can do device IO.",
+                IN_SCOPE_DO_EXIT),
+}
+_DISABLE_CLAIM = ("disable_contract: once oom_killer_disable() has returned true, and until "
+                  "oom_killer_enable(), no thread of an OOM victim runs outside the "
+                  "refrigerator (the contract freeze_processes relies on, 74070542099c, "
+                  "7d2e7a22cf27). ")
+_SUSPEND_CLAIM = ("suspend_exclusion: once freeze_processes() has returned 0 and suspend "
+                  "proceeds, and until thaw_processes(), no thread of an OOM victim runs "
+                  "outside the refrigerator. ")
+
+
+def _suspend_prop(name, claim, window, reading, scope):
+    return Property(
+        name, "edge", claim + _READING[reading] + " " + _SCOPE[scope][0],
+        bad_edge=_runs_outside_refrigerator(window, reading, _SCOPE[scope][1]),
+        antecedent_state=lambda k, sc, s: s.pm in window)
+
+
+DISABLE_CONTRACT_TIF = _suspend_prop("disable_contract[tif]", _DISABLE_CLAIM, PM_WINDOW, "tif",
+                                     "exit_mm")
+DISABLE_CONTRACT_GROUP = _suspend_prop("disable_contract[group]", _DISABLE_CLAIM, PM_WINDOW,
+                                       "group", "exit_mm")
+SUSPEND_EXCLUSION_TIF = _suspend_prop("suspend_exclusion[tif]", _SUSPEND_CLAIM, PM_SUSPENDED,
+                                      "tif", "exit_mm")
+SUSPEND_EXCLUSION_GROUP = _suspend_prop("suspend_exclusion[group]", _SUSPEND_CLAIM, PM_SUSPENDED,
+                                        "group", "exit_mm")
+DISABLE_CONTRACT_DO_EXIT = _suspend_prop("disable_contract[do_exit]", _DISABLE_CLAIM, PM_WINDOW,
+                                         "group", "do_exit")
+SUSPEND_EXCLUSION_DO_EXIT = _suspend_prop("suspend_exclusion[do_exit]", _SUSPEND_CLAIM,
+                                          PM_SUSPENDED, "group", "do_exit")
+SUSPEND_PROPERTIES = (DISABLE_CONTRACT_TIF, DISABLE_CONTRACT_GROUP, SUSPEND_EXCLUSION_TIF,
+                      SUSPEND_EXCLUSION_GROUP, DISABLE_CONTRACT_DO_EXIT,
+                      SUSPEND_EXCLUSION_DO_EXIT)
+
+
+# --- frozen_sibling_exit ----------------------------------------------------
+
+FROZEN_SIBLING_EXIT = Property(
+    "frozen_sibling_exit", "leadsto",
+    "Once V is killed, every thread of V eventually leaves the refrigerator, also while PM or "
+    "its cgroup keeps freezing (the reason for 6.18's \"mm/oom_kill: thaw the entire OOM "
+    "victim process\": a frozen sibling thread keeps the victim from exiting), on every fair "
+    "path on which no IO completes and no lock held forever is released.",
+    P=lambda k, sc, s: bool(s.killed),
+    Q=lambda k, sc, s: all(t[0] != FROZEN for t in s.th),
+    exclude=frozenset({"aio_complete", "dstate_io_done", "lock_release"}),
+    bound="")
 
 
 # --- no_premature_kill -------------------------------------------------------
@@ -147,11 +195,18 @@ REAPER_QUEUE_INTEGRITY = Property(
 
 # --- oom_victims_accounting --------------------------------------------------
 
+def _accounting_bad(k, sc, s):
+    if k.oom_victims_per_group:          # one count per victim group until its last exit
+        return s.oom_victims != s.sig_victims
+    return s.oom_victims != sum(t[1] for t in s.th)
+
+
 OOM_VICTIMS_ACCOUNTING = Property(
     "oom_victims_accounting", "invariant",
     "The global oom_victims always equals the number of threads with TIF_MEMDIE "
-    "(mark_oom_victim ++ once per thread; exit_oom_victim -- once, test_and_clear in v4.8).",
-    bad_state=lambda k, sc, s: s.oom_victims != sum(t[1] for t in s.th),
+    "(mark_oom_victim ++ once per thread; exit_oom_victim -- once, test_and_clear in v4.8); "
+    "with per-group counting, the number of victim groups not yet exited.",
+    bad_state=_accounting_bad,
     antecedent_state=lambda k, sc, s: s.oom_victims > 0)
 
 
@@ -183,24 +238,36 @@ REAP_PROGRESS = Property(
     bound="attempt+timer")
 
 PROPERTIES: tuple[Property, ...] = (
-    NO_MM_UAF, NO_REAP_AFTER_TEARDOWN, PM_EXCLUSION_TIF, PM_EXCLUSION_GROUP, PM_PROGRESS,
+    NO_MM_UAF, NO_REAP_AFTER_TEARDOWN, *SUSPEND_PROPERTIES, PM_PROGRESS,
     OOM_PROGRESS, REAP_PROGRESS, NO_PREMATURE_KILL, REAPER_QUEUE_INTEGRITY,
-    OOM_VICTIMS_ACCOUNTING,
+    OOM_VICTIMS_ACCOUNTING, FROZEN_SIBLING_EXIT,
 )
 BY_NAME = {p.name: p for p in PROPERTIES}
 
 
+#: names that select several properties
+GROUPS = {
+    "pm_exclusion": SUSPEND_PROPERTIES,
+    "suspend": SUSPEND_PROPERTIES,
+    "disable_contract": (DISABLE_CONTRACT_TIF, DISABLE_CONTRACT_GROUP, DISABLE_CONTRACT_DO_EXIT),
+    "suspend_exclusion": (SUSPEND_EXCLUSION_TIF, SUSPEND_EXCLUSION_GROUP,
+                          SUSPEND_EXCLUSION_DO_EXIT),
+}
+
+
 def select(names) -> tuple[Property, ...]:
-    """Properties by name; ``pm_exclusion`` means both readings."""
+    """Properties by name; ``disable_contract`` / ``suspend_exclusion`` mean
+    all their readings and scopes, ``suspend`` (or ``pm_exclusion``) all six."""
     if not names:
         return PROPERTIES
     out = []
     for n in names:
-        if n == "pm_exclusion":
-            out += [PM_EXCLUSION_TIF, PM_EXCLUSION_GROUP]
+        if n in GROUPS:
+            out += list(GROUPS[n])
         elif n in BY_NAME:
             out.append(BY_NAME[n])
         else:
             from ..errors import OomnbError
-            raise OomnbError(f"unknown property {n!r} (known: {', '.join(BY_NAME)}, pm_exclusion)")
+            raise OomnbError(f"unknown property {n!r} (known: {', '.join(BY_NAME)}, "
+                             f"{', '.join(GROUPS)})")
     return tuple(out)

@@ -23,6 +23,10 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   ``out_of_memory`` (the ``task_will_free_mem(current)`` shortcut) before
   they reach ``do_exit``; this is the path of the v5.0 fix "oom,
   oom_reaper: do not enqueue same task twice".
+* ``cgroup-frozen``: every thread of V starts in the refrigerator of a
+  frozen cgroup (kernel/cgroup/legacy_freezer.c, or cgroup.freeze) and
+  the cgroup is never thawed: ``cgroup_freezing(p)`` stays true, so a
+  thread leaves only while the freezer exempts it as an OOM victim.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
-          "second-oom", "fast-exit", "victim-oom")
+          "second-oom", "fast-exit", "victim-oom", "cgroup-frozen")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Scenario:
     second_oom: bool = False
     fast_exit: bool = False
     victim_oom: bool = False
+    cgroup_frozen: bool = False
 
     @property
     def name(self) -> str:
@@ -53,7 +58,8 @@ class Scenario:
                                 ("mmap-lock-forever", self.lock_forever and not self.lock_release),
                                 ("mmap-lock", self.lock_release), ("suspend", self.suspend),
                                 ("second-oom", self.second_oom), ("fast-exit", self.fast_exit),
-                                ("victim-oom", self.victim_oom)) if on]
+                                ("victim-oom", self.victim_oom),
+                                ("cgroup-frozen", self.cgroup_frozen)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -81,7 +87,7 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "mmap-lock-forever": "lock_forever", "mmap-lock": "lock_release",
                 "suspend": "suspend",
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
-                "victim-oom": "victim_oom"}[tok]] = True
+                "victim-oom": "victim_oom", "cgroup-frozen": "cgroup_frozen"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):
@@ -104,4 +110,5 @@ STANDARD = (
     Scenario(threads=1, lock_forever=True, second_oom=True),
     Scenario(threads=2, dstate=True, second_oom=True),
     Scenario(threads=1, fast_exit=True),
+    Scenario(threads=2, dstate=True, suspend=True),
 )

@@ -39,14 +39,20 @@ POST = 7         # do_exit() after exit_mm()
 DEAD = 8         # exit_notify() done, final schedule() done (zombie)
 RELEASED = 9     # release_task(): task_struct reference dropped
 EXIT_OOM_EARLY = 10  # only for patches that call exit_oom_victim() before mmput()
+FILES = 11       # do_exit() after exit_files() (->flush done), before exit_task_work()
 
 PC_NAMES = {RUN: "RUN", FROZEN: "FROZEN", DSTATE: "DSTATE", EXITING: "EXITING",
             MMPUT: "MMPUT", IN_MMPUT: "__MMPUT", EXIT_OOM: "EXIT_OOM", POST: "POST_EXIT_MM",
-            DEAD: "DEAD", RELEASED: "RELEASED", EXIT_OOM_EARLY: "EXIT_OOM_EARLY"}
+            DEAD: "DEAD", RELEASED: "RELEASED", EXIT_OOM_EARLY: "EXIT_OOM_EARLY",
+            FILES: "POST_EXIT_FILES"}
 
 HAS_MM = frozenset({RUN, FROZEN, DSTATE, EXITING})
-#: up to and including the end of the thread's own exit_mm() (pm_exclusion scope)
+#: up to and including the end of the thread's own exit_mm(), where exit_oom_victim() sits
+#: (the exit_mm scope of the suspend properties)
 IN_SCOPE_PM = frozenset({RUN, FROZEN, DSTATE, EXITING, MMPUT, IN_MMPUT, EXIT_OOM, EXIT_OOM_EARLY})
+#: ... and the rest of do_exit() that can touch devices: exit_files() (filp_close -> ->flush,
+#: the last fput queues __fput) and exit_task_work() (__fput -> ->release) (the do_exit scope)
+IN_SCOPE_DO_EXIT = IN_SCOPE_PM | frozenset({POST, FILES})
 
 # --- __mmput() phase (tpc) ---------------------------------------------
 TP_NONE = 0
@@ -85,6 +91,7 @@ P_NAMES = {0: "off", 1: "freezing", 2: "oom_killer_disable:lock", 3: "oom_killer
            4: "second_freeze_pass", 5: "suspended", 6: "done"}
 PM_FREEZING = frozenset({P_FREEZE, P_DIS_LOCK, P_DIS_WAIT, P_PASS2, P_SUSP})
 PM_WINDOW = frozenset({P_PASS2, P_SUSP})     # oom_killer_disable() returned true, not yet enabled
+PM_SUSPENDED = frozenset({P_SUSP})          # freeze_processes() returned 0, before thaw_processes()
 PM_IN_DISABLE = frozenset({P_DIS_LOCK, P_DIS_WAIT})
 
 
@@ -94,7 +101,7 @@ class State(NamedTuple):
     th: tuple
     killed: int        # SIGKILL sent to V (SIGNAL_GROUP_EXIT)
     oom_victims: int   # global atomic oom_victims
-    sig_victims: int   # signal->oom_victims (v4.8)
+    sig_victims: int   # signal->oom_victims (v4.8; per-group counting patches)
     oom_mm: int        # signal->oom_mm installed (v4.9+)
     mm_users: int
     mm_count: int      # 0 means the mm_struct was freed (__mmdrop)

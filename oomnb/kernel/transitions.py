@@ -1,23 +1,26 @@
 """The one transition set shared by every kernel version.
 
 Each :class:`Transition` is named after the kernel function it models and
-carries its actor, the fairness class the issue assigns to it, a timing
-``kind`` (``cpu``, ``lock``, ``io``, ``timer``, ``sleep``) for the future
-simulator, the lock it acquires (if any), a citation and a docstring that
-says what it leaves out.  ``oomnb explain NAME`` prints all of that.
+carries its actor, its fairness class, a timing ``kind`` (``cpu``,
+``lock``, ``io``, ``timer``, ``sleep``), the lock it acquires (if any), a
+citation and a docstring that says what it leaves out.  ``oomnb explain
+NAME`` prints all of that.
 
 A transition's ``fire(kernel, scenario, state, instance)`` returns the
 list of ``(next_state, tags)`` it can produce (empty = disabled).  Tags
 are observations a property may use: ``deref_mm`` (the step reads the
 victim's ``mm_struct``), ``walk_vmas`` (the reaper walks its VMAs),
 ``kill_W`` (a second victim was selected), ``disable_returned``
-(``oom_killer_disable()`` returned true) and ``io:Tn`` (an IO completion
-that belongs to thread n).
+(``oom_killer_disable()`` returned true) and ``obs:...`` (what the step
+emits, :mod:`oomnb.kernel.observe`).  IO completions (``aio_complete``,
+``dstate_io_done``) are steps of the ``IO`` actor, not of a victim thread.
 
-Sources: ``kernel-oom-history.md`` (the team's version-by-version reference) (§0.5 v4.5 with its
-confidence marks, §1 v4.8, §2 v4.9, §3.11/§3.11a current/6.18, §5, §8)
-and Debian linux-source-6.12 (mm/oom_kill.c, kernel/exit.c,
-kernel/fork.c, mm/mmap.c, kernel/freezer.c), cited as ``file:function``.
+Citations are ``file:function`` with the versions whose code the step
+follows, and the commit id where a change is credited.  Trees read:
+Debian linux-source-6.12 (``/usr/src/linux-source-6.12.tar.xz``, cited as
+"6.12") for every 6.x function, and the released 4.5.7, 4.8.17, 4.9 and
+6.18.2 trees for the older and newer code (``oomnb/checker/DIFFERENCES.md``
+says which tree each correction was checked in).
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from typing import Callable
 
 from . import timing
 from .timing import Delay
-from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FROZEN, HAS_MM, IN_MMPUT,
+from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FILES, FROZEN, HAS_MM, IN_MMPUT,
                     KWORKER, L_A, L_FREE, L_PM, L_REAPER, MEM_EXITED,
                     MEM_MAPPED, MEM_REAPED, MMF_NOT_REAPABLE, MMF_REAP_QUEUED, MMF_SKIP,
                     MMF_UNSTABLE, MMPUT, P_DIS_LOCK, P_DIS_WAIT, P_DONE, P_FREEZE, P_OFF, P_PASS2,
@@ -57,6 +60,11 @@ class Transition:
     def doc(self) -> str:
         return (self.fire.__doc__ or "").strip()
 
+    @property
+    def is_io(self) -> bool:
+        """An IO completion: a step of the device, not of a victim thread."""
+        return self.actor == "IO"
+
     def instances(self, k, sc, s):
         if self.per == "thread":
             return range(len(s.th))
@@ -74,6 +82,8 @@ class Transition:
         return [s2 for s2, _ in self.fire(k, sc, s, i)]
 
     def actor_of(self, s, i) -> str:
+        if self.actor == "IO":
+            return "IO"
         if self.per == "thread":
             return f"T{i}"
         if self.per == "timer":
@@ -94,29 +104,36 @@ def _set_th(s, i, pc=None, md=None, ever=None):
 
 def find_lock_task_mm(s) -> int:
     """Index of the first thread (in for_each_thread order) that still has
-    ->mm, or -1 (history §1.2; 6.12 mm/oom_kill.c:find_lock_task_mm)."""
+    ->mm, or -1 (v4.5 .. 6.18; 6.12 mm/oom_kill.c:find_lock_task_mm)."""
     for i, t in enumerate(s.th):
         if t[0] in HAS_MM:
             return i
     return -1
 
 
-def freezing(k, s, i) -> bool:
-    """kernel/freezer.c:freezing_slow_path: user tasks freeze while
-    pm_freezing, except TIF_MEMDIE threads (v4.5 [H] .. 6.12 source) or,
-    in 6.18, every thread of a group with signal->oom_mm (§3.11a).  Dead
-    tasks (PF_NOFREEZE late in do_exit) are ignored."""
-    if s.pm not in PM_FREEZING:
+def freezing(k, sc, s, i, by_pm: bool = False) -> bool:
+    """kernel/freezer.c:freezing_slow_path(p): user tasks freeze while
+    pm_freezing or while their cgroup is frozen (``cgroup-frozen``), except
+    OOM victims: ``test_tsk_thread_flag(p, TIF_MEMDIE)`` (4.8, 4.9, 6.12)
+    or ``tsk_is_oom_victim(p)``, every thread of a group with
+    signal->oom_mm (6.18, 59d4d36158ba "mm/oom_kill: thaw the entire OOM
+    victim process").  v4.5 tests ``test_thread_flag(TIF_MEMDIE)``, the flag of
+    *current*: a thread asking for itself (``by_pm`` false: try_to_freeze,
+    __refrigerator) sees its own flag, but try_to_freeze_tasks (``by_pm``)
+    sees the freezing task's, so it counts a running victim as not frozen
+    (fixed in 4.8 by "freezer, oom: check TIF_MEMDIE on the correct task").
+    Dead tasks (PF_NOFREEZE, set in do_task_dead) are ignored."""
+    if s.pm not in PM_FREEZING and not sc.cgroup_frozen:
         return False
     pc, md, _ = s.th[i]
     if pc in (DEAD, RELEASED):
         return False
-    if k.freeze_exempt == "group":
-        if s.oom_mm:
-            return False
-    elif md:
-        return False
-    return True
+    ex = k.freeze_exempt
+    if ex == "group":
+        return not s.oom_mm
+    if ex == "tif-of-current" and by_pm:
+        return True
+    return not md
 
 
 def _mmdrop(s, n=1):
@@ -126,12 +143,19 @@ def _mmdrop(s, n=1):
 def mark_oom_victim(k, s, i):
     """mm/oom_kill.c:mark_oom_victim: test_and_set TIF_MEMDIE (return if it
     was set); v4.8 signal->oom_victims++; v4.9+ cmpxchg signal->oom_mm and
-    mmgrab it; __thaw_task/thaw_process (implicit: the freezer exemption in
-    :func:`freezing` lets the thread leave the refrigerator); oom_victims++."""
+    mmgrab it; __thaw_task(tsk) (v4.5 .. 6.12) or thaw_process(tsk) (6.18)
+    (implicit: the freezer exemption in :func:`freezing` lets the thread, or
+    in 6.18 every thread, leave the refrigerator); oom_victims++.  With
+    ``oom_victims_per_group`` (a patch) oom_victims counts the group once."""
     pc, md, ever = s.th[i]
     if md:
         return s
-    s = s._replace(th=_set_th(s, i, md=1, ever=1), oom_victims=s.oom_victims + 1)
+    if k.oom_victims_per_group:
+        s = s._replace(th=_set_th(s, i, md=1, ever=1))
+        if not s.sig_victims:
+            s = s._replace(sig_victims=1, oom_victims=s.oom_victims + 1)
+    else:
+        s = s._replace(th=_set_th(s, i, md=1, ever=1), oom_victims=s.oom_victims + 1)
     if k.signal_oom_victims:
         s = s._replace(sig_victims=s.sig_victims + 1)
     if k.oom_mm and not s.oom_mm:
@@ -231,6 +255,8 @@ def _exit_oom_victim(k, s, i):
     pc, md, ever = s.th[i]
     if not md:
         return s
+    if k.oom_victims_per_group:          # the group is uncounted at its last exit
+        return s._replace(th=_set_th(s, i, md=0))
     s = s._replace(th=_set_th(s, i, md=0), oom_victims=s.oom_victims - 1)
     if k.signal_oom_victims:
         s = s._replace(sig_victims=s.sig_victims - 1)
@@ -249,26 +275,30 @@ def _reader_holds(s) -> bool:
 # ------------------------------------------------------------ transitions
 
 def t_pm_start(k, sc, s, i):
-    """kernel/power/process.c:freeze_processes (start): pm_freezing = true;
-    from now on user tasks freeze at their next freeze point.  Suspend may
-    start at any step (not a fair transition).  Happens at most once."""
+    """kernel/power/process.c:freeze_processes (start, every version):
+    pm_freezing = true; from now on user tasks freeze at their next freeze
+    point.  Suspend may start at any step (not a fair transition).  Happens
+    at most once."""
     if not sc.suspend or s.pm != P_OFF:
         return NO
     return [(s._replace(pm=P_FREEZE), NO)]
 
 
-def _all_frozen(k, s) -> bool:
-    return all(t[0] == FROZEN or not freezing(k, s, j) for j, t in enumerate(s.th))
+def _all_frozen(k, sc, s) -> bool:
+    return all(t[0] == FROZEN or not freezing(k, sc, s, j, by_pm=True) for j, t in enumerate(s.th))
 
 
 def t_try_to_freeze_tasks(k, sc, s, i):
-    """kernel/power/process.c:try_to_freeze_tasks(true) succeeds: every user
-    thread that freezing() applies to is in the refrigerator (threads in
-    do_exit or D state that are not exempt keep it from succeeding).  On
-    success freeze_processes calls oom_killer_disable (v4.5 [H], v4.8,
-    v4.9, 6.12).  With the v4.8 second pass (74070542099c, model option)
-    this also ends the "Double checking" pass."""
-    if s.pm not in (P_FREEZE, P_PASS2) or not _all_frozen(k, s):
+    """kernel/power/process.c:try_to_freeze_tasks(true) succeeds: freeze_task
+    finds every user thread that freezing() applies to in the refrigerator
+    (threads in do_exit or D state that are not exempt keep it from
+    succeeding).  On success freeze_processes calls oom_killer_disable
+    (v4.5, v4.8, v4.9, 6.12, 6.18).  v4.7/v4.8 then freeze once more,
+    "Double checking all user space processes after OOM killer disable"
+    (74070542099c "oom, suspend: fix oom_reaper vs. oom_killer_disable
+    race", removed again by 7d2e7a22cf27 in v4.9): this step also ends that
+    second pass, after which freeze_processes returns 0."""
+    if s.pm not in (P_FREEZE, P_PASS2) or not _all_frozen(k, sc, s):
         return NO
     return [(s._replace(pm=P_DIS_LOCK if s.pm == P_FREEZE else P_SUSP), NO)]
 
@@ -276,17 +306,17 @@ def t_try_to_freeze_tasks(k, sc, s, i):
 def t_freeze_timeout(k, sc, s, i):
     """try_to_freeze_tasks times out (freeze_timeout_msecs = 20 s, one
     abstract timer step): freeze_processes fails with -EBUSY and
-    thaw_processes() runs (oom_killer_enable() if it was disabled)."""
-    if s.pm not in (P_FREEZE, P_PASS2) or _all_frozen(k, s):
+    thaw_processes() runs (oom_killer_enable() if it was disabled)
+    (kernel/power/process.c, every version)."""
+    if s.pm not in (P_FREEZE, P_PASS2) or _all_frozen(k, sc, s):
         return NO
     return [(s._replace(pm=P_DONE, disabled=0), NO)]
 
 
 def t_oom_killer_disable_lock(k, sc, s, i):
     """mm/oom_kill.c:oom_killer_disable, first half: mutex_lock_killable(
-    &oom_lock); oom_killer_disabled = true; mutex_unlock (v4.5 [M] lock
-    form; v4.8 §1.5; v4.9 §2.5; 6.12 source).  One step: the lock is not
-    held across steps."""
+    &oom_lock); oom_killer_disabled = true; mutex_unlock (v4.5, v4.8, v4.9,
+    6.12, 6.18).  One step: the lock is not held across steps."""
     if s.pm != P_DIS_LOCK or s.oom_lock != L_FREE:
         return NO
     return [(s._replace(pm=P_DIS_WAIT, disabled=1), NO)]
@@ -295,7 +325,9 @@ def t_oom_killer_disable_lock(k, sc, s, i):
 def t_oom_killer_disable_return(k, sc, s, i):
     """oom_killer_disable returns true: wait_event(oom_victims_wait,
     !atomic_read(&oom_victims)) completes (v4.5/v4.8 without timeout, v4.9+
-    wait_event_interruptible_timeout).  The pm_exclusion window opens."""
+    wait_event_interruptible_timeout).  The disable_contract window opens;
+    without a second freezing pass freeze_processes returns 0 at once and
+    suspend proceeds (the suspend_exclusion window)."""
     if s.pm != P_DIS_WAIT or s.oom_victims != 0:
         return NO
     return [(s._replace(pm=P_PASS2 if k.second_freeze_pass else P_SUSP), frozenset({"disable_returned"}))]
@@ -304,7 +336,8 @@ def t_oom_killer_disable_return(k, sc, s, i):
 def t_oom_killer_disable_timeout(k, sc, s, i):
     """v4.9+ oom_killer_disable(timeout): the 20 s freeze_timeout expires
     (one abstract timer step) -> oom_killer_enable(); return false;
-    freeze_processes fails and thaws (7d2e7a22cf27, §2.5; 6.12 source)."""
+    freeze_processes fails and thaws (7d2e7a22cf27 "oom, suspend: fix
+    oom_killer_disable vs. pm suspend properly", v4.9; 6.12)."""
     if not k.disable_timeout or s.pm != P_DIS_WAIT or s.oom_victims == 0:
         return NO
     return [(s._replace(pm=P_DONE, disabled=0), NO)]
@@ -312,7 +345,7 @@ def t_oom_killer_disable_timeout(k, sc, s, i):
 
 def t_thaw_processes(k, sc, s, i):
     """kernel/power/process.c:thaw_processes on resume: oom_killer_enable()
-    then thaw every task (pm_freezing = false)."""
+    then thaw every task (pm_freezing = false) (every version)."""
     if s.pm != P_SUSP:
         return NO
     return [(s._replace(pm=P_DONE, disabled=0), NO)]
@@ -354,7 +387,7 @@ def t_try_to_freeze(k, sc, s, i):
     """kernel/freezer.c:__refrigerator entry from get_signal()/return to
     user: a RUN thread that freezing() applies to freezes (killed or not:
     get_signal() calls try_to_freeze() before dequeuing SIGKILL)."""
-    if s.th[i][0] != RUN or not freezing(k, s, i):
+    if s.th[i][0] != RUN or not freezing(k, sc, s, i):
         return NO
     return [(s._replace(th=_set_th(s, i, pc=FROZEN)), NO)]
 
@@ -362,8 +395,9 @@ def t_try_to_freeze(k, sc, s, i):
 def t_refrigerator_exit(k, sc, s, i):
     """kernel/freezer.c:__refrigerator loop exit: the thread leaves when
     freezing(current) is false (thawed by mark_oom_victim's __thaw_task /
-    6.18 thaw_process, or by thaw_processes)."""
-    if s.th[i][0] != FROZEN or freezing(k, s, i):
+    6.18 thaw_process, or by thaw_processes).  A thread woken while
+    freezing(current) still holds goes back to sleep (no step)."""
+    if s.th[i][0] != FROZEN or freezing(k, sc, s, i):
         return NO
     return [(s._replace(th=_set_th(s, i, pc=RUN)), NO)]
 
@@ -372,7 +406,7 @@ def t_do_exit(k, sc, s, i):
     """get_signal() dequeues SIGKILL -> kernel/exit.c:do_exit ->
     exit_signals() sets PF_EXITING.  Leaves out: robust futexes,
     exit_mm_release, coredump wait."""
-    if s.th[i][0] != RUN or not s.killed or freezing(k, s, i):
+    if s.th[i][0] != RUN or not s.killed or freezing(k, sc, s, i):
         return NO
     return [(s._replace(th=_set_th(s, i, pc=EXITING)), NO)]
 
@@ -385,7 +419,7 @@ def t_victim_out_of_memory(k, sc, s, i):
     "oom, oom_reaper: do not enqueue same task twice", v5.0).  Not fair:
     the thread may or may not allocate."""
     if not sc.victim_oom or s.th[i][0] != RUN or not s.killed or s.oom_lock != L_FREE \
-            or freezing(k, s, i):
+            or freezing(k, sc, s, i):
         return NO
     tags = set()
     s2 = out_of_memory(k, s, i, tags)
@@ -395,19 +429,21 @@ def t_victim_out_of_memory(k, sc, s, i):
 
 
 def t_dstate_io_done(k, sc, s, i):
-    """The uninterruptible IO of the dstate-thread completes (io_schedule
-    returns); the thread goes on to handle its signals.  IO completion is
-    not fair: it may never happen."""
+    """The uninterruptible IO the dstate-thread waits for completes and
+    wakes it (io_schedule returns); a step of the device (the ``IO``
+    actor), not of the thread: what the thread does next (freeze, or
+    do_exit) is its own step.  IO completion is not fair: it may never
+    happen."""
     if s.th[i][0] != DSTATE:
         return NO
-    return [(s._replace(th=_set_th(s, i, pc=RUN)), frozenset({f"io:T{i}"}))]
+    return [(s._replace(th=_set_th(s, i, pc=RUN)), NO)]
 
 
 def t_exit_mm(k, sc, s, i):
     """kernel/exit.c:exit_mm up to mmput: mmap_read_lock(mm) (down_read,
     blocks while another process holds it for write), mmgrab_lazy_tlb /
     atomic_inc(&mm->mm_count), task_lock; current->mm = NULL;
-    mmap_read_unlock (v4.8 §1.8; 6.12 kernel/exit.c:exit_mm).  Leaves out
+    mmap_read_unlock (v4.5-6.18; 6.12 kernel/exit.c).  Leaves out
     mm_release/futexes, sync_mm_rss, core_state, mm_update_next_owner."""
     if s.th[i][0] != EXITING or s.lockf:
         return NO
@@ -424,8 +460,8 @@ def _after_mmput(k, s, i):
 
 def t_mmput(k, sc, s, i):
     """kernel/fork.c:mmput from exit_mm: atomic_dec_and_test(&mm->mm_users);
-    the last user runs __mmput inline (v4.5: the teardown is inside mmput
-    [M]).  If TIF_MEMDIE is clear when mmput returns the
+    the last user runs __mmput inline (every version).  If TIF_MEMDIE is
+    clear when mmput returns the
     ``if (test_thread_flag(TIF_MEMDIE))`` test is folded in (it can only
     be cleared, never set, in between)."""
     if s.th[i][0] != MMPUT:
@@ -440,8 +476,10 @@ def t_exit_oom_victim(k, sc, s, i):
     """kernel/exit.c:exit_mm tail: ``if (test_thread_flag(TIF_MEMDIE))
     exit_oom_victim()`` -> mm/oom_kill.c:exit_oom_victim: clear TIF_MEMDIE,
     oom_victims-- and wake oom_victims_wait at 0 (v4.8: test_and_clear and
-    signal->oom_victims-- too).  This is the end of exit_mm.  (Also the
-    early call of a patch that moves it before mmput.)"""
+    signal->oom_victims-- too) (v4.5 .. 6.18: the call site stayed in
+    exit_mm).  This is the end of exit_mm.  (Also the early call of a patch
+    that moves it before mmput; with ``oom_victims_per_group`` it only
+    clears TIF_MEMDIE.)"""
     pc = s.th[i][0]
     if pc == EXIT_OOM:
         s = _exit_oom_victim(k, s, i)
@@ -452,12 +490,38 @@ def t_exit_oom_victim(k, sc, s, i):
     return NO
 
 
-def t_do_exit_tail(k, sc, s, i):
-    """kernel/exit.c:do_exit after exit_mm: exit_sem/files/fs,
-    exit_notify, do_task_dead; the final context switch drops the lazy-TLB
-    mm reference (finish_task_switch -> mmdrop)."""
+def t_exit_files(k, sc, s, i):
+    """kernel/exit.c:do_exit after exit_mm: exit_sem, then exit_files ->
+    put_files_struct -> close_files -> filp_close, which calls each file's
+    ->flush (a driver may do device IO there); the last fput() of a file
+    queues __fput as task work (6.12 kernel/exit.c:do_exit and
+    fs/file.c:close_files; same order in v4.5 .. 6.18).  exit_fs and the
+    namespace/ctty steps up to exit_task_work are folded in."""
     if s.th[i][0] != POST:
         return NO
+    return [(s._replace(th=_set_th(s, i, pc=FILES)), NO)]
+
+
+def _group_exit(k, s, i):
+    """A patch's exit_oom_victim at the group's last exit (after
+    exit_task_work of the last thread that is not yet dead)."""
+    if k.exit_oom_victim_at != "group_exit" or not s.sig_victims:
+        return s
+    if any(t[0] not in (DEAD, RELEASED) for j, t in enumerate(s.th) if j != i):
+        return s
+    return s._replace(sig_victims=0, oom_victims=s.oom_victims - 1)
+
+
+def t_do_exit_tail(k, sc, s, i):
+    """kernel/exit.c:do_exit from exit_task_work: task_work_run -> __fput
+    -> each last-closed file's ->release (device IO possible), then
+    exit_thread, cgroup_exit, exit_notify, do_task_dead (PF_NOFREEZE); the
+    final context switch drops the lazy-TLB mm reference
+    (finish_task_switch -> mmdrop) (6.12 kernel/exit.c:do_exit; same order
+    in v4.5 .. 6.18)."""
+    if s.th[i][0] != FILES:
+        return NO
+    s = _group_exit(k, s, i)
     return [(_mmdrop(s)._replace(th=_set_th(s, i, pc=DEAD)), NO)]
 
 
@@ -465,7 +529,7 @@ def t_release_task(k, sc, s, i):
     """kernel/exit.c:release_task: the task leaves the task list and its
     task_struct reference is put (non-leaders autoreap; the leader T0 is
     reaped by its parent after the other threads).  V stops being iterated
-    by select_bad_process once every thread is released."""
+    by select_bad_process once every thread is released (every version)."""
     if s.th[i][0] != DEAD:
         return NO
     if i == 0 and any(t[0] != RELEASED for t in s.th[1:]):
@@ -477,7 +541,8 @@ def t_free_signal_struct(k, sc, s, i):
     """kernel/fork.c:free_signal_struct, run when the last task_struct of
     V is freed (all threads released and every reference taken by
     wake/queue_oom_reaper put): ``if (sig->oom_mm) mmdrop_async(oom_mm)``
-    (v4.9 §2.2; 6.12 source).  The async __mmdrop is folded in."""
+    (26db62f179d1 "oom: keep mm of the killed task available", v4.9; 6.12).
+    The async __mmdrop is folded in."""
     if s.sig_freed or any(t[0] != RELEASED for t in s.th) or s.rrefs:
         return NO
     s2 = s._replace(sig_freed=1)
@@ -498,7 +563,8 @@ def _owner_ok(s) -> bool:
 
 def t_exit_aio(k, sc, s, i):
     """kernel/fork.c:__mmput -> uprobe_clear_state, fs/aio.c:exit_aio: waits
-    (uninterruptibly) for the mm's in-flight AIO (aio-blocked)."""
+    (uninterruptibly) for the mm's in-flight AIO (aio-blocked) (same order
+    in v4.5 .. 6.18)."""
     if s.tpc != TP_AIO or not _owner_ok(s) or s.io:
         return NO
     return [(s._replace(tpc=TP_EM_UNMAP), NO)]
@@ -508,7 +574,7 @@ def t_exit_mmap_unmap(k, sc, s, i):
     """mm/mmap.c:exit_mmap, unmap part.  v4.5-v4.13: mmu_notifier_release,
     munlock, unmap_vmas with no mmap lock, after which free_pgtables starts
     (the VMAs are being freed without a lock).  v6.1+: mmap_read_lock,
-    unmap_vmas, mmap_read_unlock (6.12 mm/mmap.c:exit_mmap)."""
+    unmap_vmas, mmap_read_unlock (bf3980c85212; 6.12 mm/mmap.c:exit_mmap)."""
     if s.tpc != TP_EM_UNMAP or not _owner_ok(s):
         return NO
     mem = MEM_EXITED if s.mem == MEM_MAPPED else s.mem
@@ -554,13 +620,13 @@ def t_exit_mmap_free(k, sc, s, i):
 # --- IO / lock holder ---------------------------------------------------
 
 def t_aio_complete(k, sc, s, i):
-    """fs/aio.c: the victim's in-flight AIO completes (aio_complete); IO
-    completion is not fair, it may never happen.  Counted as a step of the
-    thread that waits for it in exit_aio (or of T0, its submitter)."""
+    """fs/aio.c:aio_complete: the victim's in-flight AIO completes, whether
+    or not its submitter runs or is frozen; a step of the device (the
+    ``IO`` actor), never of a victim thread.  IO completion is not fair, it
+    may never happen."""
     if not s.io:
         return NO
-    who = s.town if 0 <= s.town < len(s.th) else 0
-    return [(s._replace(io=0), frozenset({f"io:T{who}"}))]
+    return [(s._replace(io=0), NO)]
 
 
 def t_lock_release(k, sc, s, i):
@@ -577,9 +643,16 @@ def t_lock_release(k, sc, s, i):
 def t_oom_reaper_pop(k, sc, s, i):
     """mm/oom_kill.c:oom_reaper loop: wait_event_freezable(oom_reaper_wait,
     oom_reaper_list != NULL); pop the head under oom_reaper_lock (its stale
-    ->oom_reaper_list stays until oom_reap_task ends).  The reaper is never
-    frozen (freeze_kernel_threads is not modelled)."""
+    ->oom_reaper_list stays until oom_reap_task ends) (v4.8, v4.9, 6.12).
+    ``reaper_freezable``: oom_reaper() calls set_freezable() (v4.8,
+    e26796066fdf "oom: make oom_reaper freezable"; dropped by 7d2e7a22cf27
+    in v4.9; back in 6.12), so once freeze_processes has returned 0 and
+    freeze_kernel_threads runs, the idle reaper stays frozen in
+    wait_event_freezable until thaw_processes: it pops nothing while
+    suspended.  A reaper that is not freezable keeps reaping."""
     if not k.has_reaper or s.rpc != R_IDLE or not s.rlist:
+        return NO
+    if k.reaper_freezable and s.pm == P_SUSP:
         return NO
     t, rest = s.rlist[0], s.rlist[1:]
     return [(s._replace(rpc=R_ATTEMPT, rtask=t, ratt=0, rnext=1 if rest else 0, rlist=rest), NO)]
@@ -587,12 +660,12 @@ def t_oom_reaper_pop(k, sc, s, i):
 
 def t_reap_attempt(k, sc, s, i):
     """One attempt of oom_reap_task's loop, up to the unmap.
-    v4.8 __oom_reap_task (§1.6): mutex_lock(&oom_lock); find_lock_task_mm
+    v4.8 __oom_reap_task: mutex_lock(&oom_lock); find_lock_task_mm
     (none -> "work done", ret true); mm_count++; down_read_trylock (fail ->
     ret false); mmget_not_zero (fail -> ret true, no flag).
-    v4.9 __oom_reap_task_mm (§2.8): mm = signal->oom_mm; mutex_lock(
+    v4.9 __oom_reap_task_mm: mm = signal->oom_mm; mutex_lock(
     &oom_lock); down_read_trylock; mmget_not_zero.
-    v6.18 oom_reap_task_mm (6.12 mm/oom_kill.c:oom_reap_task_mm, §3.11):
+    v6.18 oom_reap_task_mm (212925802454, v4.14; 6.12 mm/oom_kill.c:oom_reap_task_mm):
     mmap_read_trylock; MMF_OOM_SKIP under the lock -> ret true.
     Trylock, find and gates are one step (under oom_lock in v4.8/v4.9);
     MMU-notifier and partial-reap failures are not modelled."""
@@ -664,10 +737,10 @@ def t_reap_sleep(k, sc, s, i):
 
 
 def t_oom_reap_task_done(k, sc, s, i):
-    """mm/oom_kill.c:oom_reap_task tail.  v4.8 (§1.6): after exhaustion
+    """mm/oom_kill.c:oom_reap_task tail.  v4.8: after exhaustion
     find_lock_task_mm -> MMF_OOM_NOT_REAPABLE, on the second exhaustion
     MMF_OOM_REAPED; tsk->oom_reaper_list = NULL; exit_oom_victim(tsk)
-    (remote, test_and_clear); put_task_struct.  v4.9+ (§2.8, 6.12):
+    (remote, test_and_clear); put_task_struct.  v4.9+ (v4.9, 6.12):
     ``done:`` tsk->oom_reaper_list = NULL; set_bit(MMF_OOM_SKIP) always;
     put_task_struct."""
     if s.rpc != R_DONE:
@@ -750,75 +823,89 @@ DELAY = {
 
 TRANSITIONS: tuple[Transition, ...] = (
     _T("alloc_may_oom", "__alloc_pages_may_oom", "A", "lock", "strong", t_alloc_may_oom,
-       "mm/page_alloc.c:__alloc_pages_may_oom (history §1.11)", lock="oom_lock"),
+       "mm/page_alloc.c:__alloc_pages_may_oom (v4.5 .. 6.18; 6.12)", lock="oom_lock"),
     _T("out_of_memory", "out_of_memory", "A", "cpu", "weak", t_a_out_of_memory,
-       "mm/oom_kill.c:out_of_memory/select_bad_process/oom_kill_process (v4.5 §0.5, v4.8 §1.3/§1.11, "
-       "v4.9 §2.9, 6.12 source)"),
+       "mm/oom_kill.c:out_of_memory/select_bad_process/oom_kill_process (v4.5, v4.8, v4.9; "
+       "6.12 and 6.18 __oom_kill_process)"),
     _T("victim_out_of_memory", "out_of_memory", "thread", "cpu", "none", t_victim_out_of_memory,
-       "mm/oom_kill.c:out_of_memory task_will_free_mem(current) shortcut (§1.11; v5.0 "
-       "MMF_OOM_REAP_QUEUED §3.8)", per="thread"),
+       "mm/oom_kill.c:out_of_memory task_will_free_mem(current) shortcut (v4.7+; "
+       "MMF_OOM_REAP_QUEUED from v5.0; 6.12)", per="thread"),
     _T("try_to_freeze", "try_to_freeze", "thread", "cpu", "weak", t_try_to_freeze,
-       "kernel/freezer.c:__refrigerator, freezing_slow_path (6.12 source; §1.4; §3.11a)", per="thread"),
+       "kernel/freezer.c:__refrigerator, freezing_slow_path (v4.5 current's TIF_MEMDIE; v4.8 .. "
+       "6.12 the task's TIF_MEMDIE; 6.18 tsk_is_oom_victim, 59d4d36158ba)", per="thread"),
     _T("refrigerator_exit", "__refrigerator", "thread", "cpu", "weak", t_refrigerator_exit,
-       "kernel/freezer.c:__refrigerator (6.12 source)", per="thread"),
+       "kernel/freezer.c:__refrigerator (v4.5 .. 6.18; 6.12)", per="thread"),
     _T("do_exit", "do_exit", "thread", "cpu", "weak", t_do_exit,
-       "kernel/exit.c:do_exit/exit_signals (§1.8; 6.12 source)", per="thread"),
-    _T("exit_mm", "exit_mm", "thread", "lock", "strong", t_exit_mm,
-       "kernel/exit.c:exit_mm (v4.5 [H] same order as v4.8 §1.8; 6.12 kernel/exit.c:exit_mm)",
-       lock="mmap_lock", per="thread"),
-    _T("mmput", "mmput", "thread", "cpu", "weak", t_mmput,
-       "kernel/fork.c:mmput (§1.8; 6.12 source)", per="thread"),
-    _T("exit_oom_victim", "exit_oom_victim", "thread", "cpu", "weak", t_exit_oom_victim,
-       "mm/oom_kill.c:exit_oom_victim from kernel/exit.c:exit_mm (v4.5 [H], §1.4, §2.4, 6.12)",
+       "kernel/signal.c:get_signal -> kernel/exit.c:do_exit/exit_signals (v4.5 .. 6.18; 6.12)",
        per="thread"),
-    _T("do_exit_tail", "exit_notify", "thread", "cpu", "weak", t_do_exit_tail,
-       "kernel/exit.c:do_exit/exit_notify/do_task_dead; kernel/sched/core.c:finish_task_switch",
+    _T("exit_mm", "exit_mm", "thread", "lock", "strong", t_exit_mm,
+       "kernel/exit.c:exit_mm (v4.5 .. 6.18; 6.12)", lock="mmap_lock", per="thread"),
+    _T("mmput", "mmput", "thread", "cpu", "weak", t_mmput,
+       "kernel/fork.c:mmput (v4.5 .. 6.18; 6.12)", per="thread"),
+    _T("exit_oom_victim", "exit_oom_victim", "thread", "cpu", "weak", t_exit_oom_victim,
+       "mm/oom_kill.c:exit_oom_victim from kernel/exit.c:exit_mm (v4.5 .. 6.18; 6.12)",
+       per="thread"),
+    _T("exit_files", "exit_files", "thread", "cpu", "weak", t_exit_files,
+       "kernel/exit.c:do_exit -> exit_files, fs/file.c:close_files -> filp_close (->flush) "
+       "(v4.5 .. 6.18; 6.12)", per="thread"),
+    _T("do_exit_tail", "exit_task_work", "thread", "cpu", "weak", t_do_exit_tail,
+       "kernel/exit.c:do_exit -> exit_task_work (__fput -> ->release), exit_notify, "
+       "do_task_dead; kernel/sched/core.c:finish_task_switch (v4.5 .. 6.18; 6.12)",
        per="thread"),
     _T("release_task", "release_task", "thread", "cpu", "weak", t_release_task,
-       "kernel/exit.c:release_task", per="thread"),
+       "kernel/exit.c:release_task (v4.5 .. 6.18; 6.12)", per="thread"),
     _T("dstate_io_done", "io_schedule", "IO", "io", "none", t_dstate_io_done,
-       "scenario dstate-thread", per="thread"),
+       "scenario dstate-thread (the device completes the IO; kernel/sched/core.c:io_schedule "
+       "returns)", per="thread"),
     _T("exit_aio", "exit_aio", "owner", "io", "weak", t_exit_aio,
-       "kernel/fork.c:__mmput, fs/aio.c:exit_aio (§1.8; 6.12 source)"),
+       "kernel/fork.c:__mmput -> fs/aio.c:exit_aio (v4.5 .. 6.18; 6.12)"),
     _T("exit_mmap_unmap", "exit_mmap", "owner", "lock", "strong", t_exit_mmap_unmap,
-       "mm/mmap.c:exit_mmap unmap_vmas (§1.8; §3.10; 6.12 mm/mmap.c:exit_mmap)", lock="mmap_lock"),
+       "mm/mmap.c:exit_mmap unmap_vmas (v4.5 .. v4.13 without a lock; bf3980c85212 v6.1 "
+       "mmap_read_lock; 6.12)", lock="mmap_lock"),
     _T("exit_mmap_skip", "exit_mmap", "owner", "cpu", "weak", t_exit_mmap_skip,
-       "mm/mmap.c:exit_mmap set_bit(MMF_OOM_SKIP) (bf3980c85212 §3.10; 6.12 source)"),
+       "mm/mmap.c:exit_mmap set_bit(MMF_OOM_SKIP) (bf3980c85212, v6.1; 6.12)"),
     _T("exit_mmap_free", "__mmput", "owner", "lock", "strong", t_exit_mmap_free,
-       "mm/mmap.c:exit_mmap free_pgtables/remove_vma; kernel/fork.c:__mmput tail (§2.2, §3.10, 6.12)",
-       lock="mmap_lock"),
+       "mm/mmap.c:exit_mmap free_pgtables/remove_vma; kernel/fork.c:__mmput tail (v4.9 "
+       "MMF_OOM_SKIP in __mmput; v6.1 mmap_write_lock; 6.12)", lock="mmap_lock"),
     _T("free_signal_struct", "free_signal_struct", "rcu", "cpu", "weak", t_free_signal_struct,
-       "kernel/fork.c:free_signal_struct (§2.2; 6.12 source)"),
-    _T("aio_complete", "aio_complete", "IO", "io", "none", t_aio_complete, "scenario aio-blocked"),
+       "kernel/fork.c:free_signal_struct (26db62f179d1, v4.9; 6.12)"),
+    _T("aio_complete", "aio_complete", "IO", "io", "none", t_aio_complete,
+       "fs/aio.c:aio_complete (scenario aio-blocked)"),
     _T("lock_release", "mmap_write_unlock", "lock_holder", "lock", "none", t_lock_release,
        "scenario mmap-lock-forever"),
     _T("oom_reaper", "oom_reaper", "oom_reaper", "cpu", "weak", t_oom_reaper_pop,
-       "mm/oom_kill.c:oom_reaper (§1.6; 6.12 source)"),
+       "mm/oom_kill.c:oom_reaper (aac453635549 v4.6; set_freezable e26796066fdf v4.8, dropped "
+       "7d2e7a22cf27 v4.9; 6.12 set_freezable)"),
     _T("reap_attempt", "oom_reap_task_mm", "oom_reaper", "lock", "weak", t_reap_attempt,
-       "mm/oom_kill.c:__oom_reap_task (v4.8 §1.6) / __oom_reap_task_mm (v4.9 §2.8) / "
-       "oom_reap_task_mm (§3.11; 6.12 source)"),
+       "mm/oom_kill.c:__oom_reap_task (v4.8) / __oom_reap_task_mm (v4.9) / oom_reap_task_mm "
+       "(212925802454 v4.14; 6.12)"),
     _T("reap_unmap", "__oom_reap_task_mm", "oom_reaper", "cpu", "weak", t_reap_unmap,
-       "mm/oom_kill.c:__oom_reap_task_mm (§1.6, §2.8, §3.11; 6.12 source)"),
+       "mm/oom_kill.c:__oom_reap_task (v4.8) / __oom_reap_task_mm (v4.9, 6.12)"),
     _T("reap_sleep", "schedule_timeout_idle", "oom_reaper", "sleep", "weak", t_reap_sleep,
-       "mm/oom_kill.c:oom_reap_task retry loop, MAX_OOM_REAP_RETRIES (§1.6, §5)"),
+       "mm/oom_kill.c:oom_reap_task retry loop, MAX_OOM_REAP_RETRIES (v4.8 .. 6.18; 6.12)"),
     _T("oom_reap_task", "oom_reap_task", "oom_reaper", "cpu", "weak", t_oom_reap_task_done,
-       "mm/oom_kill.c:oom_reap_task (§1.6, §2.8, §3.11; 6.12 source)"),
+       "mm/oom_kill.c:oom_reap_task (v4.8 two-strike and remote exit_oom_victim 449d777d7ad6; "
+       "v4.9 done: MMF_OOM_SKIP; 6.12)"),
     _T("wake_oom_reaper_timer", "wake_oom_reaper", "timer", "timer", "weak", t_wake_oom_reaper_timer,
-       "mm/oom_kill.c:wake_oom_reaper timer callback (e4a38402c36e §3.9; 6.12 source)", per="timer"),
+       "mm/oom_kill.c:wake_oom_reaper timer callback (e4a38402c36e, v5.18; 6.12)", per="timer"),
     _T("freeze_processes", "freeze_processes", "pm", "cpu", "none", t_pm_start,
-       "kernel/power/process.c:freeze_processes (§1.5, §2.5)"),
+       "kernel/power/process.c:freeze_processes (v4.5 .. 6.18; 6.12)"),
     _T("try_to_freeze_tasks", "try_to_freeze_tasks", "pm", "cpu", "weak", t_try_to_freeze_tasks,
-       "kernel/power/process.c:try_to_freeze_tasks (§1.5, §1.9)"),
+       "kernel/power/process.c:try_to_freeze_tasks, freeze_processes second pass "
+       "(74070542099c, v4.7/v4.8; removed by 7d2e7a22cf27, v4.9; 6.12)"),
     _T("freeze_timeout", "try_to_freeze_tasks=-EBUSY", "pm", "timer", "weak", t_freeze_timeout,
-       "kernel/power/process.c:try_to_freeze_tasks timeout, freeze_timeout_msecs (§2.5)"),
+       "kernel/power/process.c:try_to_freeze_tasks timeout, freeze_timeout_msecs (v4.5 .. 6.18; "
+       "6.12)"),
     _T("oom_killer_disable", "oom_killer_disable", "pm", "lock", "strong", t_oom_killer_disable_lock,
-       "mm/oom_kill.c:oom_killer_disable (§0.5 [M], §1.5, §2.5; 6.12 source)", lock="oom_lock"),
+       "mm/oom_kill.c:oom_killer_disable (v4.5 .. 6.18; 6.12)", lock="oom_lock"),
     _T("oom_killer_disable_return", "oom_killer_disable=true", "pm", "cpu", "weak",
-       t_oom_killer_disable_return, "mm/oom_kill.c:oom_killer_disable wait_event (§1.5, §2.5)"),
+       t_oom_killer_disable_return, "mm/oom_kill.c:oom_killer_disable wait_event (v4.5 .. 6.18; "
+       "6.12)"),
     _T("oom_killer_disable_timeout", "oom_killer_disable=false", "pm", "timer", "weak",
-       t_oom_killer_disable_timeout, "mm/oom_kill.c:oom_killer_disable timeout (7d2e7a22cf27 §2.5)"),
+       t_oom_killer_disable_timeout, "mm/oom_kill.c:oom_killer_disable timeout (7d2e7a22cf27, "
+       "v4.9; 6.12)"),
     _T("thaw_processes", "thaw_processes", "pm", "cpu", "weak", t_thaw_processes,
-       "kernel/power/process.c:thaw_processes -> oom_killer_enable (§1.5)"),
+       "kernel/power/process.c:thaw_processes -> oom_killer_enable (v4.5 .. 6.18; 6.12)"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -863,7 +950,7 @@ def initial_state(k, sc) -> State:
     n = sc.threads
     th = []
     for i in range(n):
-        pc = DSTATE if (sc.dstate and i == n - 1) else RUN
+        pc = DSTATE if (sc.dstate and i == n - 1) else (FROZEN if sc.cgroup_frozen else RUN)
         th.append((pc, 0, 0))
     return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0, mm_users=n,
                  mm_count=1, mmf=0, mem=MEM_MAPPED, vmas=VMAS_INTACT, town=-1, tpc=TP_NONE,

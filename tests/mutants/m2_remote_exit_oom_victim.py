@@ -3,4 +3,4 @@
 from oomnb.kernel.versions import V4_9
 
 KERNEL = V4_9.derive("v4.9-m2-remote-exit", reaper_remote_exit_oom_victim=True)
-EXPECT = {"property": "pm_exclusion[tif]", "scenario": "aio-blocked+suspend+second-oom"}
+EXPECT = {"property": "disable_contract[tif]", "scenario": "aio-blocked+suspend+second-oom"}

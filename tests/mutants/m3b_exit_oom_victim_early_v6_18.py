@@ -2,4 +2,4 @@
 from oomnb.kernel.versions import V6_18
 
 KERNEL = V6_18.derive("v6.18-m3-early-exit-oom-victim", exit_oom_victim_before_mmput=True)
-EXPECT = {"property": "pm_exclusion[tif]", "scenario": "aio-blocked+suspend+second-oom"}
+EXPECT = {"property": "disable_contract[tif]", "scenario": "aio-blocked+suspend+second-oom"}

@@ -1,4 +1,6 @@
-"""The four modelled kernel versions and loading of user versions."""
+"""The four standard kernel versions, the named extra ones (6.12, v4.8
+without 74070542099c, candidate fixes of 6.18) and loading of user
+versions."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from .v6_18 import KERNEL as V6_18
 
 VERSIONS = {"v4.5": V4_5, "v4.8": V4_8, "v4.9": V4_9, "v6.18": V6_18}
 #: loadable by name but not part of the standard runs
-EXTRA = {"v6.12": "v6_12"}
+EXTRA = {"v6.12": "v6_12", "v4.8-no74070542099c": "v4_8_no74070542099c",
+         "v6.18+group-oom-victims": "v6_18_group_oom_victims",
+         "v6.18+tif-exempt": "v6_18_tif_exempt"}
 
 
 def load_kernel(spec: str):
@@ -40,4 +44,5 @@ def load_kernel(spec: str):
         if k is None:
             raise OomnbError("defines no KERNEL (use VERSION.derive(...))", path=spec)
         return k
-    raise OomnbError(f"unknown kernel {spec!r} (known: {', '.join(VERSIONS)}, or FILE.py)")
+    raise OomnbError(f"unknown kernel {spec!r} (known: {', '.join([*VERSIONS, *EXTRA])}, "
+                     f"or FILE.py)")

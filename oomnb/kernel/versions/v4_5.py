@@ -1,13 +1,20 @@
-"""v4.5: before the oom_reaper (history §0.5, from LKML pre-images).
+"""v4.5: before the oom_reaper.
 
-Relies on marked facts: TIF_MEMDIE, global oom_victims, oom_killer_disable
-without timeout, freezer exemption of TIF_MEMDIE threads, thread-wise
-``oom_scan_process_thread`` with TIF_MEMDIE -> ABORT [H];
-``task_will_free_mem`` = PF_EXITING without coredump [M] (an exiting
-thread that still has ->mm aborts the scan); the lock form in
-oom_killer_disable [M]; the victim shortcut in out_of_memory [M];
-mark-before-SIGKILL order [L] (immaterial: the kill is one step).
-No signal->oom_victims, no oom_mm, no MMF_OOM_* flags, no reaper [H].
+mm/oom_kill.c (4.5.7 tree): TIF_MEMDIE and the global oom_victims;
+mark_oom_victim / exit_oom_victim (called from kernel/exit.c:exit_mm after
+mmput); oom_killer_disable without a timeout; the thread-wise
+oom_scan_process_thread with TIF_MEMDIE -> ABORT and ``task_will_free_mem``
+(PF_EXITING with ->mm) -> ABORT; the ``current->mm && fatal_signal_pending``
+shortcut in out_of_memory.  No signal->oom_victims, no signal->oom_mm, no
+MMF_OOM_* flags, no reaper.
+
+kernel/freezer.c:freezing_slow_path tests ``test_thread_flag(TIF_MEMDIE)``,
+the flag of *current*: the victim sees itself exempt (it leaves the
+refrigerator and does not freeze again), but try_to_freeze_tasks, running
+in the freezing task, counts a running victim as not frozen
+(``freeze_exempt="tif-of-current"``; fixed in 4.8 by "freezer, oom: check
+TIF_MEMDIE on the correct task").  kernel/power/process.c:freeze_processes
+has no second freezing pass.
 """
 
 from ..kernel import Kernel, abort_v4_5, candidate_v4_5, twfm_v4_5
@@ -15,14 +22,17 @@ from ..kernel import Kernel, abort_v4_5, candidate_v4_5, twfm_v4_5
 KERNEL = Kernel(
     name="v4.5",
     release="4.5",
-    describe="no oom_reaper; TIF_MEMDIE + oom_victims; oom_killer_disable without timeout",
-    cite="kernel-oom-history.md §0.5 (not checked against a v4.5 tree)",
+    describe="no oom_reaper; TIF_MEMDIE + oom_victims; oom_killer_disable without timeout; "
+             "freezer tests current's TIF_MEMDIE",
+    cite="4.5.7: mm/oom_kill.c:mark_oom_victim, exit_oom_victim, oom_killer_disable, "
+         "oom_scan_process_thread, out_of_memory; kernel/freezer.c:freezing_slow_path; "
+         "kernel/power/process.c:freeze_processes; kernel/exit.c:exit_mm",
     has_reaper=False,
     oom_mm=False,
     oom_mm_mmgrab=False,
     reaper_sets_unstable=False,
     disable_timeout=False,
-    freeze_exempt="tif",
+    freeze_exempt="tif-of-current",
     skip_name="(none)",
     oom_abort=abort_v4_5,
     victim_candidate=candidate_v4_5,

@@ -1,8 +1,8 @@
 """v6.12 (Debian linux-source-6.12, read for this model): as v6.18 except
 that kernel/freezer.c:freezing_slow_path exempts only TIF_MEMDIE threads
-and mark_oom_victim calls __thaw_task(tsk) for the marked thread only
-("mm/oom_kill: Thaw the entire OOM victim process" is later, §3.11a).
-Not one of the four standard versions; ``--kernel v6.12``."""
+(``test_tsk_thread_flag(p, TIF_MEMDIE)``) and mm/oom_kill.c:mark_oom_victim
+calls __thaw_task(tsk) for the marked thread only ("mm/oom_kill: thaw the
+entire OOM victim process" came in 6.18).  ``--kernel v6.12``."""
 
 from .v6_18 import KERNEL as V6_18
 
@@ -10,6 +10,6 @@ KERNEL = V6_18.derive(
     "v6.12",
     release="6.12",
     describe="v6.18 with the per-thread (TIF_MEMDIE) freezer exemption of 6.12",
-    cite="linux-source-6.12 kernel/freezer.c:freezing_slow_path, mm/oom_kill.c:mark_oom_victim",
+    cite="6.12: kernel/freezer.c:freezing_slow_path, mm/oom_kill.c:mark_oom_victim",
     freeze_exempt="tif",
 )

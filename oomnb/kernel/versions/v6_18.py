@@ -1,19 +1,25 @@
-"""v6.18: the current reaper (history §3.11/§3.11a; cross-checked in Debian
-linux-source-6.12: mm/oom_kill.c:queue_oom_reaper, wake_oom_reaper,
-oom_reap_task, oom_reap_task_mm, __oom_reap_task_mm, mark_oom_victim,
-oom_killer_disable; mm/mmap.c:exit_mmap; kernel/fork.c:__mmput,
-free_signal_struct; kernel/exit.c:exit_mm).
+"""v6.18: the current reaper (6.18.2 tree; every function below also read in
+Debian's linux-source-6.12: mm/oom_kill.c:queue_oom_reaper,
+wake_oom_reaper, oom_reaper, oom_reap_task, oom_reap_task_mm,
+__oom_reap_task_mm, mark_oom_victim, exit_oom_victim, oom_killer_disable;
+mm/mmap.c:exit_mmap; kernel/fork.c:__mmput, free_signal_struct;
+kernel/exit.c:do_exit, exit_mm; kernel/freezer.c:freezing_slow_path).
 
-Changes against v4.9: no oom_lock in the reaper (af5679fbc669, v4.19);
-no mmget_not_zero, the reaper works on mm_users == 0 and tests
-MMF_OOM_SKIP under mmap_read_trylock (212925802454, v4.14); exit_mmap
-unmaps under mmap_read_lock, sets MMF_OOM_SKIP, frees under
-mmap_write_lock (bf3980c85212, v6.1) and the maple tree is destroyed;
-__mmput no longer sets the flag; MMF_OOM_REAP_QUEUED (v5.0);
-queue_oom_reaper with the OOM_REAPER_DELAY timer (e4a38402c36e, v5.18);
-mark_oom_victim -> thaw_process of the whole group, freezing_slow_path
-exempts tsk_is_oom_victim groups ("Thaw the entire OOM victim process",
-present in 6.18 per §3.11a; 6.12 still tests TIF_MEMDIE).
+Changes against v4.9: no oom_lock in the reaper (af5679fbc669, v4.19); no
+mmget_not_zero, the reaper works on mm_users == 0 and tests MMF_OOM_SKIP
+under mmap_read_trylock (212925802454, v4.14); exit_mmap unmaps under
+mmap_read_lock, sets MMF_OOM_SKIP, frees under mmap_write_lock
+(bf3980c85212, v6.1) and the maple tree is destroyed; __mmput no longer
+sets the flag; MMF_OOM_REAP_QUEUED (v5.0); queue_oom_reaper with the
+OOM_REAPER_DELAY timer (e4a38402c36e, v5.18); oom_reaper() freezable again
+(set_freezable(), present in 6.12).
+
+6.18 only (not in 6.12): 59d4d36158ba "mm/oom_kill: thaw the entire OOM
+victim process" (merged for v6.18): mark_oom_victim calls thaw_process(tsk) for every
+thread and kernel/freezer.c:freezing_slow_path exempts every thread of a
+group with signal->oom_mm (``tsk_is_oom_victim(p)``) instead of TIF_MEMDIE
+threads; oom_victims still counts the TIF_MEMDIE thread only and
+exit_oom_victim() still runs at the end of that thread's exit_mm().
 """
 
 from .v4_9 import KERNEL as V4_9
@@ -24,10 +30,13 @@ KERNEL = V4_9.derive(
     reaper_delay="2*HZ",
     describe="OOM_REAPER_DELAY timer, MMF_OOM_REAP_QUEUED, reaper on mm_users==0 with "
              "MMF_OOM_SKIP under mmap_lock, exit_mmap sets MMF_OOM_SKIP, thaw_process(group)",
-    cite="kernel-oom-history.md §3.11, §3.11a; linux-source-6.12 mm/oom_kill.c, mm/mmap.c",
+    cite="6.18.2: kernel/freezer.c:freezing_slow_path (tsk_is_oom_victim), mm/oom_kill.c:"
+         "mark_oom_victim (thaw_process) (59d4d36158ba); 6.12: mm/oom_kill.c, mm/mmap.c:exit_mmap, "
+         "kernel/fork.c:__mmput, kernel/exit.c:do_exit",
     reaper_oom_lock=False,
     reaper_mmget_gate=False,
     reaper_skip_check=True,
+    reaper_freezable=True,
     queue="timer",
     queue_mmf_test=True,
     mmput_sets_skip=False,
