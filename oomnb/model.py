@@ -191,10 +191,9 @@ SCENARIOS = {m.collector: m for m in (
     ScenarioMap("reaper-trylock-failure", "mmap-lock",
                 "the mmap lock is held (reader with a waiting writer), so the reaper's "
                 "trylock fails until it is released"),
-    ScenarioMap("frozen-victim", "cgroup-frozen",
-                "the victim's threads sit in a frozen cgroup that is never thawed; only the "
-                "freezer's OOM-victim exemption lets them out (6.18: every thread of the "
-                "group, 6.12: the TIF_MEMDIE thread)"),
+    ScenarioMap("frozen-victim", "fast-exit",
+                "the cgroup freezer is not modelled; mark_oom_victim's thaw is, so the run "
+                "is replayed as an exit that nothing blocks"),
 )}
 
 
