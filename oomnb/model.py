@@ -192,8 +192,11 @@ SCENARIOS = {m.collector: m for m in (
                 "the mmap lock is held (reader with a waiting writer), so the reaper's "
                 "trylock fails until it is released"),
     ScenarioMap("frozen-victim", "fast-exit",
-                "the cgroup freezer is not modelled; mark_oom_victim's thaw is, so the run "
-                "is replayed as an exit that nothing blocks"),
+                "the victim sits in a frozen cgroup that the collector never thaws, and on "
+                "the recording kernel (6.18) mark_oom_victim thaws the whole victim, so "
+                "its exit is unblocked: replayed as an exit that nothing blocks (the "
+                "model's cgroup-frozen token is the harder case of a victim that stays "
+                "frozen, used for the frozen_sibling_exit property)"),
 )}
 
 
