@@ -103,6 +103,7 @@ class Options:
     stack_interval: float = 0.005
     watchdog: float | None = None  # seconds per run; default from the limit
     exit_timeout: float = 30.0
+    frozen_exit_wait: float = 10.0  # frozen-victim: thaw the cgroup if the victim has not exited by then
 
 
 class Interrupted(OomnbError):
@@ -700,6 +701,9 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             inst.marker(f"oomnb: {name} phase=throttle-lifted reason={reason.replace(' ', '_')}\n")
             summary["lift_reason"] = reason
         hook("reaping", pid=pid)
+        thawed = None
+        if sc.freezer:
+            thawed = frozen_exit_wait(victim, cg, inst, name, pid, tids, pre_kill, opts)
         try:
             victim.proc.wait(opts.exit_timeout)
         except subprocess.TimeoutExpired:
@@ -796,7 +800,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                                      "to /dev/kmsg between two clock_gettime(CLOCK_MONOTONIC) calls",
                              "start": marker0, "end": marker1},
             "timeline_monotonic_s": {"collector_start": t_start, "alloc_sent": t_alloc, "kill_seen": killed,
-                                     "throttle_lifted": lifted, "victim_reaped_by_waitpid": t_exit},
+                                     "throttle_lifted": lifted, "thawed_by_collector": thawed,
+                                     "victim_reaped_by_waitpid": t_exit},
             "pre_kill": pre_kill,
             "machine_load_at_start": dict(load_start, note="other work on the machine (CPU, memory bandwidth) "
                                           "slows reaping and exit; compare reap rates only between quiet runs"),
@@ -882,6 +887,26 @@ def kill_anchor(trace: bytes, kmsg: bytes, pid: int) -> dict | None:
                     "so this is an upper bound of the offset (plus the printk work in between)"}
 
 
+def frozen_exit_wait(victim, cg, inst, name: str, pid: int, tids: list[int], pre_kill: dict, opts: Options) -> float | None:
+    """frozen-victim: give the killed victim ``opts.frozen_exit_wait`` s to exit from the frozen cgroup. Where the
+    kernel thaws only the TIF_MEMDIE thread (before 6.18), a frozen sibling keeps the victim from exiting: record
+    the threads as they are then (``pre_kill["exit_blocked_while_frozen"]``), thaw the cgroup and return the time."""
+    try:
+        victim.proc.wait(opts.frozen_exit_wait)
+        return None
+    except subprocess.TimeoutExpired:
+        pass
+    threads = {}
+    for t in tids:
+        st = read_task(pid, t)
+        threads[str(t)] = {"state": st[0], "stack": st[2]} if st else None
+    pre_kill["exit_blocked_while_frozen"] = {"after_kill_s": opts.frozen_exit_wait, "freezer_state": cg.frozen_state(),
+                                             "threads": threads}
+    inst.marker(f"oomnb: {name} phase=thaw reason=victim_not_exited_{opts.frozen_exit_wait:g}s_after_kill\n")
+    cg.thaw()
+    return mono()
+
+
 def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: dict, killed: float) -> dict:
     """What the samplers saw of the frozen victim's threads around the kill."""
     out = {"threads_at_freeze": pre_kill.get("frozen", {}).get("threads"),
@@ -896,6 +921,10 @@ def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: d
     out["threads"] = per
     out["freezer_state_after_kill_seen"] = pre_kill.get("freezer_state_after_kill_seen")
     out["refrigerator_in_stacks"] = stk.seen("refrigerator") or stk.seen("do_freezer_trap")
+    blocked = pre_kill.get("exit_blocked_while_frozen")
+    out["exit_blocked_until_thaw"] = blocked is not None
+    if blocked:
+        out["threads_when_thawed"] = {t: (v or {}).get("state") for t, v in blocked["threads"].items()}
     out["note"] = ("every victim thread must reach sched_process_exit in trace.txt while the freezer cgroup stays frozen: "
                    "mark_oom_victim -> thaw_process thaws the whole victim on 6.18")
     return out
