@@ -204,3 +204,13 @@ def test_guest_stop_kills_the_whole_session(tmp_path):
     time.sleep(0.2)
     assert not any(_alive(p) for p in pids)
     assert time.monotonic() - t0 < 15
+
+
+def test_plan_hybrid_freezer(boot_dir):
+    k = qemu.resolve_kernel("debian:6.12", boot_dir=str(boot_dir))
+    p = qemu.build_plan(k, 2, ["frozen-victim"], [128 << 20], 1, None, [], freezer=1)
+    assert p.problems == [] and p.append == ["cgroup_no_v1=memory,blkio"]
+    assert "--cgroup 2 --facts f --freezer 1" in p.guest_command("f")
+    assert qemu.build_plan(k, 2, ["frozen-victim"], [128 << 20], 1, None, [], freezer=2).freezer is None
+    assert any("--freezer 2 needs --cgroup 2" in x for x in
+               qemu.build_plan(k, 1, ["fast-exit"], [128 << 20], 1, None, [], freezer=2).problems)

@@ -151,17 +151,23 @@ class Plan:
     memory: str = MEMORY
     qemu_opts: list[str] = field(default_factory=list)
     python: str = sys.executable
+    freezer: int | None = None  # 1 with cgroup 2: a v1 freezer hierarchy beside cgroup2 (hybrid)
     problems: list[str] = field(default_factory=list)  # the kernel cannot do what was asked
 
     @property
     def append(self) -> list[str]:
         """Kernel command line additions. v2: no v1 controller can be bound (``cgroup_no_v1=all``);
         v1: the guest side mounts the v1 hierarchies itself (virtme-ng's init mounts only cgroup2 and
-        runs no systemd, so ``systemd.unified_cgroup_hierarchy`` would change nothing)."""
-        return ["cgroup_no_v1=all"] if self.cgroup == 2 else []
+        runs no systemd, so ``systemd.unified_cgroup_hierarchy`` would change nothing); v2 with a v1
+        freezer: only memory and blkio are kept off v1."""
+        if self.cgroup == 2:
+            return ["cgroup_no_v1=memory,blkio"] if self.freezer == 1 else ["cgroup_no_v1=all"]
+        return []
 
     def guest_command(self, facts_path: str) -> str:
         argv = [self.python, "-m", GUEST_MODULE, "--cgroup", str(self.cgroup), "--facts", facts_path]
+        if self.freezer:
+            argv += ["--freezer", str(self.freezer)]
         if self.kernel.config_path:
             argv += ["--kernel-config", self.kernel.config_path]
         argv += ["--", "--out", self.out] + self.collect_args
@@ -179,10 +185,11 @@ class Plan:
 
 def build_plan(kernel: Kernel, cgroup: int, scenarios: list[str], limits: list[int], runs: int, out: str | None,
                collect_args: list[str], qemu_opts: list[str] | None = None, memory: str = MEMORY,
-               vcpus: int = VCPUS) -> Plan:
+               vcpus: int = VCPUS, freezer: int | None = None) -> Plan:
     out_dir = os.path.abspath(out or os.path.join("data", label(kernel, cgroup, vcpus)))
     p = Plan(kernel=kernel, cgroup=cgroup, scenarios=scenarios, limits=limits, runs=runs, out=out_dir,
-             collect_args=collect_args, qemu_opts=list(qemu_opts or []), memory=memory, vcpus=vcpus)
+             collect_args=collect_args, qemu_opts=list(qemu_opts or []), memory=memory, vcpus=vcpus,
+             freezer=freezer if freezer != cgroup else None)
     c = kernel.config
     if not kernel.config_path:
         p.problems.append(f"no kernel config found for {kernel.image} (config-{kernel.release} or config beside it; "
@@ -197,12 +204,14 @@ def build_plan(kernel: Kernel, cgroup: int, scenarios: list[str], limits: list[i
         if cgroup == 1 and c.get("CONFIG_MEMCG_V1") == "n":
             p.problems.append(f"{kernel.release}: CONFIG_MEMCG_V1 is not set: no cgroup v1 memory controller "
                               "in this kernel (use --cgroup 2)")
-        if "frozen-victim" in scenarios and cgroup == 1 and off("CONFIG_CGROUP_FREEZER"):
+        if "frozen-victim" in scenarios and 1 in (cgroup, freezer) and off("CONFIG_CGROUP_FREEZER"):
             p.problems.append(f"{kernel.release}: CONFIG_CGROUP_FREEZER is not set (frozen-victim under cgroup v1)")
         if c.get("CONFIG_NET_9P_VIRTIO") in (None, "n") or c.get("CONFIG_9P_FS") in (None, "n"):
             p.problems.append(f"{kernel.release}: no 9p over virtio (CONFIG_NET_9P_VIRTIO, CONFIG_9P_FS): "
                               "virtme-ng cannot share the host's filesystem")
     mem = parse_memory(memory)
+    if freezer == 2 and cgroup == 1:
+        p.problems.append("--freezer 2 needs --cgroup 2")
     if mem is None:
         p.problems.append(f"--qemu-memory {memory!r}: not a size like 2G")
     else:
@@ -280,8 +289,10 @@ def plan_lines(plan: Plan, have: dict, tool_probs: list[str]) -> list[str]:
              f"  kernel config {k.config_path or '?'}: HZ={c.get('CONFIG_HZ')} PREEMPT={pre} "
              f"THP default={thp} PM_DEBUG={c.get('CONFIG_PM_DEBUG')} MEMCG_V1={c.get('CONFIG_MEMCG_V1')}",
              f"  cgroup v{plan.cgroup} in the guest"
-             + (" (kernel command line cgroup_no_v1=all)" if plan.cgroup == 2 else
-                " (the guest side mounts memory, blkio, freezer v1 hierarchies over /sys/fs/cgroup)"),
+             + (f" (kernel command line {' '.join(plan.append)})" if plan.cgroup == 2 else
+                " (the guest side mounts memory, blkio, freezer v1 hierarchies over /sys/fs/cgroup)")
+             + ("; frozen-victim freezes with a v1 freezer hierarchy beside cgroup2 (the refrigerator, as v1 does)"
+                if plan.freezer == 1 else ""),
              f"  host: {have.get('qemu_version') or have.get('qemu') or 'no qemu'}; {have.get('vng_version') or 'no vng'}; "
              f"KVM {'usable but not used' if have.get('kvm') else 'unavailable'} (TCG)",
              f"  scenarios {','.join(plan.scenarios)} at {','.join(f'{x >> 20}M' for x in plan.limits)} x{plan.runs}",
@@ -332,6 +343,7 @@ def boot(plan: Plan, vng: str, have: dict, echo=lambda b: (sys.stderr.buffer.wri
     import tempfile
 
     out = Path(plan.out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="oomnb-qemu-")
     facts = os.path.join(tmp, "facts.json")
@@ -363,6 +375,9 @@ def boot(plan: Plan, vng: str, have: dict, echo=lambda b: (sys.stderr.buffer.wri
             if p.is_dir() and p.name.endswith(".partial") and p.name not in before:
                 shutil.rmtree(p, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
+        if created and not any((p / "meta.json").exists() for p in out.iterdir() if p.is_dir()):
+            shutil.rmtree(out, ignore_errors=True)  # a set this boot started but recorded nothing into
+            return {"rc": rc, "wall_s": round(wall, 1), "argv": argv, "new_runs": []}
     new = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name not in before and (p / "meta.json").exists())
     return {"rc": rc, "wall_s": round(wall, 1), "argv": argv, "new_runs": new}
 

@@ -20,7 +20,8 @@ def guest_collect_args(args, scenarios: list[str]) -> list[str]:
 def run_in_qemu(args, scenarios: list[str], limits: list[int]) -> int:
     kernel = qemu.resolve_kernel(args.kernel_image, args.kernel_config)
     plan = qemu.build_plan(kernel, args.cgroup, scenarios, limits, args.runs, args.out,
-                           guest_collect_args(args, scenarios), qemu_opts=args.qemu_opts, memory=args.qemu_memory)
+                           guest_collect_args(args, scenarios), qemu_opts=args.qemu_opts, memory=args.qemu_memory,
+                           freezer=args.freezer)
     tool_probs, have = qemu.tool_problems()
     if args.dry_run:
         for line in qemu.plan_lines(plan, have, tool_probs):
@@ -36,11 +37,12 @@ def run_in_qemu(args, scenarios: list[str], limits: list[int]) -> int:
     for line in qemu.plan_lines(plan, have, []):
         print(line, file=sys.stderr)
     res = qemu.boot(plan, have["vng"], have)
-    qemu.record_boot(plan.out, res, plan)
+    if res["new_runs"]:
+        qemu.record_boot(plan.out, res, plan)
     from pathlib import Path
 
     from .dataset import write_manifest
-    if (Path(plan.out) / "machine.json").exists():
+    if res["new_runs"] and (Path(plan.out) / "machine.json").exists():
         write_manifest(Path(plan.out))
     print(f"oomnb collect: guest {kernel.release} ended (exit {res['rc']}) after {res['wall_s']:.1f} s; "
           f"{len(res['new_runs'])} new run(s) in {plan.out}", file=sys.stderr)

@@ -45,13 +45,22 @@ def _sh(*argv: str) -> tuple[int, str]:
     return r.returncode, (r.stdout + r.stderr).strip()
 
 
-def setup_cgroups(version: int) -> list[str]:
-    """Make the guest's /sys/fs/cgroup the hierarchy asked for; returns problems (one line each)."""
+HYBRID_FREEZER = "/run/oomnb-freezer"
+
+
+def setup_cgroups(version: int, freezer: int | None = None) -> list[str]:
+    """Make the guest's /sys/fs/cgroup the hierarchy asked for; returns problems (one line each).
+    ``version`` 2 with ``freezer`` 1: a v1 freezer hierarchy at /run/oomnb-freezer beside cgroup2."""
     mounts = parse_mounts(_read("/proc/self/mounts", ""))
     if version == 2:
         probs = []
         if not any(mp == "/sys/fs/cgroup" and t == "cgroup2" for mp, t, _ in mounts):
             probs.append("no cgroup2 mounted at /sys/fs/cgroup in the guest")
+        if freezer == 1:
+            os.makedirs(HYBRID_FREEZER, exist_ok=True)
+            rc, msg = _sh("mount", "-t", "cgroup", "-o", "freezer", "freezer", HYBRID_FREEZER)
+            if rc:
+                probs.append(f"cgroup v1 freezer cannot be mounted beside cgroup2 in the guest: {msg}")
         return probs
     if any(t == "cgroup" and "memory" in o for _, t, o in mounts):
         return []
@@ -141,6 +150,7 @@ def annotate(out: Path, recording: dict, old_recording: dict, before: set[str]) 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m oomnb.collect.qemu_guest")
     ap.add_argument("--cgroup", type=int, choices=(1, 2), required=True)
+    ap.add_argument("--freezer", type=int, choices=(1, 2))
     ap.add_argument("--facts", required=True)
     ap.add_argument("--kernel-config")
     ap.add_argument("rest", nargs=argparse.REMAINDER)
@@ -149,7 +159,7 @@ def main(argv=None) -> int:
     out = Path(rest[rest.index("--out") + 1])
     for mod in ("loop", "virtio_blk"):
         _sh("modprobe", mod)
-    probs = setup_cgroups(a.cgroup)
+    probs = setup_cgroups(a.cgroup, a.freezer)
     hier = hierarchy()
     print(f"oomnb guest: Linux {os.uname().release}; cgroup hierarchy verified: v{hier['version']} "
           f"(v1 {','.join(hier['v1_controllers_mounted']) or '-'}; cgroup2 {','.join(hier['cgroup2_mounts']) or '-'} "

@@ -52,6 +52,8 @@ def add_arguments(p):
     q.add_argument("--kernel-config", metavar="PATH", help="the image's kernel config (default: config-<release> or "
                    "config beside the image)")
     q.add_argument("--cgroup", type=int, choices=(1, 2), default=2, help="cgroup version in the guest (default 2)")
+    q.add_argument("--freezer", type=int, choices=(1, 2), help="frozen-victim with --cgroup 2: 1 freezes with a v1 "
+                   "freezer hierarchy beside cgroup2 (the refrigerator) instead of cgroup.freeze (default: as --cgroup)")
     q.add_argument("--qemu-memory", default="2G", help="guest memory (default 2G)")
     q.add_argument("--qemu-opts", action="append", default=[], help="extra QEMU arguments (repeatable)")
 
