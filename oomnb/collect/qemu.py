@@ -377,7 +377,8 @@ def boot(plan: Plan, vng: str, have: dict, echo=lambda b: (sys.stderr.buffer.wri
         shutil.rmtree(tmp, ignore_errors=True)
         if created and not any((p / "meta.json").exists() for p in out.iterdir() if p.is_dir()):
             shutil.rmtree(out, ignore_errors=True)  # a set this boot started but recorded nothing into
-            return {"rc": rc, "wall_s": round(wall, 1), "argv": argv, "new_runs": []}
+    if not out.exists():
+        return {"rc": rc, "wall_s": round(wall, 1), "argv": argv, "new_runs": []}
     new = sorted(p.name for p in out.iterdir() if p.is_dir() and p.name not in before and (p / "meta.json").exists())
     return {"rc": rc, "wall_s": round(wall, 1), "argv": argv, "new_runs": new}
 
