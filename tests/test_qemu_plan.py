@@ -214,3 +214,9 @@ def test_plan_hybrid_freezer(boot_dir):
     assert qemu.build_plan(k, 2, ["frozen-victim"], [128 << 20], 1, None, [], freezer=2).freezer is None
     assert any("--freezer 2 needs --cgroup 2" in x for x in
                qemu.build_plan(k, 1, ["fast-exit"], [128 << 20], 1, None, [], freezer=2).problems)
+
+
+def test_recorded_paths_are_public(tmp_path):
+    assert qemu.public_path("/boot/vmlinuz-6.1.0-57-amd64") == "/boot/vmlinuz-6.1.0-57-amd64"
+    assert qemu.public_path("/home/me/build/linux/arch/x86/boot/bzImage") == "bzImage"
+    assert qemu.public_path("debian:6.12") == "debian:6.12"

@@ -383,11 +383,29 @@ def boot(plan: Plan, vng: str, have: dict, echo=lambda b: (sys.stderr.buffer.wri
     return {"rc": rc, "wall_s": round(wall, 1), "argv": argv, "new_runs": new}
 
 
+def public_path(path: str | None) -> str | None:
+    """A path as recorded in a data set: /boot and /proc paths as they are (a Debian package's files),
+    anything else by its file name only (a build directory on the recording machine means nothing elsewhere)."""
+    if not path:
+        return path
+    return path if path.startswith(("/boot/", "/proc/")) else os.path.basename(path)
+
+
+def _sha256(path: str | None) -> str | None:
+    import hashlib
+    if not path:
+        return None
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def host_facts(plan: Plan, have: dict) -> dict:
     return {"accelerator": "tcg", "vcpus": plan.vcpus, "memory": plan.memory, "qemu": have.get("qemu_version"),
-            "virtme_ng": have.get("vng_version"), "kernel_image": plan.kernel.image,
-            "kernel_image_source": plan.kernel.source, "kernel_spec": plan.kernel.spec,
-            "kernel_config_path": plan.kernel.config_path, "append": plan.append, "qemu_opts": plan.qemu_opts,
+            "virtme_ng": have.get("vng_version"), "kernel_image": public_path(plan.kernel.image),
+            "kernel_image_sha256": _sha256(plan.kernel.image), "kernel_release": plan.kernel.release,
+            "kernel_image_source": plan.kernel.source, "kernel_spec": public_path(plan.kernel.spec),
+            "kernel_config": public_path(plan.kernel.config_path), "kernel_config_sha256": _sha256(plan.kernel.config_path),
+            "append": plan.append, "qemu_opts": plan.qemu_opts, "freezer": plan.freezer,
             "host_kernel_release": os.uname().release}
 
 
@@ -399,7 +417,8 @@ def record_boot(out: str, result: dict, plan: Plan) -> None:
     m = json.loads(path.read_text())
     rec = m.setdefault("recording", {})
     rec.setdefault("boots", []).append({
-        "kernel_spec": plan.kernel.spec, "wall_s": result["wall_s"], "runs": result["new_runs"],
-        "command": " ".join(shlex.quote(a) for a in result["argv"][:-2]) + " -- GUEST-COMMAND",
-        "guest_command": result["argv"][-1]})
+        "kernel_spec": public_path(plan.kernel.spec), "wall_s": result["wall_s"], "runs": result["new_runs"],
+        "vng": " ".join(shlex.quote(public_path(a) if a in (plan.kernel.image, result["argv"][0]) else a)
+                        for a in result["argv"][:-2] if not a.startswith("--rwdir=")),
+        "collect_args": plan.collect_args})
     path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")

@@ -105,7 +105,7 @@ def guest_facts(config_path: str | None) -> dict:
             raw = gzip.open(p, "rt").read() if p.endswith(".gz") else open(p).read()
         except OSError:
             continue
-        cfg_src, cfg = p, qemu.config_values(qemu.parse_config(raw))
+        cfg_src, cfg = qemu.public_path(p), qemu.config_values(qemu.parse_config(raw))
         break
     return {"kernel_release": rel, "kernel_version": os.uname().version, "kernel_config_source": cfg_src,
             "kernel_config": cfg, "pm_test": _read("/sys/power/pm_test"), "power_state": _read("/sys/power/state"),
