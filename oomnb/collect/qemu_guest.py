@@ -136,7 +136,9 @@ def annotate(out: Path, recording: dict, old_recording: dict, before: set[str]) 
     mpath.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
     new = []
     short = {"accelerator": "tcg", "vcpus": h.get("vcpus"), "memory": h.get("memory"),
-             "kernel_image_source": h.get("kernel_image_source"), "cgroup_hierarchy_verified": recording["hierarchy"]["version"]}
+             "kernel_image_source": h.get("kernel_image_source"), "cgroup_hierarchy_verified": recording["hierarchy"]["version"],
+             "v1_controllers_mounted": recording["hierarchy"].get("v1_controllers_mounted"),
+             "kernel_command_line_append": h.get("append")}
     for d in sorted(p for p in out.iterdir() if p.is_dir() and p.name not in before and (p / "meta.json").exists()):
         meta = json.loads((d / "meta.json").read_text())
         meta["recording"] = short
