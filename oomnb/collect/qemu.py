@@ -46,6 +46,8 @@ CONFIG_KEYS = ("CONFIG_HZ", "CONFIG_PREEMPT_NONE", "CONFIG_PREEMPT_VOLUNTARY", "
                "CONFIG_VIRTIO_BLK", "CONFIG_NET_9P_VIRTIO", "CONFIG_9P_FS", "CONFIG_AIO", "CONFIG_FTRACE", "CONFIG_IKCONFIG_PROC")
 GUEST_MODULE = "oomnb.collect.qemu_guest"
 VCPUS = 2
+VIRTIO_DEVICE = "/dev/vda"  # the first virtio-blk disk (the root is 9p, so it is the only one)
+VIRTIO_DISK_BYTES = 64 << 20
 MEMORY = "2G"
 
 
@@ -151,6 +153,7 @@ class Plan:
     memory: str = MEMORY
     qemu_opts: list[str] = field(default_factory=list)
     python: str = sys.executable
+    virtio_disk: bool = False  # a sparse raw image attached as virtio-blk (created and removed by boot())
     freezer: int | None = None  # 1 with cgroup 2: a v1 freezer hierarchy beside cgroup2 (hybrid)
     problems: list[str] = field(default_factory=list)  # the kernel cannot do what was asked
 
@@ -173,23 +176,25 @@ class Plan:
         argv += ["--", "--out", self.out] + self.collect_args
         return "cd / && " + shlex.join(argv)
 
-    def vng_argv(self, vng: str, facts_path: str) -> list[str]:
+    def vng_argv(self, vng: str, facts_path: str, disk: str | None = None) -> list[str]:
         argv = [vng, "--run", self.kernel.image, "--disable-kvm", "--force-9p", "--cpus", str(self.vcpus),
                 "--memory", self.memory, f"--rwdir={self.out}"]
         for a in self.append:
             argv += ["--append", a]
         for o in self.qemu_opts:
             argv.append(f"--qemu-opts={o}")
+        if self.virtio_disk:
+            argv.append(f"--qemu-opts=-drive file={disk or 'DISK.img'},if=virtio,format=raw")
         return argv + ["--", self.guest_command(facts_path)]
 
 
 def build_plan(kernel: Kernel, cgroup: int, scenarios: list[str], limits: list[int], runs: int, out: str | None,
                collect_args: list[str], qemu_opts: list[str] | None = None, memory: str = MEMORY,
-               vcpus: int = VCPUS, freezer: int | None = None) -> Plan:
+               vcpus: int = VCPUS, freezer: int | None = None, virtio_disk: bool = False) -> Plan:
     out_dir = os.path.abspath(out or os.path.join("data", label(kernel, cgroup, vcpus)))
     p = Plan(kernel=kernel, cgroup=cgroup, scenarios=scenarios, limits=limits, runs=runs, out=out_dir,
              collect_args=collect_args, qemu_opts=list(qemu_opts or []), memory=memory, vcpus=vcpus,
-             freezer=freezer if freezer != cgroup else None)
+             freezer=freezer if freezer != cgroup else None, virtio_disk=virtio_disk)
     c = kernel.config
     if not kernel.config_path:
         p.problems.append(f"no kernel config found for {kernel.image} (config-{kernel.release} or config beside it; "
@@ -210,6 +215,10 @@ def build_plan(kernel: Kernel, cgroup: int, scenarios: list[str], limits: list[i
             p.problems.append(f"{kernel.release}: no 9p over virtio (CONFIG_NET_9P_VIRTIO, CONFIG_9P_FS): "
                               "virtme-ng cannot share the host's filesystem")
     mem = parse_memory(memory)
+    if "suspend-dstate" in scenarios and c and c.get("CONFIG_PM_DEBUG") in (None, "n"):
+        p.problems.append(f"{kernel.release}: CONFIG_PM_DEBUG is not set: no /sys/power/pm_test for suspend-dstate")
+    if virtio_disk and c and c.get("CONFIG_VIRTIO_BLK") in (None, "n"):
+        p.problems.append(f"{kernel.release}: CONFIG_VIRTIO_BLK is not set (--virtio-disk)")
     if freezer == 2 and cgroup == 1:
         p.problems.append("--freezer 2 needs --cgroup 2")
     if mem is None:
@@ -300,6 +309,9 @@ def plan_lines(plan: Plan, have: dict, tool_probs: list[str]) -> list[str]:
              "every exit path"]
     if plan.qemu_opts:
         lines.append(f"  qemu options: {' '.join(plan.qemu_opts)}")
+    if plan.virtio_disk:
+        lines.append(f"  virtio-blk disk: a sparse {VIRTIO_DISK_BYTES >> 20} MiB raw image in a temporary directory "
+                     f"(removed at the end), {VIRTIO_DEVICE} in the guest, read instead of a loop device")
     for p in tool_probs + plan.problems:
         lines.append("  would refuse: " + p)
     return lines
@@ -349,7 +361,12 @@ def boot(plan: Plan, vng: str, have: dict, echo=lambda b: (sys.stderr.buffer.wri
     facts = os.path.join(tmp, "facts.json")
     with open(facts, "w") as f:
         json.dump({"host": host_facts(plan, have)}, f, indent=2, sort_keys=True)
-    argv = plan.vng_argv(vng, facts)
+    disk = None
+    if plan.virtio_disk:
+        disk = os.path.join(tmp, "oomnb-disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(VIRTIO_DISK_BYTES)  # sparse: reads of holes cost nothing
+    argv = plan.vng_argv(vng, facts, disk)
     before = {p.name for p in out.iterdir() if p.is_dir()}
     t0 = time.monotonic()
     rc = None
@@ -406,6 +423,7 @@ def host_facts(plan: Plan, have: dict) -> dict:
             "kernel_image_source": plan.kernel.source, "kernel_spec": public_path(plan.kernel.spec),
             "kernel_config": public_path(plan.kernel.config_path), "kernel_config_sha256": _sha256(plan.kernel.config_path),
             "append": plan.append, "qemu_opts": plan.qemu_opts, "freezer": plan.freezer,
+            "virtio_disk": f"{VIRTIO_DEVICE}: sparse {VIRTIO_DISK_BYTES >> 20} MiB raw image, if=virtio" if plan.virtio_disk else None,
             "host_kernel_release": os.uname().release}
 
 

@@ -14,6 +14,10 @@ def guest_collect_args(args, scenarios: list[str]) -> list[str]:
            "--aio-nr", str(args.aio_nr), "--lift-after", str(args.lift_after), "--threads", str(args.threads)]
     if args.watchdog is not None:
         out += ["--watchdog", str(args.watchdog)]
+    if args.virtio_disk:
+        out += ["--device", qemu.VIRTIO_DEVICE]
+    elif args.device:
+        out += ["--device", args.device]
     return out
 
 
@@ -21,7 +25,7 @@ def run_in_qemu(args, scenarios: list[str], limits: list[int]) -> int:
     kernel = qemu.resolve_kernel(args.kernel_image, args.kernel_config)
     plan = qemu.build_plan(kernel, args.cgroup, scenarios, limits, args.runs, args.out,
                            guest_collect_args(args, scenarios), qemu_opts=args.qemu_opts, memory=args.qemu_memory,
-                           freezer=args.freezer)
+                           freezer=args.freezer, virtio_disk=args.virtio_disk)
     tool_probs, have = qemu.tool_problems()
     if args.dry_run:
         for line in qemu.plan_lines(plan, have, tool_probs):

@@ -29,6 +29,7 @@ from ..errors import OomnbError, Refused
 from . import cgroups as cgm
 from . import metadata as md
 from .kmsg import KmsgReader, write_marker
+from . import suspend as susp
 from .loopdev import LoopDevice
 from .samplers import MemcgSampler, StackSampler, mono, read_task, tids_of
 from .tracefs import TraceInstance, find_tracefs
@@ -57,6 +58,7 @@ class Scenario:
     freezer: bool = False
     trigger: bool = False
     helpers: bool = False
+    suspend: bool = False
 
 
 SCENARIOS = {
@@ -86,6 +88,11 @@ SCENARIOS = {
                  "victim blocks in exit_mm and the oom_reaper logs skip_task_reaping until 'unable to reap'; the throttle "
                  "is lifted after that (or {lift_after:g} s after the kill)",
                  loop=True, iops=None, bps=4096, trigger=True, helpers=True),
+        Scenario("suspend-dstate", "dstate-thread (a synchronous O_DIRECT preadv of {dstate_kib} KiB throttled to 1 IO/s and "
+                 "{bps_kib} KiB/s in the non-leader thread), then, once the kill is seen and the leader has exited, the "
+                 "kernel's suspend test (pm_test=freezer, mem into /sys/power/state: freeze_processes, "
+                 "oom_killer_disable, a 5 s wait, thaw) with power:suspend_resume traced; only inside a QEMU guest",
+                 loop=True, iops=1, bps=256 << 10, suspend=True),
     )
 }
 
@@ -103,6 +110,7 @@ class Options:
     stack_interval: float = 0.005
     watchdog: float | None = None  # seconds per run; default from the limit
     exit_timeout: float = 30.0
+    device: str | None = None  # throttled scenarios read this block device instead of a new loop device
     frozen_exit_wait: float = 10.0  # frozen-victim: thaw the cgroup if the victim has not exited by then
 
 
@@ -483,10 +491,12 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         inst = TraceInstance(env.tracefs, name)
         cleanup.add("remove trace instance", inst.remove)
         inst.create("mono")
+        if sc.suspend:
+            susp.prepare(inst)
         # loop device
         lo = None
         if sc.loop:
-            lo = LoopDevice(name)
+            lo = susp.BlockDevice(opts.device) if opts.device else LoopDevice(name)
             cleanup.add("remove backing file", lo.remove_backing)
             cleanup.add("detach loop device", lo.detach)
             lo.create()
@@ -517,7 +527,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             argv += ["--device", lo.device]
         if scenario == "aio-blocked":
             argv += ["--aio-nr", str(opts.aio_nr)]
-        if scenario == "dstate-thread":
+        if scenario in ("dstate-thread", "suspend-dstate"):
             argv += ["--dstate-bytes", str(opts.dstate_bytes)]
         if scenario == "reaper-trylock-failure":
             argv += ["--region-bytes", str(2 * limit)]
@@ -561,7 +571,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         summary["pid"] = pid
         hook("ready", pid=pid)
         pre_kill: dict = {}
-        if scenario == "dstate-thread":
+        if scenario in ("dstate-thread", "suspend-dstate"):
             dtid = int(info["dstate_tid"])
 
             def in_d():
@@ -681,6 +691,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         if sc.freezer:
             pre_kill["freezer_state_after_kill_seen"] = cg.frozen_state()
         stk_s.interval = min(stk_s.interval, 0.005)
+        suspended = susp.run(inst, name, pid, tids) if sc.suspend else None
         lifted = None
         if sc.loop:
             pat_fin = rf"finish_task_reaping: pid={pid}\b"
@@ -819,6 +830,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "victim_exit_status": victim.proc.returncode,
             "caveats": caveats,
         }
+        if suspended is not None:
+            meta["suspend"] = suspended
         if scenario == "frozen-victim":
             meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
         meta["clock_offset"]["kill_anchor"] = kill_anchor(trace, kmsg.text(), pid)

@@ -12,7 +12,9 @@ usage and the victim's kernel stacks, and write a data set in the layout of
 data/README.md (one directory per run, machine.json, manifest.sha256).
 
 Scenarios: fast-exit, aio-blocked, dstate-thread, frozen-victim,
-reaper-trylock-failure (see data/README.md, "Collector scenarios").
+reaper-trylock-failure, suspend-dstate (see data/README.md, "Collector
+scenarios"; suspend-dstate runs the kernel's suspend test and so only inside
+a QEMU guest, with --kernel-image).
 Refuses (one line per missing piece, exit 3) unless root, real tracefs with
 events/oom, a memory cgroup controller and the throttle controller (v1 blkio /
 v2 io) exist and each limit is below half of MemAvailable. Everything it
@@ -34,7 +36,8 @@ examples:
 
 def add_arguments(p):
     p.add_argument("--scenario", required=True,
-                   help="comma list of: fast-exit, aio-blocked, dstate-thread, frozen-victim, reaper-trylock-failure")
+                   help="comma list of: fast-exit, aio-blocked, dstate-thread, frozen-victim, reaper-trylock-failure, "
+                   "suspend-dstate")
     p.add_argument("--limit", default="256M", help="comma list of memcg hard limits (e.g. 256M,1G,4G)")
     p.add_argument("--runs", type=int, default=1, help="runs per scenario and limit (default 1)")
     p.add_argument("--out", help="machine directory, e.g. data/<label> (created; with --kernel-image the default is "
@@ -46,6 +49,8 @@ def add_arguments(p):
     p.add_argument("--watchdog", type=float, default=None, help="seconds per run before the victim is killed (default 60 + 15/GiB)")
     p.add_argument("--threads", type=int, default=3,
                    help="frozen-victim: sleeper threads besides the main thread (default 3; 1 gives a two-thread victim)")
+    p.add_argument("--device", help="throttled scenarios read this block device (e.g. /dev/vda in a guest) instead of "
+                   "a new loop device")
     q = p.add_argument_group("another kernel in QEMU")
     q.add_argument("--kernel-image", metavar="PATH|debian:6.1|debian:6.12",
                    help="boot this kernel in QEMU (virtme-ng, TCG) and collect inside it")
@@ -54,6 +59,8 @@ def add_arguments(p):
     q.add_argument("--cgroup", type=int, choices=(1, 2), default=2, help="cgroup version in the guest (default 2)")
     q.add_argument("--freezer", type=int, choices=(1, 2), help="frozen-victim with --cgroup 2: 1 freezes with a v1 "
                    "freezer hierarchy beside cgroup2 (the refrigerator) instead of cgroup.freeze (default: as --cgroup)")
+    q.add_argument("--virtio-disk", action="store_true", help="give the guest a sparse 64 MiB virtio-blk disk "
+                   "(/dev/vda) and read it instead of a loop device (its completions do not pass a freezable workqueue)")
     q.add_argument("--qemu-memory", default="2G", help="guest memory (default 2G)")
     q.add_argument("--qemu-opts", action="append", default=[], help="extra QEMU arguments (repeatable)")
 
@@ -80,10 +87,18 @@ def run(args) -> int:
     if args.kernel_image:
         from ..collect.qemu_cli import run_in_qemu
         return run_in_qemu(args, scenarios, limits)
+    if args.virtio_disk:
+        raise OomnbError("--virtio-disk needs --kernel-image")
+    if "suspend-dstate" in scenarios:
+        from ..collect.suspend import refusal
+        why = refusal()
+        if why:
+            raise Refused(why)
     if not args.out:
         raise OomnbError("--out is required (without --kernel-image)")
     out = Path(args.out)
-    opts = runner.Options(aio_nr=args.aio_nr, lift_after=args.lift_after, watchdog=args.watchdog, threads=args.threads)
+    opts = runner.Options(aio_nr=args.aio_nr, lift_after=args.lift_after, watchdog=args.watchdog, threads=args.threads,
+                          device=args.device)
     env = runner.preflight(scenarios, limits)
     from ..collect import stale
     left = stale.find(env.layout, env.tracefs) if env.euid == 0 else {}
