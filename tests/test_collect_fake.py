@@ -190,7 +190,9 @@ def test_v2_create_throttle_freeze_remove(tmp_path):
     assert open(f"{cg.run}/memory.max").read() == str(1 << 30)
     assert cg.usage_file == f"{cg.run}/memory.current"
     cg.throttle_read("7:0", 1, 262144)
-    assert open(f"{cg.run}/io.max").read() == "7:0 riops=1 rbps=262144"
+    # a real kernel's io.max rejects riops=1 (EINVAL); the v2 backend writes 2
+    assert open(f"{cg.run}/io.max").read() == "7:0 riops=2 rbps=262144"
+    assert cg.files()["io.max"] == "7:0 riops=2 rbps=262144"
     cg.lift_throttle()
     assert open(f"{cg.run}/io.max").read() == "7:0 riops=max rbps=max"
     cg.add_victim(123)

@@ -377,9 +377,16 @@ class CgroupV2(RunCgroups):
         its memory is charged to the run's memcg too, so the collector sets its oom_score_adj to -1000)."""
         _write(os.path.join(self.trig, "cgroup.procs"), str(pid))
 
+    #: io.max rejects riops/rbps values below 2 (EINVAL: blk-throttle.c:tg_set_limit takes ``val > 1``), unlike
+    #: v1's blkio.throttle.* files, which take 1
+    IO_MAX_MIN = 2
+
     def throttle_read(self, dev: str, iops: int | None, bps: int | None = None) -> None:
         f = os.path.join(self.run, "io.max")
-        _write(f, f"{dev}" + (f" riops={iops}" if iops else "") + (f" rbps={bps}" if bps else ""))
+        line = (f"{dev}" + (f" riops={max(iops, self.IO_MAX_MIN)}" if iops else "")
+                + (f" rbps={max(bps, self.IO_MAX_MIN)}" if bps else ""))
+        _write(f, line)
+        self.io_max_line = line
         self.throttled.append((f, dev))
 
     def lift_throttle(self) -> int:
@@ -423,6 +430,8 @@ class CgroupV2(RunCgroups):
         out = {"unified": self.run}
         if getattr(self, "frz", None):
             out["freezer"] = self.frz  # a v1 freezer hierarchy beside cgroup2 (hybrid)
+        if getattr(self, "io_max_line", None):
+            out["io.max"] = self.io_max_line  # what was written (riops >= 2)
         if self.enabled_in_own:
             out["controllers_enabled_in_own_cgroup"] = " ".join(self.enabled_in_own)
         return out
