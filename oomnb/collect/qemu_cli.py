@@ -11,7 +11,7 @@ from . import qemu
 def guest_collect_args(args, scenarios: list[str]) -> list[str]:
     """The guest's ``oomnb collect`` arguments: the same scenario options as on the command line."""
     out = ["--scenario", ",".join(scenarios), "--limit", args.limit, "--runs", str(args.runs),
-           "--aio-nr", str(args.aio_nr), "--lift-after", str(args.lift_after), "--threads", str(args.threads)]
+           "--aio-nr", str(args.aio_nr), "--lift-after", str(args.lift_after), "--threads", str(args.threads), "--dstate-bytes", args.dstate_bytes]
     if args.watchdog is not None:
         out += ["--watchdog", str(args.watchdog)]
     if args.virtio_disk:

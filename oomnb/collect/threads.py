@@ -113,3 +113,23 @@ def suspend_table(paths) -> pd.DataFrame:
                                                     default=None),
                      "victim_thread_exited_inside_window": bool(inside)})
     return pd.DataFrame(rows)
+
+
+def kernels_table(paths, ep: pd.DataFrame) -> pd.DataFrame:
+    """One row per data set: kernel, cgroup version (verified in the guest), freezer, runs, victims, outcomes and
+    the kill -> reaper wake range (the 2 s OOM_REAPER_DELAY timer, which TCG does not distort)."""
+    rows = []
+    for p in [paths] if isinstance(paths, (str, Path)) else paths:
+        p = Path(p)
+        m = json.loads((p / "machine.json").read_text())
+        rec = m.get("recording") or {}
+        g = ep[ep.machine == p.name]
+        oc = g.outcome.value_counts()
+        w = g.kill_to_wake.dropna()
+        rows.append({"machine": p.name, "kernel_release": m.get("kernel_release"),
+                     "HZ": ((m.get("metadata") or {}).get("kernel_config") or {}).get("values", {}).get("CONFIG_HZ"),
+                     "cgroup": (rec.get("hierarchy") or {}).get("version", m.get("cgroup_version")),
+                     "runs": len(list(p.glob("*/meta.json"))), "victims": len(g),
+                     "outcomes": ", ".join(f"{k} {v}" for k, v in sorted(oc.items())),
+                     "kill_to_wake_s": f"{w.min():.3f}-{w.max():.3f}" if len(w) else "-"})
+    return pd.DataFrame(rows)

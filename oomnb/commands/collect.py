@@ -47,6 +47,8 @@ def add_arguments(p):
     p.add_argument("--lift-after", type=float, default=6.0,
                    help="lift the throttle this many seconds after the kill if the reaper has not finished (default 6)")
     p.add_argument("--watchdog", type=float, default=None, help="seconds per run before the victim is killed (default 60 + 15/GiB)")
+    p.add_argument("--dstate-bytes", default="4M", help="dstate-thread, suspend-dstate: bytes per synchronous O_DIRECT "
+                   "read of the D-state thread (default 4M: 16 s at 256 KiB/s)")
     p.add_argument("--threads", type=int, default=3,
                    help="frozen-victim: sleeper threads besides the main thread (default 3; 1 gives a two-thread victim)")
     p.add_argument("--device", help="throttled scenarios read this block device (e.g. /dev/vda in a guest) instead of "
@@ -98,7 +100,7 @@ def run(args) -> int:
         raise OomnbError("--out is required (without --kernel-image)")
     out = Path(args.out)
     opts = runner.Options(aio_nr=args.aio_nr, lift_after=args.lift_after, watchdog=args.watchdog, threads=args.threads,
-                          device=args.device)
+                          device=args.device, dstate_bytes=runner.parse_size(args.dstate_bytes))
     env = runner.preflight(scenarios, limits)
     from ..collect import stale
     left = stale.find(env.layout, env.tracefs) if env.euid == 0 else {}
