@@ -89,3 +89,24 @@ def test_frozen_victim_thread_exits_agree_with_the_sampler():
     by_kernel = {k: set(g.whole_process_thawed_by_kill) for k, g in v1.groupby(v1.kernel_release.str[:4])}
     assert by_kernel["6.1."] == {False} and by_kernel["6.12"] == {False} and by_kernel["6.18"] == {True}
     assert set(tab[tab.freezer.str.startswith("v2")].whole_process_thawed_by_kill) == {True}
+
+
+def test_suspend_runs_agree_with_the_kernel_log():
+    """suspend-dstate: the freezer window from power:suspend_resume against the kernel log's own account
+    (`Freezing user space processes completed (elapsed N seconds)`, `OOM killer disabled.`) and meta.json."""
+    tab = threads.suspend_table([DATA / s for s in SETS])
+    assert len(tab) >= 4 and set(tab.result) == {"ok"}
+    for r in tab.itertuples():
+        d = DATA / r.machine / r.run
+        kmsg = (d / "kmsg.txt").read_text()
+        el = re.search(r";Freezing user space processes completed \(elapsed (\d+\.\d+) seconds\)", kmsg)
+        assert el, r.run
+        # user space freezing is most of freeze_processes (then oom_killer_disable, a few ms under TCG)
+        assert 0 <= r.freeze_processes_s - float(el[1]) < 0.25, (r.run, r.freeze_processes_s, el[1])
+        assert ";OOM killer disabled." in kmsg and ";OOM killer enabled." in kmsg
+        meta = json.loads((d / "meta.json").read_text())
+        start = meta["suspend"]["threads_at_start"]
+        assert start[str(meta["victim_pids"][0])]["state"] == "Z"     # the killed leader, already exited
+        others = [v for t, v in start.items() if int(t) != meta["victim_pids"][0]]
+        assert others and all(v["state"] == "D" for v in others)      # the reader thread, in its O_DIRECT read
+        assert r.freeze_end_after_kill_s < r.thaw_begin_after_kill_s

@@ -220,3 +220,30 @@ def test_recorded_paths_are_public(tmp_path):
     assert qemu.public_path("/boot/vmlinuz-6.1.0-57-amd64") == "/boot/vmlinuz-6.1.0-57-amd64"
     assert qemu.public_path("/home/me/build/linux/arch/x86/boot/bzImage") == "bzImage"
     assert qemu.public_path("debian:6.12") == "debian:6.12"
+
+
+def test_suspend_refused_outside_a_guest(tmp_path):
+    from oomnb.collect import suspend
+    host = "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro quiet"
+    guest = "virtme_hostname=virtme-ng console=ttyS0 init=/x/virtme/guest/bin/virtme-ng-init"
+    assert "never on this machine" in suspend.refusal(host)
+    assert not suspend.in_qemu_guest(host) and suspend.in_qemu_guest(guest)
+    assert "CONFIG_PM_DEBUG" in suspend.refusal(guest, root=str(tmp_path))
+    (tmp_path / "sys/power").mkdir(parents=True)
+    (tmp_path / "sys/power/pm_test").write_text("[none] core processors platform devices freezer\n")
+    (tmp_path / "sys/power/state").write_text("freeze mem disk\n")
+    assert suspend.refusal(guest, root=str(tmp_path)) is None
+
+
+def test_suspend_dstate_refused_on_the_host_cli(capsys):
+    rc = cli.main(["collect", "--scenario", "suspend-dstate", "--limit", "128M", "--out", "/nonexistent/x"])
+    err = capsys.readouterr().err
+    assert rc == 3 and "never on this machine" in err and len(err.strip().splitlines()) == 1
+
+
+def test_block_device_checks(tmp_path):
+    from oomnb.collect.suspend import BlockDevice
+    with pytest.raises(Refused, match="not a block device"):
+        BlockDevice(str(tmp_path)).create()
+    with pytest.raises(Refused, match="No such file"):
+        BlockDevice(str(tmp_path / "vda")).create()

@@ -43,6 +43,7 @@ def thread_exits(run_dir) -> dict:
     exits: dict[int, float] = {}
     markers: dict[str, float] = {}
     suspend: list[tuple[float, str]] = []
+    reap_start = None
     for ts, ev, rest in _events((d / "trace.txt").read_text(errors="replace")):
         if ev == "mark_victim" and re.match(rf"pid={pid}\b", rest) and kill is None:
             kill = ts
@@ -54,11 +55,14 @@ def thread_exits(run_dir) -> dict:
             m = re.search(r"phase=(\S+)", rest)
             if m:
                 markers.setdefault(m.group(1), ts)
+        elif ev == "start_task_reaping" and re.match(rf"pid={pid}\b", rest) and reap_start is None:
+            reap_start = ts
         elif ev == "suspend_resume":
             suspend.append((ts, rest))
     rel = (lambda t: None if t is None or kill is None else t - kill)
     return {"run": d.name, "pid": pid, "kill": kill, "tids": {t: rel(exits.get(t)) for t in tids},
-            "markers": {k: rel(v) for k, v in markers.items()}, "suspend_resume": [(rel(t), r) for t, r in suspend]}
+            "markers": {k: rel(v) for k, v in markers.items()}, "suspend_resume": [(rel(t), r) for t, r in suspend],
+            "reap_start": rel(reap_start)}
 
 
 def frozen_victim_table(paths) -> pd.DataFrame:
@@ -90,7 +94,8 @@ def frozen_victim_table(paths) -> pd.DataFrame:
 def suspend_table(paths) -> pd.DataFrame:
     """One row per suspend-dstate run: the device, how the suspend test ended, the victim threads' states when it
     started, the freezer window from ``power:suspend_resume`` (``freeze_processes`` end to ``thaw_processes``
-    begin) and whether a victim thread exited inside it."""
+    begin), when the oom_reaper (a freezable kernel thread) started on the victim, and whether a victim thread
+    exited inside the window."""
     rows = []
     for d in _run_dirs(paths):
         meta = json.loads((d / "meta.json").read_text())
@@ -98,6 +103,7 @@ def suspend_table(paths) -> pd.DataFrame:
             continue
         x = thread_exits(d)
         s = meta.get("suspend") or {}
+        frz_begin = next((t for t, r in x["suspend_resume"] if r.startswith("freeze_processes") and r.endswith(" begin")), None)
         frz_end = next((t for t, r in x["suspend_resume"] if r.startswith("freeze_processes") and r.endswith(" end")), None)
         thaw_begin = next((t for t, r in x["suspend_resume"] if r.startswith("thaw_processes") and r.endswith(" begin")), None)
         pid = x["pid"]
@@ -107,7 +113,9 @@ def suspend_table(paths) -> pd.DataFrame:
                      "device": (meta.get("loop_device") or {}).get("device"), "result": s.get("result"),
                      "states_at_start": ",".join(f"{t}:{(v or {}).get('state', '-')}"
                                                  for t, v in (s.get("threads_at_start") or {}).items()),
+                     "freeze_processes_s": None if frz_begin is None or frz_end is None else frz_end - frz_begin,
                      "freeze_end_after_kill_s": frz_end, "thaw_begin_after_kill_s": thaw_begin,
+                     "reaper_start_after_kill_s": x["reap_start"],
                      "leader_exit_after_kill_s": x["tids"].get(pid),
                      "other_exit_after_kill_s": max((v for t, v in x["tids"].items() if t != pid and v is not None),
                                                     default=None),
