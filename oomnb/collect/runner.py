@@ -832,6 +832,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         }
         if suspended is not None:
             meta["suspend"] = suspended
+            meta["events"].append("power:suspend_resume")
         if scenario == "frozen-victim":
             meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
         meta["clock_offset"]["kill_anchor"] = kill_anchor(trace, kmsg.text(), pid)
@@ -938,6 +939,7 @@ def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: d
     out["exit_blocked_until_thaw"] = blocked is not None
     if blocked:
         out["threads_when_thawed"] = {t: (v or {}).get("state") for t, v in blocked["threads"].items()}
-    out["note"] = ("every victim thread must reach sched_process_exit in trace.txt while the freezer cgroup stays frozen: "
-                   "mark_oom_victim -> thaw_process thaws the whole victim on 6.18")
+    out["note"] = ("6.18's mark_oom_victim -> thaw_process thaws the whole victim (every thread reaches sched_process_exit "
+                   "while the freezer cgroup stays frozen); before 6.18 __thaw_task thaws only the TIF_MEMDIE thread and "
+                   "a frozen sibling keeps the victim from exiting (exit_blocked_until_thaw)")
     return out
