@@ -174,6 +174,11 @@ def main(argv=None) -> int:
         return 3
     with open(a.facts) as f:
         host = json.load(f)["host"]
+    # the guest's /tmp is an overlay over the host's: a private tmpfs keeps the host's files (another
+    # collector's oomnb-* leftovers) out of the guest's stale-object cleanup
+    rc, msg = _sh("mount", "-t", "tmpfs", "-o", "mode=1777", "oomnb-tmp", "/tmp")
+    if rc:
+        print(f"oomnb guest: note: private /tmp not mounted ({msg})", file=sys.stderr)
     old_rec = {}
     if (out / "machine.json").exists():
         try:
