@@ -29,6 +29,7 @@ from .samplers import mono, read_task
 
 PM_TEST = "/sys/power/pm_test"
 STATE = "/sys/power/state"
+DEBUG_MESSAGES = "/sys/power/pm_debug_messages"
 EVENT = "power/suspend_resume"
 
 
@@ -98,7 +99,12 @@ def run(inst, name: str, pid: int, tids: list[int], leader_exit_wait: float = 5.
     old = old.group(1) if old else "none"
     out = {"pm_test": pm_test, "pm_test_before": old, "event": "power:suspend_resume (in trace.txt)", "leader_exit_seen": leader_exited is not None,
            "leader_exit_seen_monotonic_s": leader_exited}
+    dbg = DEBUG_MESSAGES if os.path.exists(DEBUG_MESSAGES) else None
+    dbg_old = open(dbg).read().strip() if dbg else None
+    out["pm_debug_messages"] = bool(dbg)
     _write(PM_TEST, pm_test)
+    if dbg:
+        _write(dbg, "1")  # pm_pr_dbg lines (e.g. "Wakeup pending, aborting suspend") into the kernel log
     try:
         out["threads_at_start"] = _threads(pid, tids)
         inst.marker(f"oomnb: {name} phase=suspend-start pm_test={pm_test}\n")
@@ -114,6 +120,8 @@ def run(inst, name: str, pid: int, tids: list[int], leader_exit_wait: float = 5.
         out["threads_at_end"] = _threads(pid, tids)
     finally:
         _write(PM_TEST, old)
+        if dbg:
+            _write(dbg, dbg_old or "0")
     return out
 
 
