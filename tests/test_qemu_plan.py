@@ -247,3 +247,16 @@ def test_block_device_checks(tmp_path):
         BlockDevice(str(tmp_path)).create()
     with pytest.raises(Refused, match="No such file"):
         BlockDevice(str(tmp_path / "vda")).create()
+
+
+def test_record_boot_has_no_machine_paths(boot_dir, tmp_path):
+    k = qemu.resolve_kernel("debian:6.12", boot_dir=str(boot_dir))
+    p = qemu.build_plan(k, 2, ["suspend-dstate"], [128 << 20], 1, str(tmp_path / "set"), ["--device", "/dev/vda"],
+                        virtio_disk=True)
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "machine.json").write_text("{}")
+    argv = p.vng_argv("/opt/venv/bin/vng", "/tmp/oomnb-qemu-abc/facts.json", "/tmp/oomnb-qemu-abc/oomnb-disk.img")
+    qemu.record_boot(p.out, {"wall_s": 60.0, "new_runs": ["suspend-dstate-128M-0"], "argv": argv}, p)
+    b = json.loads((tmp_path / "set" / "machine.json").read_text())["recording"]["boots"][0]
+    assert b["vng"].startswith("vng --run ") and "file=oomnb-disk.img,if=virtio" in b["vng"]
+    assert "/tmp/" not in json.dumps(b) and "--rwdir" not in b["vng"] and b["wall_s"] == 60.0

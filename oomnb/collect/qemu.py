@@ -436,7 +436,8 @@ def record_boot(out: str, result: dict, plan: Plan) -> None:
     rec = m.setdefault("recording", {})
     rec.setdefault("boots", []).append({
         "kernel_spec": public_path(plan.kernel.spec), "wall_s": result["wall_s"], "runs": result["new_runs"],
-        "vng": " ".join(shlex.quote(public_path(a) if a in (plan.kernel.image, result["argv"][0]) else a)
+        "vng": " ".join(shlex.quote(public_path(a) if a in (plan.kernel.image, result["argv"][0]) else
+                                    re.sub(r"file=[^,]*/", "file=", a))
                         for a in result["argv"][:-2] if not a.startswith("--rwdir=")),
         "collect_args": plan.collect_args})
     path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
