@@ -29,8 +29,8 @@ the plan without booting.
 
 examples:
   oomnb collect --scenario aio-blocked --limit 256M,1G --runs 3 --out data/kvm2-cgroup1-linux6.18
-  oomnb collect --kernel-image debian:6.12 --cgroup 2 --scenario fast-exit,frozen-victim --threads 1 \
-      --limit 128M --runs 2          (into data/qemu2-cgroup2-linux6.12)
+  oomnb collect --kernel-image debian:6.12 --scenario frozen-victim --threads 1 --limit 128M
+      (cgroup v2, into data/qemu2-cgroup2-linux6.12)
 """
 
 
