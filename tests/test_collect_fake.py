@@ -190,7 +190,9 @@ def test_v2_create_throttle_freeze_remove(tmp_path):
     assert open(f"{cg.run}/memory.max").read() == str(1 << 30)
     assert cg.usage_file == f"{cg.run}/memory.current"
     cg.throttle_read("7:0", 1, 262144)
-    assert open(f"{cg.run}/io.max").read() == "7:0 riops=1 rbps=262144"
+    # a real kernel's io.max rejects riops=1 (EINVAL); the v2 backend writes 2
+    assert open(f"{cg.run}/io.max").read() == "7:0 riops=2 rbps=262144"
+    assert cg.files()["io.max"] == "7:0 riops=2 rbps=262144"
     cg.lift_throttle()
     assert open(f"{cg.run}/io.max").read() == "7:0 riops=max rbps=max"
     cg.add_victim(123)
@@ -278,3 +280,32 @@ def test_filter_pids_expression(tmp_path):
     _w(inst.p("events", "sched", "sched_process_exit", "filter"), "none")
     inst.filter_pids("sched/sched_process_exit", [12, 10, 12])
     assert open(inst.p("events", "sched", "sched_process_exit", "filter")).read() == "pid == 10 || pid == 12"
+
+
+def test_v2_with_v1_freezer_hybrid(tmp_path):
+    """cgroup2 for memory/io plus a v1 freezer hierarchy: frozen-victim freezes with freezer.state (the
+    refrigerator), not cgroup.freeze (the signal-based v2 freezer)."""
+    r = fake_root(tmp_path, v=2)
+    with open(f"{r}/proc/self/mounts", "a") as f:
+        f.write("freezer /run/oomnb-freezer cgroup rw,relatime,freezer 0 0\n")
+    with open(f"{r}/proc/self/cgroup", "a") as f:
+        f.write("3:freezer:/\n")
+    os.makedirs(f"{r}/run/oomnb-freezer", exist_ok=True)
+    lay = cgm.detect(r, need_freezer=True)
+    assert lay.version == 2 and lay.problems == [] and lay.mounts["freezer"] == "/run/oomnb-freezer"
+    cg = cgm.make(lay, "oomnb-3-t", freezer=True, trigger=True)
+    cg.create(1 << 30)
+    assert cg.frz == f"{r}/run/oomnb-freezer/oomnb-3-t"
+    cg.add_victim(123)
+    assert open(f"{cg.frz}/cgroup.procs").read() == "123" and open(f"{cg.victim}/cgroup.procs").read() == "123"
+    cg.freeze()
+    assert open(f"{cg.frz}/freezer.state").read() == "FROZEN" and not os.path.exists(f"{cg.victim}/cgroup.freeze")
+    assert cg.is_frozen() and cg.files()["freezer"] == cg.frz
+    cg.thaw()
+    assert open(f"{cg.frz}/freezer.state").read() == "THAWED"
+    for d in (cg.frz, cg.victim, cg.trig, cg.run):
+        for x in os.listdir(d):
+            if os.path.isfile(os.path.join(d, x)):
+                os.unlink(os.path.join(d, x))
+    cg.remove()
+    assert not os.path.exists(cg.frz) and not os.path.exists(cg.run)

@@ -11,7 +11,10 @@ collector's own cgroup** of each hierarchy and named ``oomnb-...``.
   ``freezer/<own>/oomnb-ID`` (``freezer.state``) for the victim only.
 * v2: ``<own>/oomnb-ID`` carries ``memory.max``, ``memory.swap.max`` and
   ``io.max`` (``riops=`` / ``rbps=``) for its subtree; processes live in the
-  leaves ``victim`` and ``trigger``; freezing writes ``victim/cgroup.freeze``.
+  leaves ``victim`` and ``trigger``; freezing writes ``victim/cgroup.freeze``,
+  or, where a v1 ``freezer`` hierarchy is mounted beside cgroup2 (hybrid),
+  ``freezer/<own>/oomnb-ID/freezer.state`` (the refrigerator, not the
+  signal-based v2 freezer).
 """
 
 from __future__ import annotations
@@ -154,6 +157,9 @@ def detect(root: str = "/", need_freezer: bool = False) -> Layout:
         return lay
     if v2 is not None and "" in own:
         lay = Layout(version=2, root=root, mounts={"": v2}, own={"": own[""]})
+        if "freezer" in v1:  # hybrid: a v1 freezer hierarchy beside cgroup2 freezes with the refrigerator
+            lay.mounts["freezer"] = v1["freezer"]
+            lay.own["freezer"] = own.get("freezer", "/")
         try:
             ctrls = _read(lay.path("", "cgroup.controllers")).split()
         except OSError as e:
@@ -353,9 +359,15 @@ class CgroupV2(RunCgroups):
             self.trig = os.path.join(self.run, "trigger")
             self._mkdir(self.trig)
         self.mem = self.run
+        self.frz = None
+        if self.freezer and "freezer" in self.layout.mounts:
+            self.frz = self.layout.path("freezer", self.name)
+            self._mkdir(self.frz)
 
     def add_victim(self, pid: int) -> None:
         _write(os.path.join(self.victim, "cgroup.procs"), str(pid))
+        if self.frz:
+            _write(os.path.join(self.frz, "cgroup.procs"), str(pid))
 
     def add_trigger(self, pid: int) -> None:
         _write(os.path.join(self.trig, "cgroup.procs"), str(pid))
@@ -365,9 +377,16 @@ class CgroupV2(RunCgroups):
         its memory is charged to the run's memcg too, so the collector sets its oom_score_adj to -1000)."""
         _write(os.path.join(self.trig, "cgroup.procs"), str(pid))
 
+    #: io.max rejects riops/rbps values below 2 (EINVAL: blk-throttle.c:tg_set_limit takes ``val > 1``), unlike
+    #: v1's blkio.throttle.* files, which take 1
+    IO_MAX_MIN = 2
+
     def throttle_read(self, dev: str, iops: int | None, bps: int | None = None) -> None:
         f = os.path.join(self.run, "io.max")
-        _write(f, f"{dev}" + (f" riops={iops}" if iops else "") + (f" rbps={bps}" if bps else ""))
+        line = (f"{dev}" + (f" riops={max(iops, self.IO_MAX_MIN)}" if iops else "")
+                + (f" rbps={max(bps, self.IO_MAX_MIN)}" if bps else ""))
+        _write(f, line)
+        self.io_max_line = line
         self.throttled.append((f, dev))
 
     def lift_throttle(self) -> int:
@@ -377,9 +396,13 @@ class CgroupV2(RunCgroups):
         return 0
 
     def freeze(self) -> None:
+        if getattr(self, "frz", None):
+            return CgroupV1.freeze(self)
         _write(os.path.join(self.victim, "cgroup.freeze"), "1")
 
     def frozen_state(self) -> str:
+        if getattr(self, "frz", None):
+            return CgroupV1.frozen_state(self)
         ev = parse_keyed(_read(os.path.join(self.victim, "cgroup.events")))
         return "FROZEN" if ev.get("frozen") == 1 else "FREEZING" if _read(os.path.join(self.victim, "cgroup.freeze")).strip() == "1" else "THAWED"
 
@@ -387,6 +410,8 @@ class CgroupV2(RunCgroups):
         return self.frozen_state() == "FROZEN"
 
     def thaw(self) -> None:
+        if getattr(self, "frz", None):
+            return CgroupV1.thaw(self)
         f = os.path.join(self.victim, "cgroup.freeze")
         if os.path.exists(f):
             retry(lambda: _write(f, "0"), "thaw")
@@ -403,6 +428,10 @@ class CgroupV2(RunCgroups):
 
     def files(self) -> dict[str, str]:
         out = {"unified": self.run}
+        if getattr(self, "frz", None):
+            out["freezer"] = self.frz  # a v1 freezer hierarchy beside cgroup2 (hybrid)
+        if getattr(self, "io_max_line", None):
+            out["io.max"] = self.io_max_line  # what was written (riops >= 2)
         if self.enabled_in_own:
             out["controllers_enabled_in_own_cgroup"] = " ".join(self.enabled_in_own)
         return out

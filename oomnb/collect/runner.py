@@ -29,6 +29,7 @@ from ..errors import OomnbError, Refused
 from . import cgroups as cgm
 from . import metadata as md
 from .kmsg import KmsgReader, write_marker
+from . import suspend as susp
 from .loopdev import LoopDevice
 from .samplers import MemcgSampler, StackSampler, mono, read_task, tids_of
 from .tracefs import TraceInstance, find_tracefs
@@ -57,6 +58,7 @@ class Scenario:
     freezer: bool = False
     trigger: bool = False
     helpers: bool = False
+    suspend: bool = False
 
 
 SCENARIOS = {
@@ -86,6 +88,11 @@ SCENARIOS = {
                  "victim blocks in exit_mm and the oom_reaper logs skip_task_reaping until 'unable to reap'; the throttle "
                  "is lifted after that (or {lift_after:g} s after the kill)",
                  loop=True, iops=None, bps=4096, trigger=True, helpers=True),
+        Scenario("suspend-dstate", "dstate-thread (a synchronous O_DIRECT preadv of {dstate_kib} KiB throttled to 1 IO/s and "
+                 "{bps_kib} KiB/s in the non-leader thread), then, once the kill is seen and the leader has exited, the "
+                 "kernel's suspend test (pm_test=freezer, mem into /sys/power/state: freeze_processes, "
+                 "oom_killer_disable, a 5 s wait, thaw) with power:suspend_resume traced; only inside a QEMU guest",
+                 loop=True, iops=1, bps=256 << 10, suspend=True),
     )
 }
 
@@ -103,6 +110,8 @@ class Options:
     stack_interval: float = 0.005
     watchdog: float | None = None  # seconds per run; default from the limit
     exit_timeout: float = 30.0
+    device: str | None = None  # throttled scenarios read this block device instead of a new loop device
+    frozen_exit_wait: float = 10.0  # frozen-victim: thaw the cgroup if the victim has not exited by then
 
 
 class Interrupted(OomnbError):
@@ -482,10 +491,12 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         inst = TraceInstance(env.tracefs, name)
         cleanup.add("remove trace instance", inst.remove)
         inst.create("mono")
+        if sc.suspend:
+            susp.prepare(inst)
         # loop device
         lo = None
         if sc.loop:
-            lo = LoopDevice(name)
+            lo = susp.BlockDevice(opts.device) if opts.device else LoopDevice(name)
             cleanup.add("remove backing file", lo.remove_backing)
             cleanup.add("detach loop device", lo.detach)
             lo.create()
@@ -516,7 +527,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             argv += ["--device", lo.device]
         if scenario == "aio-blocked":
             argv += ["--aio-nr", str(opts.aio_nr)]
-        if scenario == "dstate-thread":
+        if scenario in ("dstate-thread", "suspend-dstate"):
             argv += ["--dstate-bytes", str(opts.dstate_bytes)]
         if scenario == "reaper-trylock-failure":
             argv += ["--region-bytes", str(2 * limit)]
@@ -560,7 +571,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         summary["pid"] = pid
         hook("ready", pid=pid)
         pre_kill: dict = {}
-        if scenario == "dstate-thread":
+        if scenario in ("dstate-thread", "suspend-dstate"):
             dtid = int(info["dstate_tid"])
 
             def in_d():
@@ -680,6 +691,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         if sc.freezer:
             pre_kill["freezer_state_after_kill_seen"] = cg.frozen_state()
         stk_s.interval = min(stk_s.interval, 0.005)
+        suspended = susp.run(inst, name, pid, tids) if sc.suspend else None
         lifted = None
         if sc.loop:
             pat_fin = rf"finish_task_reaping: pid={pid}\b"
@@ -700,6 +712,9 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             inst.marker(f"oomnb: {name} phase=throttle-lifted reason={reason.replace(' ', '_')}\n")
             summary["lift_reason"] = reason
         hook("reaping", pid=pid)
+        thawed = None
+        if sc.freezer:
+            thawed = frozen_exit_wait(victim, cg, inst, name, pid, tids, pre_kill, opts)
         try:
             victim.proc.wait(opts.exit_timeout)
         except subprocess.TimeoutExpired:
@@ -796,7 +811,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                                      "to /dev/kmsg between two clock_gettime(CLOCK_MONOTONIC) calls",
                              "start": marker0, "end": marker1},
             "timeline_monotonic_s": {"collector_start": t_start, "alloc_sent": t_alloc, "kill_seen": killed,
-                                     "throttle_lifted": lifted, "victim_reaped_by_waitpid": t_exit},
+                                     "throttle_lifted": lifted, "thawed_by_collector": thawed,
+                                     "victim_reaped_by_waitpid": t_exit},
             "pre_kill": pre_kill,
             "machine_load_at_start": dict(load_start, note="other work on the machine (CPU, memory bandwidth) "
                                           "slows reaping and exit; compare reap rates only between quiet runs"),
@@ -814,6 +830,9 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "victim_exit_status": victim.proc.returncode,
             "caveats": caveats,
         }
+        if suspended is not None:
+            meta["suspend"] = suspended
+            meta["events"].append("power:suspend_resume")
         if scenario == "frozen-victim":
             meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
         meta["clock_offset"]["kill_anchor"] = kill_anchor(trace, kmsg.text(), pid)
@@ -882,6 +901,26 @@ def kill_anchor(trace: bytes, kmsg: bytes, pid: int) -> dict | None:
                     "so this is an upper bound of the offset (plus the printk work in between)"}
 
 
+def frozen_exit_wait(victim, cg, inst, name: str, pid: int, tids: list[int], pre_kill: dict, opts: Options) -> float | None:
+    """frozen-victim: give the killed victim ``opts.frozen_exit_wait`` s to exit from the frozen cgroup. Where the
+    kernel thaws only the TIF_MEMDIE thread (before 6.18), a frozen sibling keeps the victim from exiting: record
+    the threads as they are then (``pre_kill["exit_blocked_while_frozen"]``), thaw the cgroup and return the time."""
+    try:
+        victim.proc.wait(opts.frozen_exit_wait)
+        return None
+    except subprocess.TimeoutExpired:
+        pass
+    threads = {}
+    for t in tids:
+        st = read_task(pid, t)
+        threads[str(t)] = {"state": st[0], "stack": st[2]} if st else None
+    pre_kill["exit_blocked_while_frozen"] = {"after_kill_s": opts.frozen_exit_wait, "freezer_state": cg.frozen_state(),
+                                             "threads": threads}
+    inst.marker(f"oomnb: {name} phase=thaw reason=victim_not_exited_{opts.frozen_exit_wait:g}s_after_kill\n")
+    cg.thaw()
+    return mono()
+
+
 def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: dict, killed: float) -> dict:
     """What the samplers saw of the frozen victim's threads around the kill."""
     out = {"threads_at_freeze": pre_kill.get("frozen", {}).get("threads"),
@@ -896,6 +935,11 @@ def frozen_observation(stk: StackSampler, pid: int, tids: list[int], pre_kill: d
     out["threads"] = per
     out["freezer_state_after_kill_seen"] = pre_kill.get("freezer_state_after_kill_seen")
     out["refrigerator_in_stacks"] = stk.seen("refrigerator") or stk.seen("do_freezer_trap")
-    out["note"] = ("every victim thread must reach sched_process_exit in trace.txt while the freezer cgroup stays frozen: "
-                   "mark_oom_victim -> thaw_process thaws the whole victim on 6.18")
+    blocked = pre_kill.get("exit_blocked_while_frozen")
+    out["exit_blocked_until_thaw"] = blocked is not None
+    if blocked:
+        out["threads_when_thawed"] = {t: (v or {}).get("state") for t, v in blocked["threads"].items()}
+    out["note"] = ("6.18's mark_oom_victim -> thaw_process thaws the whole victim (every thread reaches sched_process_exit "
+                   "while the freezer cgroup stays frozen); before 6.18 __thaw_task thaws only the TIF_MEMDIE thread and "
+                   "a frozen sibling keeps the victim from exiting (exit_blocked_until_thaw)")
     return out

@@ -209,7 +209,7 @@ def main(argv=None) -> int:
         n, k = submit_aio(a.device, a.aio_nr)
         keep.append(k)
         extra["aio_submitted"] = n
-    elif a.scenario == "dstate-thread":
+    elif a.scenario in ("dstate-thread", "suspend-dstate"):
         started = threading.Event()
         info: dict = {}
         t = threading.Thread(target=dstate_thread, args=(a.device, a.dstate_bytes, started, info), daemon=True)

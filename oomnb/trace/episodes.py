@@ -279,7 +279,8 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
     victims = rel.pid[rel.kind.isin(KILL_KINDS + REAP_KINDS)].unique()
     rel = rel[rel.pid.isin(victims)]   # exits and frees of other tasks are not evidence
     eps = []
-    for pid, pg in rel.groupby("pid"):
+    # one process per (run, pid): a data set's runs may come from different boots (QEMU guests), whose pids repeat
+    for _, pg in rel.assign(_run=rel.run.astype(object).where(rel.run.notna(), "")).groupby(["_run", "pid"]):
         pg = pg.assign(_nan=pg.t_ref.isna()).sort_values(["_nan", "t_ref", "src_idx", "line"])
         cur = None
         pre_sig = []
@@ -317,8 +318,9 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
     # episode numbers per pid
     seen = defaultdict(int)
     for row in sorted(rows, key=lambda x: (x["pid"], x["_order"])):
-        row["episode"] = seen[row["pid"]]
-        seen[row["pid"]] += 1
+        key = (row.get("run") or "", row["pid"])
+        row["episode"] = seen[key]
+        seen[key] += 1
     for row in rows:
         row.pop("_order")
     return rows
