@@ -65,6 +65,8 @@ def run(args) -> int:
             print(line)
         for x in left_items:
             print(f"  stale (of a dead collector, would be removed first): {x}")
+        print(f"preflight: would refuse ({len(env.problems)} problem{'s' if len(env.problems) != 1 else ''})"
+              if env.problems else "preflight: ok, every check passed (a run would start)")
         return 3 if env.problems else 0
     if env.problems:
         for p in env.problems:

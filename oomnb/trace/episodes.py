@@ -46,6 +46,10 @@ EPISODE_COLUMNS = (
        "invoker_comm", "gfp_mask", "gfp_flags", "order", "oom_score_adj", "nodemask", "constraint",
        "oom_memcg", "task_memcg", "selected_pid", "selected_comm", "score", "reap_attempts",
        "memcg_drop_before_reap", "lost_events", "note", "sources"])
+#: episode columns holding whole numbers
+INT_COLUMNS = {"limit_bytes", "pid", "episode", "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "total_vm_kb",
+               "pgtables_kb", "anon_rss_after_kb", "file_rss_after_kb", "shmem_rss_after_kb", "uid",
+               "victim_oom_score_adj", "order", "oom_score_adj", "selected_pid", "score", "reap_attempts"}
 OFFSET_COLUMNS = ["machine", "run", "log_clock", "trace_clock", "anchor", "n", "offset_s", "spread_s",
                   "min_s", "max_s"]
 

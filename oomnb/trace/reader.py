@@ -50,6 +50,10 @@ COLUMNS = ["machine", "run", "source", "line", "format", "kind", "ts", "ts_raw",
            "oom_memcg", "task_memcg", "context", "score", "sig", "code", "group_dead", "cpu", "task",
            "task_pid", "level", "caller", "truncated", "in_run", "dup", "detail", "raw"]
 
+#: columns holding whole numbers (missing values make pandas store them as float)
+INT_COLUMNS = {"line", "pid", "total_vm_kb", "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "pgtables_kb",
+               "uid", "oom_score_adj", "order", "score", "sig", "code", "cpu", "task_pid"}
+
 
 @dataclass
 class Unparsed:
@@ -862,10 +866,24 @@ def expand(paths, *, fmt: str = "auto", warn=None) -> list[Input]:
         if P.is_dir():
             out.extend(_expand_dir(P, fmt, warn))
         elif P.exists():
-            out.append(Input(str(P), fmt))
+            out.append(_run_file(P, fmt) or Input(str(P), fmt))
         else:
             raise OomnbError("no such file or directory", path=p)
     return out
+
+
+def _run_file(P: Path, fmt) -> Input | None:
+    """A file of a data-set run named on its own: what the ``meta.json`` beside it says."""
+    meta_p = P.parent / "meta.json"
+    if not meta_p.is_file():
+        return None
+    meta = _load_json(meta_p)
+    f_fmt = (meta.get("files") or {}).get(P.name)
+    if f_fmt is None:
+        return None
+    use = fmt if fmt != "auto" else (f_fmt if f_fmt in FORMATS else "auto")
+    return Input(str(P), use, trace_clock=meta.get("trace_clock"),
+                 machine=meta.get("machine") or _machine_of(P.parent), run=P.parent.name, meta=meta)
 
 
 def _machine_of(d: Path):
