@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from .. import events as ev
 from ..errors import OomnbError, Refused
+from ..trace import ftrace, klog
 from . import cgroups as cgm
 from . import metadata as md
 from .kmsg import KmsgReader, write_marker
@@ -405,8 +407,51 @@ class Watchdog:
 # one run
 
 
-def _trace_has(inst: TraceInstance, pattern: str) -> re.Match | None:
-    return re.search(pattern, inst.read().decode(errors="replace"), re.M)
+class TraceEvents:
+    """What the run's trace instance recorded so far, read with the project's
+    ftrace reader (:func:`oomnb.trace.ftrace.parse_line`)."""
+
+    def __init__(self, inst: TraceInstance):
+        self.inst = inst
+        self.got: set[tuple[str, int]] = set()
+
+    def refresh(self) -> None:
+        for line in self.inst.read().decode(errors="replace").splitlines():
+            r = ftrace.parse_line(line)
+            if isinstance(r, tuple) and isinstance(r[1], dict) and r[1].get("pid") is not None:
+                self.got.add((r[0], r[1]["pid"]))
+
+    def has(self, event: str, pid: int, refresh: bool = True) -> bool:
+        if refresh or (event, pid) not in self.got:
+            self.refresh()
+        return (event, pid) in self.got
+
+
+def _kmsg_rows(text: bytes):
+    """(kind, fields) of the OOM lines of /dev/kmsg records, read with the project's log reader."""
+    for line in text.decode(errors="replace").splitlines():
+        p = klog.split_prefix(line)
+        r = klog.classify(p.msg, ident=p.ident) if p.msg else None
+        if r is not None:
+            yield r[0], r[1], p
+
+
+def kmsg_has(text: bytes, kind: str, pid: int) -> bool:
+    return any(k == kind and f.get("pid") == pid for k, f, _ in _kmsg_rows(text))
+
+
+def foreign_kills(kmsg_file: Path, run_pids) -> list[dict]:
+    """OOM kills in the run's kernel log of processes that are not the run's."""
+    from ..trace.episodes import KILL_KINDS
+    own = set(run_pids)
+    out, seen_pids = [], set()
+    for kind, f, p in _kmsg_rows(kmsg_file.read_bytes()):
+        pid = f.get("pid")
+        if kind in KILL_KINDS and pid is not None and pid not in own and pid not in seen_pids:
+            seen_pids.add(pid)
+            out.append({"pid": pid, "comm": f.get("comm"), "kind": kind, "printk_s": p.ts,
+                        "oom_memcg": f.get("oom_memcg"), "task_memcg": f.get("task_memcg")})
+    return out
 
 
 def wait_for(pred, timeout: float, watchdog: Watchdog, interval: float = 0.02):
@@ -602,8 +647,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                     raise OomnbError(f"{role} helper is not blocked as planned (state {st[0] if st else '?'}: "
                                      f"{(st[2] if st else '').split()[:8]})")
                 pre_kill.setdefault("helpers", {})[role] = {"pid": h.pid, "state": got[0], "stack": got[2].splitlines()}
-        inst.filter_pids("sched/sched_process_exit", tids + [h.pid for h in helpers])
-        inst.filter_pids("sched/sched_process_free", tids + [h.pid for h in helpers])
+        run_pids = tids + [h.pid for h in helpers]
+        inst.restrict_to(run_pids)   # other OOM kills on the machine stay out of the trace
         inst.enable()
         inst.on()
         inst.marker(f"oomnb: {name} phase=alloc pid={pid} tids={','.join(map(str, tids))}\n")
@@ -630,8 +675,8 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                 raise OomnbError(f"trigger did not start: {trigger.stderr_tail()}")
             trig_pid = trigger.pid
             cg.add_trigger(trig_pid)
-            inst.filter_pids("sched/sched_process_exit", tids + [trig_pid])
-            inst.filter_pids("sched/sched_process_free", tids + [trig_pid])
+            run_pids.append(trig_pid)
+            inst.restrict_to(run_pids)
             inst.marker(f"oomnb: {name} phase=trigger pid={trig_pid}\n")
             trigger.send("setup")
         hook("alloc", pid=pid)
@@ -639,7 +684,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         # mark_victim in the trace, or the victim's death. THP use is read from the memcg's memory.stat
         # (rss_huge / anon_thp), never from /proc/<pid>/smaps_rollup, whose mmap_lock would perturb the
         # victim's mmap() calls and the reaper's mmap_read_trylock.
-        pat_kill = rf"mark_victim: pid={pid}\b"
+        seen = TraceEvents(inst)
         kills0 = before["memcg_oom_kill"] or 0
         thp_last = None
         t_alloc = mono()
@@ -651,18 +696,17 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             if time.monotonic() > deadline:
                 raise OomnbError("no OOM kill within the run's time bound")
             n = cg.oom_kill_count()
-            text = inst.read().decode(errors="replace")
-            if (n is not None and n > kills0) or re.search(pat_kill, text):
+            if (n is not None and n > kills0) or seen.has(ev.MARK_VICTIM, pid):
                 killed = mono()
                 break
-            if _exiting(pid) or re.search(rf"sched_process_exit: comm=\S+ pid={pid}\b", text):
+            if _exiting(pid) or seen.has(ev.SCHED_PROCESS_EXIT, pid, refresh=False):
                 # exiting without an OOM kill (crashed); a kill would have raised the counter first
                 time.sleep(0.2)
-                if not ((cg.oom_kill_count() or 0) > kills0 or _trace_has(inst, pat_kill)):
+                if not ((cg.oom_kill_count() or 0) > kills0 or seen.has(ev.MARK_VICTIM, pid)):
                     raise OomnbError(f"victim {pid} is exiting without an OOM kill (crashed?): {victim.stderr_tail()}")
                 continue
             if not victim.alive():
-                if _trace_has(inst, pat_kill) or (cg.oom_kill_count() or 0) > kills0:
+                if seen.has(ev.MARK_VICTIM, pid) or (cg.oom_kill_count() or 0) > kills0:
                     killed = mono()
                     break
                 raise OomnbError(f"victim exited (rc {victim.proc.returncode}) without an OOM kill: {victim.stderr_tail()}")
@@ -673,7 +717,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
                 thp_last = (mono(), st.get("rss_huge", st.get("anon_thp")))
                 nxt = time.monotonic() + 0.05
             time.sleep(0.005)
-        if not wait_for(lambda: _trace_has(inst, pat_kill), 2, wd, 0.01):
+        if not wait_for(lambda: seen.has(ev.MARK_VICTIM, pid), 2, wd, 0.01):
             caveats.append(f"mark_victim of pid {pid} not in the trace 2 s after the memcg oom_kill counter rose")
         hook("killed", pid=pid)
         inst.marker(f"oomnb: {name} phase=kill-seen\n")
@@ -682,14 +726,11 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         stk_s.interval = min(stk_s.interval, 0.005)
         lifted = None
         if sc.loop:
-            pat_fin = rf"finish_task_reaping: pid={pid}\b"
-            pat_unable = rb"oom_reaper: unable to reap pid:%d\b" % pid
-
             def reaper_done():
-                if _trace_has(inst, pat_fin):
+                if seen.has(ev.FINISH_TASK_REAPING, pid):
                     return "reaper finished"
                 kmsg.poll()
-                if re.search(pat_unable, kmsg.text()):
+                if kmsg_has(kmsg.text(), ev.REAP_UNABLE_LINE, pid):
                     return "reaper gave up (unable to reap)"
                 if not victim.alive():
                     return "victim exited"
@@ -707,7 +748,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         t_exit = mono()
         if victim.proc.returncode != -signal.SIGKILL:
             caveats.append(f"victim exit status {victim.proc.returncode} (expected SIGKILL)")
-        freed = wait_for(lambda: _trace_has(inst, rf"sched_process_free: comm=\S+ pid={pid}\b"), 3, wd, 0.02)
+        freed = wait_for(lambda: seen.has(ev.SCHED_PROCESS_FREE, pid), 3, wd, 0.02)
         if not freed:
             caveats.append("sched_process_free of the victim not seen within 3 s of its exit")
         for h in helpers:
@@ -741,8 +782,14 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         (tmp / "stacks.txt").write_text(stk_s.text())
         d_vm = after["vmstat"].get("oom_kill", 0) - before["vmstat"].get("oom_kill", 0)
         d_cg = (after["memcg_oom_kill"] or 0) - (before["memcg_oom_kill"] or 0) if after["memcg_oom_kill"] is not None else None
-        if d_vm != 1:
-            caveats.append(f"/proc/vmstat oom_kill rose by {d_vm} during the run (expected 1): other OOM kills on the machine, or missed")
+        foreign = foreign_kills(tmp / "kmsg.txt", run_pids)
+        if foreign:
+            caveats.append(f"{len(foreign)} OOM kill(s) of other processes on the machine during the run "
+                           "(in kmsg.txt, kept out of the trace and the run's episodes): "
+                           + ", ".join(f"pid {f['pid']} ({f['comm']})" for f in foreign))
+        if d_vm != 1 + len(foreign):
+            caveats.append(f"/proc/vmstat oom_kill rose by {d_vm} during the run (expected {1 + len(foreign)}): "
+                           "other OOM kills on the machine, or missed")
         if d_cg is not None and d_cg != 1:
             caveats.append(f"the run's memcg oom_kill counter rose by {d_cg} (expected 1)")
         if kmsg.lost:
@@ -790,8 +837,10 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "cgroups": cg.files(),
             "loop_device": {"device": lo.device, "devnum": lo.devnum, "backing_size": lo.size} if lo else None,
             "tracefs_instance": name,
-            "events": ["oom:*", "signal:signal_generate (sig == 9)",
-                       "sched:sched_process_exit (pid == victim tids)", "sched:sched_process_free (pid == victim tids)"],
+            "events": list(inst.filters),
+            "event_filters": inst.filters,
+            "run_pids": sorted(set(run_pids)),
+            "foreign_kills": foreign,
             "clock_offset": {"note": "printk (local_clock) minus CLOCK_MONOTONIC (= trace_clock mono), from markers written "
                                      "to /dev/kmsg between two clock_gettime(CLOCK_MONOTONIC) calls",
                              "start": marker0, "end": marker1},
@@ -871,12 +920,19 @@ def _read_text(path: str):
 def kill_anchor(trace: bytes, kmsg: bytes, pid: int) -> dict | None:
     """printk - trace offset from the kill anchor pair of the victim: ``Killed process PID``
     (kmsg usec) vs ``mark_victim: pid=PID`` (trace, mono). Only these two lines are looked
-    at; reading traces in general is the readers' job (oomnb.trace)."""
-    mt = re.search(rb"^.*\s(\d+\.\d+): mark_victim: pid=%d\b" % pid, trace, re.M)
-    mk = re.search(rb"^\d+,\d+,(\d+),[^;]*;.*Killed process %d \(" % pid, kmsg, re.M)
-    if not (mt and mk):
+    at, read with the project's readers."""
+    t = k = None
+    for line in trace.decode(errors="replace").splitlines():
+        r = ftrace.parse_line(line)
+        if isinstance(r, tuple) and r[0] == ev.MARK_VICTIM and r[1].get("pid") == pid:
+            t = float(r[1]["ts_text"])
+            break
+    for kind, f, p in _kmsg_rows(kmsg):
+        if kind == ev.KILLED and f.get("pid") == pid and p.ts is not None:
+            k = p.ts
+            break
+    if t is None or k is None:
         return None
-    t, k = float(mt.group(1)), int(mk.group(1)) / 1e6
     return {"mark_victim_trace_s": t, "killed_process_printk_s": k, "offset_s": k - t,
             "note": "printk 'Killed process' is logged after trace_mark_victim in __oom_kill_process, "
                     "so this is an upper bound of the offset (plus the printk work in between)"}

@@ -209,6 +209,19 @@ def _memcg_drop(ep, mem_by_run, trace_clock):
     return float((u_kill - u_reap) / (ep["anon_rss_kb"] * 1024.0))
 
 
+def own_process(meta: dict, pid) -> bool:
+    """Is ``pid`` one of the run's own processes?  A data-set run that lists its
+    processes (``run_pids``) or the OOM kills of other processes seen during it
+    (``foreign_kills``) owns only those; older metadata owns every pid."""
+    if pid is None or pid != pid:
+        return True
+    pid = int(pid)
+    if any(f.get("pid") == pid for f in meta.get("foreign_kills") or ()):
+        return False
+    rp = meta.get("run_pids")
+    return rp is None or pid in set(rp)
+
+
 def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_sources=(),
                    metas: dict | None = None) -> pd.DataFrame:
     """The episodes table (one row per victim) from the events table; ``metas``
@@ -230,13 +243,18 @@ def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_
     out = []
     for machine, g in ev.groupby(_s(ev.machine), sort=True):
         out.extend(_episodes_of_group(machine, g, goff, mem_by_run, set(lost_sources)))
+    keep = []
     for row in out:
         meta = (metas or {}).get((row["machine"], row["run"]))
         if meta:
+            if not own_process(meta, row["pid"]):
+                continue   # another OOM kill on the machine during the run (meta.json: foreign_kills)
             row["scenario"] = meta.get("scenario")
             row["limit_bytes"] = meta.get("limit_bytes")
             vp = meta.get("victim_pids")
             row["listed_victim"] = None if vp is None else int(row["pid"]) in set(vp)
+        keep.append(row)
+    out = keep
     df = pd.DataFrame(out, columns=EPISODE_COLUMNS)
     if not df.empty:
         df = df.sort_values(["machine", "_k" if False else "kill", "pid"], na_position="last", kind="stable")
