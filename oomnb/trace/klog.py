@@ -16,6 +16,7 @@ Nothing here raises on any input: unknown lines give ``None``.
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import re
 
@@ -31,8 +32,8 @@ _BRACKET = re.compile(
     r"^\[\s*(?P<s>\d+)\.(?P<us>\d+)(?:\s*<\s*[\d.]+>)?\s*\](?:\[\s*(?P<caller>[TC]\d+)\s*\])?\s?")
 _REL = re.compile(r"^\[\s*\+\s*(?P<d>\d+\.\d+)\s*\]\s?")
 _RELHDR = re.compile(r"^\[(?P<mon>[A-Za-z]{3})(?P<day>\d{1,2}) (?P<h>\d\d):(?P<m>\d\d)\]\s?")
-_CTIME = re.compile(
-    r"^\[(?P<wd>[^\W\d_]{1,12}\.?) +(?P<mon>[^\W\d_]{1,12}\.?) +(?P<day>\d{1,2}) "
+_CTIME = re.compile(   # the month may be "11月" (zh, ja) or "11월" (ko)
+    r"^\[(?P<wd>[^\W\d_]{1,12}\.?) +(?P<mon>\d{0,2}[^\W\d_]{1,12}\.?) +(?P<day>\d{1,2}) "
     r"(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d) (?P<Y>\d{4})\]\s?")
 _ISO = re.compile(
     r"^(?P<Y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[T ](?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
@@ -63,12 +64,53 @@ class Prefix:
 
 
 def month_number(name: str, months: list[str] | None = None) -> int | None:
-    n = name.rstrip(".").lower()
+    """1-12 for a month name: ``months`` (the log's locale, in order), the C
+    names, else the names of the locales in :data:`LOCALES` (CLDR, via babel)."""
+    n = name.strip().rstrip(".").lower()
     for table in ([m.lower().rstrip(".") for m in months] if months else [], MONTHS_C):
         for i, m in enumerate(table):
             if m and (n == m or (len(n) >= 3 and m.startswith(n)) or (len(m) >= 3 and n.startswith(m))):
                 return i + 1
-    return None
+    return _locale_month(n)
+
+
+#: locales whose month names ``dmesg -T``, syslog and journal lines are read in
+#: (besides C); a name that means different months in two of them is not used
+LOCALES = ("fr", "pt", "pt_PT", "es", "it", "de", "nl", "sv", "da", "nb", "fi", "pl", "cs", "sk", "ru",
+           "uk", "tr", "ro", "hu", "el", "zh", "zh_Hant", "ja", "ko", "ca", "id", "vi")
+
+
+@functools.lru_cache(maxsize=1)
+def _locale_months() -> dict[str, int]:
+    try:
+        from babel import Locale
+    except ImportError:   # pragma: no cover - babel is a dependency
+        return {}
+    seen: dict[str, set[int]] = {}
+    for loc in LOCALES:
+        try:
+            L = Locale.parse(loc)
+        except Exception:  # noqa: BLE001 - an unknown locale in an old babel
+            continue
+        for ctx in ("format", "stand-alone"):
+            for width in ("abbreviated", "wide"):
+                for i, m in L.months[ctx][width].items():
+                    key = m.strip().rstrip(".").lower()
+                    if key:
+                        seen.setdefault(key, set()).add(int(i))
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def _locale_month(n: str) -> int | None:
+    if not n:
+        return None
+    table = _locale_months()
+    if n in table:
+        return table[n]
+    if len(n) < 3:
+        return None
+    got = {mo for k, mo in table.items() if len(k) >= 3 and (k.startswith(n) or n.startswith(k))}
+    return got.pop() if len(got) == 1 else None
 
 
 def _wall(Y, mo, d, H, M, S, frac="", tz=None):
@@ -188,7 +230,7 @@ def _split(s: str, months, year) -> Prefix:
                 wall, wall_s = _wall(y, mo, m["day"], m["h"], m["m"], "00")
                 if wall is not None:
                     return Prefix("dmesg-reltime", st[m.end():], ts=0.0, clock="delta-anchor",
-                                  wall=wall if year else wall[5:], wall_s=wall_s)
+                                  wall=wall if year else None, wall_s=wall_s if year else None)
     if c.isalpha():
         m = _XLEVEL.match(st)
         if m and m["lvl"] in LEVELS + ["warning", "emerg"]:
@@ -204,12 +246,13 @@ def _split(s: str, months, year) -> Prefix:
             if mo and h:
                 y = year or 1970
                 wall, wall_s = _wall(y, mo, m["day"], m["H"], m["M"], m["S"], m["frac"] or "")
-                if wall is not None and not year:
-                    wall = "--" + wall[5:]   # ISO 8601 without a year
                 style = "journal-short-precise" if m["frac"] else "syslog"
-                p = Prefix(style, rest[h.end():], wall=wall, wall_s=wall_s, ident=h["ident"], host=h["host"])
+                # without a year (--year) there is no wall time, only the order within the file:
+                # a clock domain of its own ("wall-noyear"), never a partial timestamp
+                p = Prefix(style, rest[h.end():], wall=wall if year else None, wall_s=wall_s if year else None,
+                           ident=h["ident"], host=h["host"])
                 if wall_s is not None:
-                    p.ts, p.clock = wall_s, "wall"
+                    p.ts, p.clock = wall_s, "wall" if year else "wall-noyear"
                 if h["ident"] == "kernel":
                     return _kernel_tail(p, rest[h.end():])
                 return p

@@ -670,6 +670,9 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
     clock = inp.trace_clock or trace_clock
     S = _State(inp, fmt, clock, months, year)
     after = {"never": None, "always": 0}.get(prefilter, PREFILTER_MIN_BYTES)
+    qp = path != "-" and quoted_printable(path)
+    if qp:   # a mail archive's body: decoded line by line, never prefiltered (a soft break may split a pattern)
+        prefilter, after = "never", None
     pre = _hs is None and use_prefilter(path, prefilter)   # grep, when there is no in-process matcher
     st.prefiltered = pre or (prefilter != "never" and _hs is not None)
     if pre:
@@ -678,6 +681,8 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
         lines = _hs_parallel_lines(path, os.path.getsize(path), after)
     else:
         lines = open_lines(path, after)
+    if qp:
+        lines = _qp_lines(lines)
     force_trace = inp.fmt in _TRACE_FORMATS
     force_log = inp.fmt in ("dmesg", "kmsg", "journal-json", "syslog")
     for n, line in lines:
@@ -697,6 +702,49 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
                 continue
         yield from _log_line(S, st, n, line)
     yield from _flush(S, st)
+
+
+_QP_ESCAPE = re.compile(rb"=(?:3D|20|09|[89A-F][0-9A-F])")
+
+
+def quoted_printable(path: str, head_bytes: int = 65536) -> bool:
+    """Does the file look like a quoted-printable body (RFC 2045)?  Soft line
+    breaks (a line ending in ``=``, at most 76 columns) and ``=XX`` escapes
+    (``=3D`` for ``=``) in its head."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) == b"\x1f\x8b":
+                return False
+            f.seek(0)
+            head = f.read(head_bytes)
+    except OSError:
+        return False
+    soft = 0
+    for ln in head.splitlines()[:-1]:
+        if ln.endswith(b"=") and not ln.endswith(b"==") and len(ln) <= 76:
+            soft += 1
+    return soft >= 1 and _QP_ESCAPE.search(head) is not None
+
+
+def _qp_lines(lines):
+    """Decode quoted-printable lines: soft breaks join a line with the next one
+    (numbered by its first piece), ``=XX`` escapes become their bytes."""
+    import quopri
+    first, parts = None, []
+    for n, text in lines:
+        t = text.rstrip("\r\n")
+        if first is None:
+            first = n
+        if t.endswith("=") and not t.endswith("=="):
+            parts.append(t[:-1])
+            continue
+        parts.append(t)
+        raw = "".join(parts).encode("utf-8", "surrogateescape")
+        yield first, quopri.decodestring(raw).decode("utf-8", "replace") + "\n"
+        first, parts = None, []
+    if parts:
+        yield first, quopri.decodestring("".join(parts).encode("utf-8", "surrogateescape")).decode(
+            "utf-8", "replace") + "\n"
 
 
 def _trace_looking(line):
@@ -791,17 +839,23 @@ def _join(S, pending, cont):
     (a terminal wraps mid-word) or ends in a space."""
     _, _, pp, prev, last = pending
     prev_ok = prev is not None and not prev[1].get("truncated")
-    outs = {}
+    outs, partial = {}, {}
     for sep in ("", " "):
         text = pp.msg + sep + cont.strip()
         r = klog.classify(text, task_cols=S.task_cols, ident=pp.ident)
-        if r is None or (r[1].get("truncated") and (prev is not None)):
+        if r is None:
+            continue
+        if r[1].get("truncated") and prev is not None:
+            partial[sep] = (text, r)
             continue
         outs[sep] = (text, r)
     full = len(last) in TERMINAL_WIDTHS or len(last) == S.maxlen or last.endswith((" ", "\t"))
     if not outs:
-        if prev is None and full and len(pp.msg) < 4096:   # still incomplete: keep collecting pieces
-            return pp.msg + cont.strip(), None
+        if full and len(pp.msg) < 4096:   # wrapped more than once: keep collecting pieces
+            if partial:
+                return partial.get("") or partial.get(" ")
+            if prev is None:
+                return pp.msg + cont.strip(), None
         return None
     if prev_ok and not any(not o[1][1].get("truncated") for o in outs.values()):
         return None
