@@ -81,6 +81,8 @@ def evidence(line: str) -> bool:
         return not (r[0] == "signal_generate" and r[1].get("sig") != 9)
     if isinstance(r, ftrace.Marker) and r.kind == "lost_events":
         return True
+    if r == "other" and ("[" in line or line.startswith(("#", "cpus=", "CPU"))):
+        return False   # another event's trace line (sched_switch naming oom_reaper): skipped by the reader
     p = klog.split_prefix(line)
     if klog.classify(p.msg, ident=p.ident) is not None:
         return True

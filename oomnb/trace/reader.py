@@ -27,14 +27,32 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import events as _events
 from ..errors import OomnbError
 from . import ftrace, klog
 
+
+
+def _caseless(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)   # letters and "-" only
+
+
+#: what OOM evidence looks like, one alternative each: the ftrace events the
+#: readers know (``mark_victim:``, ...), the printk messages of mm/oom_kill.c,
+#: user-space killers, the task table and the trace's lost-event markers. No
+#: bare ``oom`` or ``reap``: scheduler lines naming tasks like ``oom01`` or
+#: ``oom_reaper`` are not evidence.
+PREFILTER_ALTS = (
+    [f"{name}:" for name, e in _events.EVENTS.items() if e.tracefs]
+    + ["illed process", "ill process", "invoked oom-killer", "oom_reaper:", "oom-kill:", "OOM victim",
+       "has mm pinned", "[Oo]ut of memory", "on memory", "illable",
+       "Tasks state", "\\[ *pid *\\]"]
+    + [_caseless(w) for w in ("earlyoom", "oomd", "lowmemorykiller", "lmkd", "nohang", "oom-killer-daemon")]
+    + ["LOST", "DROPPED", "entries-in", "buffer started", "cpus="]
+    + ["\\] +-?[0-9]+ +[0-9]+ +[0-9]+"])   # a task-table row (grep and re; hyperscan follows tables)
 #: extended regular expression (valid for both ``grep -E`` and Python ``re``)
 #: that every line of OOM evidence matches; the prefilter drops other lines.
-PREFILTER = (r"oom|OOM|reap|victim|_retry|signal_generate|sched_process_|ill(ed)? process|illable|of memory|"
-             r"on memory|LOST|DROPPED|entries-in|buffer started|cpus=|Tasks state|lowmemorykiller|lmkd|"
-             r"\[ *pid *\]|\] +-?[0-9]+ +[0-9]+ +[0-9]+")
+PREFILTER = "|".join(PREFILTER_ALTS)
 PREFILTER_RX = re.compile(PREFILTER)
 PREFILTER_MIN_BYTES = 1 << 20
 
@@ -147,7 +165,7 @@ except Exception:   # pragma: no cover - depends on the platform
 #: the prefilter's alternatives for the in-process matcher: all but the task-row
 #: pattern, whose ``]`` is in every trace line; task rows are taken instead by
 #: following a task table from its header (``Tasks state`` or ``[ pid ]``) row by row
-HS_ALTS = [a for a in PREFILTER.split("|") if not a.startswith("\\] +")]
+HS_ALTS = [a for a in PREFILTER_ALTS if not a.startswith("\\] +")]
 HS_TABLE_IDS = {i for i, a in enumerate(HS_ALTS) if a in ("Tasks state", "\\[ *pid *\\]")}
 TABLE_LINE_BRX = re.compile(rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+|\[ *pid *\]")
 _HS_DB = None
@@ -172,7 +190,6 @@ def _hs_scan_block(blk: bytes, n0: int, state: dict, lo: int = 0, hi: int | None
     read: those matching the prefilter, the line after each, and the rows of
     task tables; ``state`` carries context and table mode over blocks and
     receives the number of newlines in the range."""
-    import numpy as np
     size = len(blk) if hi is None else hi
     hits = {}
 
@@ -214,12 +231,14 @@ def _hs_scan_block(blk: bytes, n0: int, state: dict, lo: int = 0, hi: int | None
             state["context"] = True
         if hits[st]:
             walk_table(e)
-    nl = np.flatnonzero(np.frombuffer(blk, dtype=np.uint8, count=size - lo, offset=lo) == 10)
-    state["newlines"] = len(nl)
-    order = sorted(want)
-    before = np.searchsorted(nl, [x - lo for x in order]) if order else []
-    for st, k in zip(order, before):
-        yield n0 + 1 + int(k), blk[st:nxt(st)].decode("utf-8", "replace")
+    # line numbers: newlines counted (in C) between successive wanted lines, never a
+    # per-byte array of the block
+    state["newlines"] = blk.count(b"\n", lo, size)
+    k, prev = 0, lo
+    for st in sorted(want):
+        k += blk.count(b"\n", prev, st)
+        prev = st
+        yield n0 + 1 + k, blk[st:nxt(st)].decode("utf-8", "replace")
 
 
 def _hs_iter(raw, path, n: int, carry: bytes, state: dict):
