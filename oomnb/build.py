@@ -196,8 +196,6 @@ def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
 
 def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
           nb_dir: Path | None = None, log=print) -> list[NotebookResult]:
-    import nbformat
-
     from . import report
 
     nb_dir = nb_dir or repo_root() / "notebooks"
