@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
-from .. import events as ev
+from .. import events as EV
 from ..errors import OomnbError, Refused
 from ..trace import ftrace, klog
 from . import cgroups as cgm
@@ -547,7 +547,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         seen = TraceEvents(inst)
         t_alloc = mono()
         killed, thp_last = _wait_for_kill(run, sc, seen, before["memcg_oom_kill"] or 0)
-        if not wait_for(lambda: seen.has(ev.MARK_VICTIM, pid), 2, wd, 0.01):
+        if not wait_for(lambda: seen.has(EV.MARK_VICTIM, pid), 2, wd, 0.01):
             caveats.append(f"mark_victim of pid {pid} not in the trace 2 s after the memcg oom_kill counter rose")
         hook("killed", pid=pid)
         inst.marker(f"oomnb: {name} phase=kill-seen\n")
@@ -557,10 +557,10 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         lifted = None
         if sc.loop:
             def reaper_done():
-                if seen.has(ev.FINISH_TASK_REAPING, pid):
+                if seen.has(EV.FINISH_TASK_REAPING, pid):
                     return "reaper finished"
                 kmsg.poll()
-                if kmsg_has(kmsg.text(), ev.REAP_UNABLE_LINE, pid):
+                if kmsg_has(kmsg.text(), EV.REAP_UNABLE_LINE, pid):
                     return "reaper gave up (unable to reap)"
                 if not victim.alive():
                     return "victim exited"
@@ -578,7 +578,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         t_exit = mono()
         if victim.proc.returncode != -signal.SIGKILL:
             caveats.append(f"victim exit status {victim.proc.returncode} (expected SIGKILL)")
-        freed = wait_for(lambda: seen.has(ev.SCHED_PROCESS_FREE, pid), 3, wd, 0.02)
+        freed = wait_for(lambda: seen.has(EV.SCHED_PROCESS_FREE, pid), 3, wd, 0.02)
         if not freed:
             caveats.append("sched_process_free of the victim not seen within 3 s of its exit")
         for h in helpers:
@@ -736,16 +736,16 @@ def _wait_for_kill(run, sc, seen, kills0: int):
         if time.monotonic() > deadline:
             raise OomnbError("no OOM kill within the run's time bound")
         n = cg.oom_kill_count()
-        if (n is not None and n > kills0) or seen.has(ev.MARK_VICTIM, pid):
+        if (n is not None and n > kills0) or seen.has(EV.MARK_VICTIM, pid):
             return mono(), thp_last
-        if _exiting(pid) or seen.has(ev.SCHED_PROCESS_EXIT, pid, refresh=False):
+        if _exiting(pid) or seen.has(EV.SCHED_PROCESS_EXIT, pid, refresh=False):
             # exiting without an OOM kill (crashed); a kill would have raised the counter first
             time.sleep(0.2)
-            if not ((cg.oom_kill_count() or 0) > kills0 or seen.has(ev.MARK_VICTIM, pid)):
+            if not ((cg.oom_kill_count() or 0) > kills0 or seen.has(EV.MARK_VICTIM, pid)):
                 raise OomnbError(f"victim {pid} is exiting without an OOM kill (crashed?): {victim.stderr_tail()}")
             continue
         if not victim.alive():
-            if seen.has(ev.MARK_VICTIM, pid) or (cg.oom_kill_count() or 0) > kills0:
+            if seen.has(EV.MARK_VICTIM, pid) or (cg.oom_kill_count() or 0) > kills0:
                 return mono(), thp_last
             raise OomnbError(f"victim exited (rc {victim.proc.returncode}) without an OOM kill: {victim.stderr_tail()}")
         sc.while_waiting(run)
@@ -801,11 +801,11 @@ def kill_anchor(trace: bytes, kmsg: bytes, pid: int) -> dict | None:
     t = k = None
     for line in trace.decode(errors="replace").splitlines():
         r = ftrace.parse_line(line)
-        if isinstance(r, tuple) and r[0] == ev.MARK_VICTIM and r[1].get("pid") == pid:
+        if isinstance(r, tuple) and r[0] == EV.MARK_VICTIM and r[1].get("pid") == pid:
             t = float(r[1]["ts_text"])
             break
     for kind, f, p in _kmsg_rows(kmsg):
-        if kind == ev.KILLED and f.get("pid") == pid and p.ts is not None:
+        if kind == EV.KILLED and f.get("pid") == pid and p.ts is not None:
             k = p.ts
             break
     if t is None or k is None:

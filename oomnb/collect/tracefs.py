@@ -19,14 +19,14 @@ import errno
 import os
 import time
 
-from .. import events as ev
+from .. import events as EV
 from ..errors import OomnbError
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
 #: the tracefs events the collector enables: what the analyses read
-EVENTS = ev.tracefs_paths()
+EVENTS = EV.tracefs_paths()
 #: a filter every event gets besides the pid restriction
-EXTRA_FILTER = {ev.event(ev.SIGNAL_GENERATE).tracefs: "sig == 9"}
+EXTRA_FILTER = {EV.event(EV.SIGNAL_GENERATE).tracefs: "sig == 9"}
 
 
 def _write(path: str, text: str) -> None:

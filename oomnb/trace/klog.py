@@ -20,6 +20,8 @@ import functools
 import json
 import re
 
+from .. import events as EV
+
 MONTHS_C = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
 # ---------------------------------------------------------------------------
@@ -412,23 +414,23 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
             if f["comm"] is not None and ")" not in m0[m.end("pid"):]:
                 truncated = True
             f["truncated"] = truncated or None
-            return "killed", f
+            return EV.KILLED, f
         m = _KILLED_BARE.search(m0)
         if m:
-            return "killed", {"pid": int(m["pid"]), "context": m["ctx"], "truncated": True}
+            return EV.KILLED, {"pid": int(m["pid"]), "context": m["ctx"], "truncated": True}
         return None
     if "ill process" in m0:
         m = _DECISION.search(m0)
         if m:
-            return "kill_decision", {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"],
+            return EV.KILL_DECISION, {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"],
                                      "score": int(m["score"])}
         return None
     if "oom_reaper:" in m0:
-        for kind, rx in (("reaped", _REAPED), ("reap_unable", _UNABLE), ("reap_giving_up", _GIVEUP)):
+        for kind, rx in ((EV.REAPED, _REAPED), (EV.REAP_UNABLE_LINE, _UNABLE), (EV.REAP_GIVING_UP_LINE, _GIVEUP)):
             m = rx.search(m0)
             if m:
                 f = {"pid": int(m["pid"]), "comm": m["comm"]}
-                if kind == "reaped":
+                if kind == EV.REAPED:
                     f.update(anon_rss_kb=int(m["anon"]), file_rss_kb=_int(m["file"]),
                              shmem_rss_kb=_int(m["shmem"]))
                     if m["shmem"] is None:
@@ -438,14 +440,14 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
     if "invoked oom-killer" in m0:
         m = _HEADER.search(m0)
         if m:
-            return "oom_invoked", {"comm": m["comm"], "gfp_mask": m["gfp"], "gfp_flags": m["flags"],
+            return EV.OOM_INVOKED, {"comm": m["comm"], "gfp_mask": m["gfp"], "gfp_flags": m["flags"],
                                    "nodemask": m["nodemask"], "order": int(m["order"]),
                                    "oom_score_adj": int(m["adj"])}
         return None
     if "oom-kill:" in m0:
         m = _SUMMARY.search(m0)
         if m:
-            return "oom_kill_summary", {"pid": int(m["pid"]), "comm": m["comm"], "uid": int(m["uid"]),
+            return EV.OOM_KILL_SUMMARY, {"pid": int(m["pid"]), "comm": m["comm"], "uid": int(m["uid"]),
                                         "constraint": m["constraint"], "nodemask": m["nodemask"],
                                         "oom_memcg": m["oom_memcg"], "task_memcg": m["task_memcg"],
                                         "global_oom": "global_oom," in m0 or None}
@@ -453,20 +455,20 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
     if "has mm pinned" in m0:
         m = _PINNED.search(m0)
         if m:
-            return "mm_pinned", {"pid": int(m["pid"]), "comm": m["comm"],
+            return EV.MM_PINNED, {"pid": int(m["pid"]), "comm": m["comm"],
                                  "detail": f"pinned by {m['pid2']} ({m['comm2']})"}
         return None
     if "OOM victim" in m0:
         m = _EXITING.search(m0)
         if m:
-            return "already_exiting", {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"]}
+            return EV.ALREADY_EXITING, {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"]}
         return None
     if _NOKILL.search(m0) or _DEADLOCK.search(m0):
-        return "no_killable", {}
+        return EV.NO_KILLABLE, {}
     if m0.lstrip().startswith("["):
         m = _TASKCOLS.match(m0)
         if m:
-            return "task_columns", {"detail": " ".join(m["cols"].split())}
+            return EV.TASK_COLUMNS, {"detail": " ".join(m["cols"].split())}
         m = _TASKROW.match(m0)
         if m:
             nums = [int(x) for x in m["nums"].split()]
@@ -485,9 +487,9 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
                  "shmem_rss_kb": vals["rss_shmem"] * pages if "rss_shmem" in vals else None,
                  "pgtables_kb": vals["pgtables_bytes"] // 1024 if "pgtables_bytes" in vals else None,
                  "detail": " ".join(f"{k}={v}" for k, v in vals.items())}
-            return "task_row", f
+            return EV.TASK_ROW, f
     if _TASKS.match(m0):
-        return "task_table", {}
+        return EV.TASK_TABLE, {}
     if _USERSPACE.search(m0) and re.search(r"(?i)kill", m0):
         return _userspace(m0, ident)
     return None
@@ -499,4 +501,4 @@ def _userspace(msg, ident):
     pid = None
     if p:
         pid = int(p[1] or p[2])
-    return "userspace_kill", {"pid": pid, "detail": f"userspace killer {m[1] if m else ident}: not a kernel kill"}
+    return EV.USERSPACE_KILL, {"pid": pid, "detail": f"userspace killer {m[1] if m else ident}: not a kernel kill"}

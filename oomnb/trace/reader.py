@@ -27,7 +27,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import events as _events
+from .. import events as EV
 from ..errors import OomnbError
 from . import ftrace, klog
 
@@ -43,7 +43,7 @@ def _caseless(word: str) -> str:
 #: bare ``oom`` or ``reap``: scheduler lines naming tasks like ``oom01`` or
 #: ``oom_reaper`` are not evidence.
 PREFILTER_ALTS = (
-    [f"{name}:" for name, e in _events.EVENTS.items() if e.tracefs]
+    [f"{name}:" for name, e in EV.EVENTS.items() if e.tracefs]
     + ["illed process", "ill process", "invoked oom-killer", "oom_reaper:", "oom-kill:", "OOM victim",
        "has mm pinned", "[Oo]ut of memory", "on memory", "illable",
        "Tasks state", "\\[ *pid *\\]"]
@@ -396,7 +396,9 @@ def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_res
                 i = blk.index(b"\0")
                 raise OomnbError("binary data in a text file", path=path, line=n + blk.count(b"\n", 0, i) + 1)
             if prefilter_after is None or done < prefilter_after:
-                for line in blk.splitlines(keepends=True):
+                # lines end at "\n" only (as for grep and the block scans), not at a lone "\r"
+                for line in blk[:-1].split(b"\n") if blk.endswith(b"\n") else blk.split(b"\n"):
+                    line += b"\n"
                     n += 1
                     yield n, line.decode("utf-8", "replace")
             elif _hs is not None:
@@ -789,7 +791,7 @@ def _trace_row(S, st, n, line, r):
     if ev.startswith("?"):
         st.unparsed.append(Unparsed(st.path, n, line.rstrip("\r\n")))
         return None
-    if ev == "signal_generate" and f.get("sig") != 9:
+    if ev == EV.SIGNAL_GENERATE and f.get("sig") != 9:
         return None
     ts_text = f.pop("ts_text")
     clock = _trace_clock_of(S, ts_text)
@@ -802,8 +804,8 @@ def _trace_row(S, st, n, line, r):
 
 
 TERMINAL_WIDTHS = {72, 76, 78, 79, 80, 100, 120, 132, 160}
-_JOINABLE = {"killed", "reaped", "reap_unable", "reap_giving_up", "oom_invoked", "oom_kill_summary",
-             "kill_decision", "already_exiting", "mm_pinned"}
+_JOINABLE = {EV.KILLED, EV.REAPED, EV.REAP_UNABLE_LINE, EV.REAP_GIVING_UP_LINE, EV.OOM_INVOKED, EV.OOM_KILL_SUMMARY,
+             EV.KILL_DECISION, EV.ALREADY_EXITING, EV.MM_PINNED}
 
 
 def _log_line(S, st, n, line):
@@ -835,11 +837,11 @@ def _log_line(S, st, n, line):
             S.pending = (n, raw, p, None, raw)   # maybe the next line continues it
         return
     kind, f = res
-    if kind in ("task_table", "task_columns"):
+    if kind in (EV.TASK_TABLE, EV.TASK_COLUMNS):
         S.in_table = True
-        if kind == "task_columns":
+        if kind == EV.TASK_COLUMNS:
             S.task_cols = f["detail"].split()
-    elif kind == "task_row":
+    elif kind == EV.TASK_ROW:
         if not S.in_table:
             return   # rows exist only in a task table (after its header)
     else:
