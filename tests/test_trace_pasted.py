@@ -100,3 +100,17 @@ def test_no_year_gives_no_partial_timestamp():
     assert p.wall == "2026-11-25T19:30:55" and p.clock == "wall"
     p = klog.split_prefix("[Nov25 19:22] Killed process 1 (x)")
     assert p.wall is None
+
+
+def test_readers_take_their_lines_from_one_function(tmp_path, monkeypatch):
+    """reader.read_source does not care where its lines come from."""
+    from oomnb.trace import lines
+    f = tmp_path / "x.log"
+    f.write_text("nothing here\n")
+    got = [(7, "[ 1.000000] Memory cgroup out of memory: Killed process 42 (x) total-vm:1kB, anon-rss:1kB, "
+                "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:0kB oom_score_adj:0\n")]
+    monkeypatch.setattr(lines, "candidate_lines", lambda path, prefilter="auto": (iter(got), True))
+    st = reader.SourceStats(str(f))
+    rows = list(reader.read_source(reader.Input(str(f)), stats=st))
+    assert [(r["line"], r["kind"], r["pid"]) for r in rows] == [(7, "killed", 42)] and st.prefiltered
+    assert not any(hasattr(reader, n) for n in ("_hs_scan_block", "_grep_lines", "_iter", "_scan_block"))
