@@ -28,6 +28,10 @@ from .. import events as EV
 from ..errors import OomnbError
 
 
+#: the task table's column header ``[  pid  ]`` (any blanks, the reader's ``\s*``)
+TASK_HEADER = "\\[[^]]{0,8}pid[^]]{0,8}\\]"
+
+
 def _caseless(word: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)   # letters and "-" only
 
@@ -41,7 +45,7 @@ PREFILTER_ALTS = (
     [f"{name}:" for name, e in EV.EVENTS.items() if e.tracefs]
     + ["illed process", "ill process", "invoked oom-killer", "oom_reaper:", "oom-kill:", "OOM victim",
        "has mm pinned", "[Oo]ut of memory", "on memory", "illable",
-       "Tasks state", "\\[ *pid *\\]"]
+       "Tasks state", TASK_HEADER]
     + [_caseless(w) for w in ("earlyoom", "oomd", "lowmemorykiller", "lmkd", "nohang", "oom-killer-daemon")]
     + ["LOST", "DROPPED", "entries-in", "buffer started", "cpus="]
     + ["\\] +-?[0-9]+ +[0-9]+ +[0-9]+"])   # a task-table row (grep and re; hyperscan follows tables)
@@ -106,8 +110,8 @@ except Exception:   # pragma: no cover - depends on the platform
 #: pattern, whose ``]`` is in every trace line; task rows are taken instead by
 #: following a task table from its header (``Tasks state`` or ``[ pid ]``) row by row
 HS_ALTS = [a for a in PREFILTER_ALTS if not a.startswith("\\] +")]
-HS_TABLE_IDS = {i for i, a in enumerate(HS_ALTS) if a in ("Tasks state", "\\[ *pid *\\]")}
-TABLE_LINE_BRX = re.compile(rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+|\[ *pid *\]")
+HS_TABLE_IDS = {i for i, a in enumerate(HS_ALTS) if a in ("Tasks state", TASK_HEADER)}
+TABLE_LINE_BRX = re.compile(rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+|\[\s*pid\s*\]")
 _HS_DB = None
 
 
