@@ -188,3 +188,11 @@ def test_ctrl_c_stops_build_at_once(tmp_path):
     assert "interrupted" in rest.strip().splitlines()[-1]
     assert not (out / "writeup.txt").exists()
     assert not (out / "notebooks" / "01-a.ipynb").exists()
+
+
+def test_explain_takes_version_names_like_check(capsys):
+    for name in ("V6.18", "6.18", "v6.12"):
+        assert main(["explain", name]) == 0, name
+        assert capsys.readouterr().out.startswith("v6.1")
+    assert main(["explain"]) == 0
+    assert "  v6.12\n" in capsys.readouterr().out
