@@ -67,11 +67,10 @@ class BuildResult:
         return len(self.notebooks)
 
 
-def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
-    """Run ``src`` in a fresh kernel; returns (executed notebook, error or None)."""
+def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900, stop=None):
+    """Run ``src`` in a fresh kernel; returns (executed notebook, error or None).
+    Ctrl-C stops the build after interrupting the kernel (:class:`BuildInterrupted`)."""
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     try:
         nb = nbformat.read(src, as_version=4)
@@ -81,13 +80,106 @@ def execute_notebook(src: Path, build_dir: Path, *, timeout: int = 900):
            "PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0", "TQDM_DISABLE": "1"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    km = _kernel_manager()
+    with (stop or _StopOnInterrupt()) as stop:
+        stop.km = km
+        if not stop.got:
+            nb, err = _execute(nb, km, src, timeout, saved, stop)
+    if stop.got:
+        raise BuildInterrupted(f"interrupted while running {src.name}")
+    return nb, err
+
+
+class BuildInterrupted(OomnbError):
+    """Ctrl-C (SIGINT) or SIGTERM during ``oomnb build``."""
+
+    exit_code = 130
+
+
+class _StopOnInterrupt:
+    """While a notebook runs, SIGINT/SIGTERM interrupt its kernel (the running cell
+    fails at once) and are remembered, so that the build stops after it instead of
+    going on with the next notebook; a second signal stops at once."""
+
+    def __init__(self, km=None):
+        self.km, self.got, self.depth = km, [], 0
+
+    def _handler(self, signum, frame):
+        if self.got:
+            raise KeyboardInterrupt
+        self.on_signal(signum)
+
+    def on_signal(self, signum):
+        """Remember the signal and interrupt the kernel (its running cell fails)."""
+        import signal
+        self.got.append(signum)
+        proc = getattr(getattr(self.km, "provisioner", None), "process", None)
+        if proc is not None and proc.poll() is None:
+            try:
+                os.kill(proc.pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        import signal
+        import threading
+        self.depth += 1
+        if self.depth > 1:
+            return self
+        self.old = {}
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self.old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+        self.depth -= 1
+        if self.depth:
+            return False
+        for s, h in self.old.items():
+            signal.signal(s, h)
+        return False
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _execute(nb, km, src, timeout, saved, stop):
+    import signal
+    import threading
+
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    class Client(NotebookClient):
+        """nbclient's own SIGINT/SIGTERM handlers (set on its event loop while the
+        notebook runs) only clean up the kernel; ours also stop the build."""
+
+        async def async_start_new_kernel(self, **kw):
+            # After nbclient set its handlers on the event loop: a plain handler, which
+            # runs at once even while the blocking kernel client waits for a reply
+            # (the loop's would wait for the end of the cell).
+            if threading.current_thread() is threading.main_thread():
+                for s in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(s, stop._handler)
+            return await super().async_start_new_kernel(**kw)
+
+        async def async_execute_cell(self, *a, **kw):
+            if stop.got:   # interrupted before this cell: run no more
+                raise _Stopped()
+            return await super().async_execute_cell(*a, **kw)
+
     try:
-        client = NotebookClient(nb, km=_kernel_manager(), timeout=timeout, record_timing=False,
+        client = Client(nb, km=km, timeout=timeout, record_timing=False,
                                 extra_arguments=["--IPKernelApp.log_level=ERROR"],
                                 resources={"metadata": {"path": str(src.parent)}})
         try:
             client.execute()
             err = None
+        except _Stopped:
+            err = "interrupted"
         except CellExecutionError as e:
             lines = [ln for ln in str(e).splitlines() if ln.strip()]
             err = lines[-1] if lines else "cell failed"
@@ -132,8 +224,6 @@ def find_notebooks(nb_dir: Path, only: list[str] | None = None) -> list[Path]:
 
 def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
           nb_dir: Path | None = None, log=print) -> BuildResult:
-    import nbformat
-
     from . import report
 
     nb_dir = nb_dir or repo_root() / "notebooks"
@@ -145,6 +235,18 @@ def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
     for sub in ("notebooks", "html", "figures", "blocks", "blocks/figures"):
         (out / sub).mkdir(parents=True, exist_ok=True)
 
+    with _StopOnInterrupt() as stop:
+        results = _run_all(paths, out, in_place, log, stop)
+    post, provenance, figs = report.assemble(out)
+    changes = report.export_figures(out, figs)
+    (out / "writeup.txt").write_text(post, encoding="utf-8")
+    (out / "provenance.txt").write_text(provenance, encoding="utf-8")
+    return BuildResult(results, changes)
+
+
+def _run_all(paths, out, in_place, log, stop):
+    import nbformat
+
     results = []
     for i, src in enumerate(paths, 1):
         log(f"[{i}/{len(paths)}] {src.name} ...")
@@ -153,7 +255,17 @@ def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
                     *(out / "blocks" / "figures").glob(f"{src.stem}__*")]:
             old.unlink()
         t0 = time.monotonic()
-        nb, err = execute_notebook(src, out)
+        try:
+            if stop.got:
+                raise BuildInterrupted("interrupted")
+            nb, err = execute_notebook(src, out, stop=stop)
+        except (BuildInterrupted, KeyboardInterrupt):
+            # partial outputs: this notebook's blocks and an outdated writeup go
+            for old in list((out / "blocks").glob(f"{src.stem}__*.json")):
+                old.unlink()
+            (out / "writeup.txt").unlink(missing_ok=True)
+            raise BuildInterrupted(f"interrupted while running {src.name}; {out}/writeup.txt removed, "
+                                   f"{src.name} not written") from None
         strip_timing(nb)
         dt = time.monotonic() - t0
         res = NotebookResult(src, dt, err)
@@ -164,9 +276,4 @@ def build(out: Path, *, in_place: bool = False, only: list[str] | None = None,
         status = "ok" if err is None else f"FAILED: {err}"
         log(f"[{i}/{len(paths)}] {src.name}: {status} ({dt:.1f} s)")
         results.append(res)
-
-    post, provenance, figs = report.assemble(out)
-    changes = report.export_figures(out, figs)
-    (out / "writeup.txt").write_text(post, encoding="utf-8")
-    (out / "provenance.txt").write_text(provenance, encoding="utf-8")
-    return BuildResult(results, changes)
+    return results

@@ -59,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:   # an unwritable output, a vanished file: one line, no traceback
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"oomnb {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
     return int(rc or 0)
 
 

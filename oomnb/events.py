@@ -161,6 +161,12 @@ SCHED_PROCESS_FREE = _ev(
     "sched_process_free", "sched", FREE, "include/trace/events/sched.h; kernel/exit.c:delayed_put_task_struct",
     tracefs="sched/sched_process_free", columns=("free",), fields=("comm", "pid", "prio"))
 
+SUSPEND_RESUME = _ev(
+    "suspend_resume", "power", None, "include/trace/events/power.h; kernel/power/suspend.c, "
+    "kernel/power/process.c", tracefs="power/suspend_resume", fields=("action", "val", "state"),
+    doc="begin/end of suspend phases (freeze_processes, suspend_enter, thaw_processes); enabled "
+        "by the suspend scenarios only")
+
 # --- printk lines (mm/oom_kill.c) -------------------------------------------
 KILLED = _ev(
     "killed", "printk", KILL, "mm/oom_kill.c:__oom_kill_process", columns=("kill_printk",),

@@ -8,8 +8,18 @@ import shutil
 import subprocess
 
 
+#: environment variable that opts in to the real-kernel tests (real OOM kills)
+OPT_IN = "OOMNB_REAL_KERNEL_TESTS"
+
+
+def opted_in() -> bool:
+    return os.environ.get(OPT_IN, "") not in ("", "0")
+
+
 def real_machine_reason() -> str | None:
-    """None when a real collector run is possible here, else why not."""
+    """None when a real collector run is possible here (and opted in), else why not."""
+    if not opted_in():
+        return f"real-kernel tests are opt-in: set {OPT_IN}=1"
     if os.geteuid() != 0:
         return "not root"
     from oomnb.collect.runner import preflight

@@ -25,14 +25,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from .. import events as EV
 from ..errors import OomnbError, Refused
+from ..trace import ftrace, klog
 from . import cgroups as cgm
 from . import metadata as md
 from .kmsg import KmsgReader, write_marker
 from . import suspend as susp
 from .loopdev import LoopDevice
+from . import scenarios as _scenarios
+from .scenarios import wait_for
 from .samplers import MemcgSampler, StackSampler, mono, read_task, tids_of
-from .tracefs import TraceInstance, find_tracefs
+from .tracefs import EVENTS, TraceInstance, find_tracefs
 
 VICTIM = str(Path(__file__).with_name("victim.py"))
 SAFE_FRACTION = 0.5  # a limit must stay below this fraction of MemAvailable
@@ -48,53 +52,8 @@ CLEANUP_ORDER = (
 )
 
 
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    description: str
-    loop: bool = False
-    iops: int | None = None
-    bps: int | None = None
-    freezer: bool = False
-    trigger: bool = False
-    helpers: bool = False
-    suspend: bool = False
-
-
-SCENARIOS = {
-    s.name: s
-    for s in (
-        Scenario("fast-exit", "the victim allocates 16 MiB chunks of anonymous memory until the memcg OOM killer kills it; "
-                 "nothing obstructs its exit"),
-        Scenario("aio-blocked", "before allocating, the victim submits {aio_nr} O_DIRECT Linux-AIO reads (io_setup/io_submit) "
-                 "against a loop device whose reads are throttled to 1 IO/s, so its exit blocks in __mmput -> exit_aio; "
-                 "the throttle is lifted once the reaper finished (or {lift_after:g} s after the kill)",
-                 loop=True, iops=1),
-        Scenario("dstate-thread", "one victim thread loops on a synchronous O_DIRECT preadv of {dstate_kib} KiB on a loop device "
-                 "throttled to 1 IO/s and {bps_kib} KiB/s (uninterruptible, state D checked before the kill) and so holds "
-                 "the mm while the other thread dies; the throttle is lifted once the reaper finished (or {lift_after:g} s "
-                 "after the kill)",
-                 loop=True, iops=1, bps=256 << 10),
-        Scenario("frozen-victim", "the victim ({threads} sleeper threads + main) holds {hold_pct}% of the limit and its freezer "
-                 "cgroup is frozen; a trigger process in the same memory cgroup (not frozen) allocates until the memcg "
-                 "OOM killer kills the frozen victim (oom_score_adj {victim_adj}); 6.18's mark_oom_victim thaws every "
-                 "thread of the victim (thaw_process)",
-                 freezer=True, trigger=True),
-        Scenario("reaper-trylock-failure", "the victim maps the first MiB of a loop device whose reads are throttled to "
-                 "{rtf_bps} B/s and then fills a pre-reserved anonymous region (page faults under the per-VMA lock); a helper "
-                 "reads that mapping through /proc/<victim>/mem (access_remote_vm holds the victim's mmap_lock for read "
-                 "while the fault waits for the throttled read) and a second helper writes 5 to /proc/<victim>/clear_refs "
-                 "(waits for the mmap_lock for write); with a writer queued every mmap_read_trylock fails, so the killed "
-                 "victim blocks in exit_mm and the oom_reaper logs skip_task_reaping until 'unable to reap'; the throttle "
-                 "is lifted after that (or {lift_after:g} s after the kill)",
-                 loop=True, iops=None, bps=4096, trigger=True, helpers=True),
-        Scenario("suspend-dstate", "dstate-thread (a synchronous O_DIRECT preadv of {dstate_kib} KiB throttled to 1 IO/s and "
-                 "{bps_kib} KiB/s in the non-leader thread), then, once the kill is seen and the leader has exited, the "
-                 "kernel's suspend test (pm_test=freezer, mem into /sys/power/state: freeze_processes, "
-                 "oom_killer_disable, a 5 s wait, thaw) with power:suspend_resume traced; only inside a QEMU guest",
-                 loop=True, iops=1, bps=256 << 10, suspend=True),
-    )
-}
+#: the scenarios, one object each (:mod:`oomnb.collect.scenarios`)
+SCENARIOS = _scenarios.SCENARIOS
 
 
 @dataclass
@@ -162,7 +121,7 @@ def preflight(scenarios: list[str], limits: list[int], root: str = "/", euid: in
         P.append(why)
     elif not os.path.isdir(os.path.join(tfs, "instances")):
         P.append(f"{tfs} has no instances/ (cannot use a trace instance of our own)")
-    env.layout = cgm.detect(root, need_freezer="frozen-victim" in scenarios)
+    env.layout = cgm.detect(root, need_freezer=any(SCENARIOS[s].freezer for s in scenarios))
     P.extend(env.layout.problems)
     if any(SCENARIOS[s].loop for s in scenarios):
         if shutil.which("losetup") is None:
@@ -218,20 +177,13 @@ def plan_lines(scenarios: list[str], limits: list[int], runs: int, out: str, env
     own = ", ".join(f"{c or 'unified'}:{p}" for c, p in (L.own.items() if L else [])) or "?"
     lines = [f"plan: {len(scenarios) * len(limits) * runs} run(s) into {out}",
              f"  cgroup v{L.version if L else '?'}; own cgroup(s) {own}; run cgroups oomnb-<pid>-<scenario>-<limit>-<run> below them",
-             f"  tracefs {env.tracefs or '?'}: instance oomnb-..., trace_clock mono, events oom:*, signal_generate (sig == 9), "
-             "sched_process_exit/free (pid == victim tids)"]
+             f"  tracefs {env.tracefs or '?'}: instance oomnb-..., trace_clock mono, events "
+             + ", ".join(e.split("/")[1] for e in EVENTS) + " (each: pid == the run's pids; signal_generate: sig == 9)"]
     for s in scenarios:
         sc = SCENARIOS[s]
         for lim in limits:
             for i in range(runs):
-                extra = []
-                if sc.loop:
-                    thr = " and ".join(([f"{sc.iops} IO/s"] if sc.iops else []) + ([f"{sc.bps} B/s"] if sc.bps else []))
-                    extra.append(f"loop device on sparse /tmp/oomnb-...img, reads throttled to {thr}")
-                if sc.helpers:
-                    extra.append("helpers block the victim's mmap_lock (/proc/<pid>/mem reader, clear_refs writer)")
-                if sc.freezer:
-                    extra.append("victim frozen, trigger in the same memcg")
+                extra = sc.plan()
                 lines.append(f"  {s}-{size_label(lim)}-<next index>: limit {lim} bytes" + ("; " + "; ".join(extra) if extra else ""))
     lines.append("  cleanup on every exit path: " + " -> ".join(CLEANUP_ORDER))
     for n in env.notes:
@@ -414,20 +366,51 @@ class Watchdog:
 # one run
 
 
-def _trace_has(inst: TraceInstance, pattern: str) -> re.Match | None:
-    return re.search(pattern, inst.read().decode(errors="replace"), re.M)
+class TraceEvents:
+    """What the run's trace instance recorded so far, read with the project's
+    ftrace reader (:func:`oomnb.trace.ftrace.parse_line`)."""
+
+    def __init__(self, inst: TraceInstance):
+        self.inst = inst
+        self.got: set[tuple[str, int]] = set()
+
+    def refresh(self) -> None:
+        for line in self.inst.read().decode(errors="replace").splitlines():
+            r = ftrace.parse_line(line)
+            if isinstance(r, tuple) and isinstance(r[1], dict) and r[1].get("pid") is not None:
+                self.got.add((r[0], r[1]["pid"]))
+
+    def has(self, event: str, pid: int, refresh: bool = True) -> bool:
+        if refresh or (event, pid) not in self.got:
+            self.refresh()
+        return (event, pid) in self.got
 
 
-def wait_for(pred, timeout: float, watchdog: Watchdog, interval: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        watchdog.check()
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() >= deadline:
-            return None
-        time.sleep(interval)
+def _kmsg_rows(text: bytes):
+    """(kind, fields) of the OOM lines of /dev/kmsg records, read with the project's log reader."""
+    for line in text.decode(errors="replace").splitlines():
+        p = klog.split_prefix(line)
+        r = klog.classify(p.msg, ident=p.ident) if p.msg else None
+        if r is not None:
+            yield r[0], r[1], p
+
+
+def kmsg_has(text: bytes, kind: str, pid: int) -> bool:
+    return any(k == kind and f.get("pid") == pid for k, f, _ in _kmsg_rows(text))
+
+
+def foreign_kills(kmsg_file: Path, run_pids) -> list[dict]:
+    """OOM kills in the run's kernel log of processes that are not the run's."""
+    from ..trace.episodes import KILL_KINDS
+    own = set(run_pids)
+    out, seen_pids = [], set()
+    for kind, f, p in _kmsg_rows(kmsg_file.read_bytes()):
+        pid = f.get("pid")
+        if kind in KILL_KINDS and pid is not None and pid not in own and pid not in seen_pids:
+            seen_pids.add(pid)
+            out.append({"pid": pid, "comm": f.get("comm"), "kind": kind, "printk_s": p.ts,
+                        "oom_memcg": f.get("oom_memcg"), "task_memcg": f.get("task_memcg")})
+    return out
 
 
 def next_index(machine_dir: Path, scenario: str, limit: int) -> int:
@@ -522,99 +505,36 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         before = {"vmstat": md.vmstat(), "memcg_oom_kill": cg.oom_kill_count()}
         load_start = {"loadavg": _read_text("/proc/loadavg"), "mem_available_bytes": md_meminfo(env.root).get("MemAvailable")}
         # victim
-        argv = ["victim", "--scenario", scenario]
-        if sc.loop:
-            argv += ["--device", lo.device]
-        if scenario == "aio-blocked":
-            argv += ["--aio-nr", str(opts.aio_nr)]
-        if scenario in ("dstate-thread", "suspend-dstate"):
-            argv += ["--dstate-bytes", str(opts.dstate_bytes)]
-        if scenario == "reaper-trylock-failure":
-            argv += ["--region-bytes", str(2 * limit)]
-        if scenario == "frozen-victim":
-            argv += ["--hold-bytes", str(limit * opts.hold_pct // 100 // (16 << 20) * (16 << 20)), "--threads", str(opts.threads)]
-        victim = Child(argv)
+        run = _scenarios.Run(name=name, limit=limit, opts=opts, env=env, cg=cg, lo=lo, inst=inst, wd=wd,
+                             cleanup=cleanup, child=Child, caveats=caveats)
+        argv = ["victim", "--scenario", sc.victim or scenario] + sc.victim_argv(run)
+        victim = run.victim = Child(argv)
         cleanup.add("wait for victim exit", lambda: victim.kill_and_wait(opts.exit_timeout))
         wd.actions.insert(0, lambda: victim.proc.kill())
         wd.start()
         hello = victim.readline(15, wd)
         if not hello or not hello.startswith("hello "):
             raise OomnbError(f"victim did not start ({hello!r}): {victim.stderr_tail()}")
-        pid = victim.pid
-
-        def diag():
-            tasks = []
-            for t in tids_of(pid):
-                st = read_task(pid, t)
-                if st:
-                    tasks.append(f"tid {t} state {st[0]} stack " + ",".join(ln.split("] ")[-1].split("+")[0] for ln in st[2].splitlines()[:6]))
-            stat = cg.stat()
-            import traceback
-            main = sys._current_frames().get(threading.main_thread().ident)
-            where = " <- ".join(f"{fs.name}:{fs.lineno}" for fs in reversed(traceback.extract_stack(main)[-4:])) if main else "?"
-            return (f"collector at {where}; usage {_read_text(cg.usage_file)} oom_kill {cg.oom_kill_count()} "
-                    f"rss {stat.get('rss', stat.get('anon'))} cache {stat.get('cache', stat.get('file'))} "
-                    f"pgmajfault {stat.get('pgmajfault')}; " + "; ".join(tasks))
-        wd.diagnose.append(diag)
+        pid = run.pid = victim.pid
+        wd.diagnose.append(lambda: _diagnose(pid, cg))
         cg.add_victim(pid)
-        if scenario == "frozen-victim":
-            with open(f"/proc/{pid}/oom_score_adj", "w") as f:
-                f.write(str(opts.victim_adj))
+        sc.before_setup(run)
         if sc.loop:
             cg.throttle_read(lo.devnum, sc.iops, sc.bps)
         victim.send("setup")
         ready = victim.readline(60, wd)
         if not ready or not ready.startswith("ready"):
             raise OomnbError(f"victim set-up failed ({ready!r}): {victim.stderr_tail()}")
-        info = dict(kv.split("=", 1) for kv in ready.split()[1:])
-        tids = tids_of(pid)
+        run.info = dict(kv.split("=", 1) for kv in ready.split()[1:])
+        tids = run.tids = tids_of(pid)
         summary["pid"] = pid
         hook("ready", pid=pid)
-        pre_kill: dict = {}
-        if scenario in ("dstate-thread", "suspend-dstate"):
-            dtid = int(info["dstate_tid"])
-
-            def in_d():
-                st = read_task(pid, dtid)
-                return st if st and st[0] == "D" else None
-            st1 = wait_for(in_d, 10, wd, 0.01)
-            time.sleep(0.05)
-            st2 = in_d()
-            if not (st1 and st2):
-                raise OomnbError(f"dstate thread {dtid} not in state D before the kill")
-            pre_kill["dstate_thread"] = {"tid": dtid, "state": st2[0], "stack": st2[2].splitlines()}
-        helpers: list[Child] = []
-        if sc.helpers:
-            addr = int(info["dev_map_addr"])
-            for role, extra_argv, want in (("memreader", ["--addr", str(addr)], ("access_remote_vm", "filemap", "folio", "io_schedule")),
-                                           ("clearrefs", [], ("rwsem_down_write", "clear_refs"))):
-                h = Child([role, "--pid", str(pid)] + extra_argv)
-                helpers.append(h)
-                cleanup.add("wait for victim exit", lambda h=h: h.kill_and_wait(opts.exit_timeout))
-                wd.actions.insert(0, lambda h=h: h.proc.kill())
-                if not (h.readline(15, wd) or "").startswith("hello"):
-                    raise OomnbError(f"{role} helper did not start: {h.stderr_tail()}")
-                cg.add_helper(h.pid)
-                if env.layout.version == 2:  # v2: the helper is charged to the run's memcg; never its victim
-                    try:
-                        with open(f"/proc/{h.pid}/oom_score_adj", "w") as f:
-                            f.write("-1000")
-                    except OSError as e:
-                        caveats.append(f"could not protect helper {h.pid} with oom_score_adj -1000: {e.strerror}")
-                h.send("setup")
-
-                def blocked(h=h, want=want):
-                    st = read_task(h.pid, h.pid)
-                    return st if st and st[0] == "D" and any(w in st[2] for w in want) else None
-                got = wait_for(blocked, 10, wd, 0.01)
-                time.sleep(0.05)
-                if not (got and blocked()):
-                    st = read_task(h.pid, h.pid)
-                    raise OomnbError(f"{role} helper is not blocked as planned (state {st[0] if st else '?'}: "
-                                     f"{(st[2] if st else '').split()[:8]})")
-                pre_kill.setdefault("helpers", {})[role] = {"pid": h.pid, "state": got[0], "stack": got[2].splitlines()}
-        inst.filter_pids("sched/sched_process_exit", tids + [h.pid for h in helpers])
-        inst.filter_pids("sched/sched_process_free", tids + [h.pid for h in helpers])
+        pre_kill = run.pre_kill
+        sc.after_ready(run)
+        helpers = run.helpers
+        run_pids = run.run_pids
+        run_pids += tids + [h.pid for h in helpers]
+        inst.restrict_to(run_pids)   # other OOM kills on the machine stay out of the trace
         inst.enable()
         inst.on()
         inst.marker(f"oomnb: {name} phase=alloc pid={pid} tids={','.join(map(str, tids))}\n")
@@ -625,66 +545,14 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         mem_s.start()
         stk_s.start()
         victim.send("alloc")
-        trig_pid = None
-        if scenario == "frozen-victim":
-            cg.freeze()
-            if not wait_for(cg.is_frozen, 10, wd, 0.01):
-                raise OomnbError(f"victim cgroup did not freeze (state {cg.frozen_state()})")
-            time.sleep(0.05)
-            pre_kill["frozen"] = {"freezer_state": cg.frozen_state(),
-                                  "threads": {t: (read_task(pid, t) or ("gone",))[0] for t in tids_of(pid)}}
-            inst.marker(f"oomnb: {name} phase=frozen\n")
-            trigger = Child(["trigger", "--bytes", str(limit * opts.trigger_pct // 100)])
-            cleanup.add("wait for victim exit", lambda: trigger.kill_and_wait(opts.exit_timeout))
-            wd.actions.insert(0, lambda: trigger.proc.kill())
-            if not (trigger.readline(15, wd) or "").startswith("hello"):
-                raise OomnbError(f"trigger did not start: {trigger.stderr_tail()}")
-            trig_pid = trigger.pid
-            cg.add_trigger(trig_pid)
-            inst.filter_pids("sched/sched_process_exit", tids + [trig_pid])
-            inst.filter_pids("sched/sched_process_free", tids + [trig_pid])
-            inst.marker(f"oomnb: {name} phase=trigger pid={trig_pid}\n")
-            trigger.send("setup")
+        sc.after_alloc(run)
+        trigger = run.trigger
+        trig_pid = trigger.pid if trigger else None
         hook("alloc", pid=pid)
-        # wait for the kill: the memcg's oom_kill counter (raised before the SIGKILL is sent), the victim's
-        # mark_victim in the trace, or the victim's death. THP use is read from the memcg's memory.stat
-        # (rss_huge / anon_thp), never from /proc/<pid>/smaps_rollup, whose mmap_lock would perturb the
-        # victim's mmap() calls and the reaper's mmap_read_trylock.
-        pat_kill = rf"mark_victim: pid={pid}\b"
-        kills0 = before["memcg_oom_kill"] or 0
-        thp_last = None
+        seen = TraceEvents(inst)
         t_alloc = mono()
-        deadline = time.monotonic() + wd.seconds
-        killed = None
-        nxt = 0.0
-        while killed is None:
-            wd.check()
-            if time.monotonic() > deadline:
-                raise OomnbError("no OOM kill within the run's time bound")
-            n = cg.oom_kill_count()
-            text = inst.read().decode(errors="replace")
-            if (n is not None and n > kills0) or re.search(pat_kill, text):
-                killed = mono()
-                break
-            if _exiting(pid) or re.search(rf"sched_process_exit: comm=\S+ pid={pid}\b", text):
-                # exiting without an OOM kill (crashed); a kill would have raised the counter first
-                time.sleep(0.2)
-                if not ((cg.oom_kill_count() or 0) > kills0 or _trace_has(inst, pat_kill)):
-                    raise OomnbError(f"victim {pid} is exiting without an OOM kill (crashed?): {victim.stderr_tail()}")
-                continue
-            if not victim.alive():
-                if _trace_has(inst, pat_kill) or (cg.oom_kill_count() or 0) > kills0:
-                    killed = mono()
-                    break
-                raise OomnbError(f"victim exited (rc {victim.proc.returncode}) without an OOM kill: {victim.stderr_tail()}")
-            if scenario == "frozen-victim" and trigger and not trigger.alive():
-                raise OomnbError(f"trigger exited (rc {trigger.proc.returncode}) before the victim was killed: {trigger.stderr_tail()}")
-            if time.monotonic() >= nxt:
-                st = cg.stat()
-                thp_last = (mono(), st.get("rss_huge", st.get("anon_thp")))
-                nxt = time.monotonic() + 0.05
-            time.sleep(0.005)
-        if not wait_for(lambda: _trace_has(inst, pat_kill), 2, wd, 0.01):
+        killed, thp_last = _wait_for_kill(run, sc, seen, before["memcg_oom_kill"] or 0)
+        if not wait_for(lambda: seen.has(EV.MARK_VICTIM, pid), 2, wd, 0.01):
             caveats.append(f"mark_victim of pid {pid} not in the trace 2 s after the memcg oom_kill counter rose")
         hook("killed", pid=pid)
         inst.marker(f"oomnb: {name} phase=kill-seen\n")
@@ -694,14 +562,11 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         suspended = susp.run(inst, name, pid, tids) if sc.suspend else None
         lifted = None
         if sc.loop:
-            pat_fin = rf"finish_task_reaping: pid={pid}\b"
-            pat_unable = rb"oom_reaper: unable to reap pid:%d\b" % pid
-
             def reaper_done():
-                if _trace_has(inst, pat_fin):
+                if seen.has(EV.FINISH_TASK_REAPING, pid):
                     return "reaper finished"
                 kmsg.poll()
-                if re.search(pat_unable, kmsg.text()):
+                if kmsg_has(kmsg.text(), EV.REAP_UNABLE_LINE, pid):
                     return "reaper gave up (unable to reap)"
                 if not victim.alive():
                     return "victim exited"
@@ -722,7 +587,7 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         t_exit = mono()
         if victim.proc.returncode != -signal.SIGKILL:
             caveats.append(f"victim exit status {victim.proc.returncode} (expected SIGKILL)")
-        freed = wait_for(lambda: _trace_has(inst, rf"sched_process_free: comm=\S+ pid={pid}\b"), 3, wd, 0.02)
+        freed = wait_for(lambda: seen.has(EV.SCHED_PROCESS_FREE, pid), 3, wd, 0.02)
         if not freed:
             caveats.append("sched_process_free of the victim not seen within 3 s of its exit")
         for h in helpers:
@@ -756,8 +621,14 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         (tmp / "stacks.txt").write_text(stk_s.text())
         d_vm = after["vmstat"].get("oom_kill", 0) - before["vmstat"].get("oom_kill", 0)
         d_cg = (after["memcg_oom_kill"] or 0) - (before["memcg_oom_kill"] or 0) if after["memcg_oom_kill"] is not None else None
-        if d_vm != 1:
-            caveats.append(f"/proc/vmstat oom_kill rose by {d_vm} during the run (expected 1): other OOM kills on the machine, or missed")
+        foreign = foreign_kills(tmp / "kmsg.txt", run_pids)
+        if foreign:
+            caveats.append(f"{len(foreign)} OOM kill(s) of other processes on the machine during the run "
+                           "(in kmsg.txt, kept out of the trace and the run's episodes): "
+                           + ", ".join(f"pid {f['pid']} ({f['comm']})" for f in foreign))
+        if d_vm != 1 + len(foreign):
+            caveats.append(f"/proc/vmstat oom_kill rose by {d_vm} during the run (expected {1 + len(foreign)}): "
+                           "other OOM kills on the machine, or missed")
         if d_cg is not None and d_cg != 1:
             caveats.append(f"the run's memcg oom_kill counter rose by {d_cg} (expected 1)")
         if kmsg.lost:
@@ -765,20 +636,17 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
         if mem_s.error:
             caveats.append(f"memcg sampler: {mem_s.error}")
         exit_aio = stk_s.seen("exit_aio")
-        if scenario == "aio-blocked" and not exit_aio:
-            caveats.append("no stack sample showed exit_aio")
+        caveats += sc.caveats(run, stk_s)
         if "error" in marker0 or "error" in marker1:
             caveats.append("printk marker: " + (marker0.get("error") or marker1.get("error")))
         fmt = {"trace.txt": "ftrace", "kmsg.txt": "kmsg", "memcg.csv": "memcg-csv", "stacks.txt": "stacks"}
         params = {"aio_nr": opts.aio_nr, "lift_after_s": opts.lift_after, "dstate_bytes": opts.dstate_bytes,
                   "threads": opts.threads, "hold_pct": opts.hold_pct, "trigger_pct": opts.trigger_pct,
-                  "victim_oom_score_adj": opts.victim_adj if scenario == "frozen-victim" else 0,
+                  "victim_oom_score_adj": sc.victim_oom_score_adj(opts),
                   "throttle_read_iops": sc.iops, "throttle_read_bps": sc.bps, "chunk_bytes": 16 << 20,
                   "memcg_interval_s": opts.memcg_interval, "stack_interval_s": opts.stack_interval,
                   "watchdog_s": wd.seconds}
-        desc = sc.description.format(aio_nr=opts.aio_nr, lift_after=opts.lift_after, dstate_kib=opts.dstate_bytes >> 10,
-                                     bps_kib=(sc.bps or 0) >> 10, threads=opts.threads, hold_pct=opts.hold_pct,
-                                     victim_adj=opts.victim_adj, rtf_bps=sc.bps or 0)
+        desc = sc.describe(opts)
         mach = machine_dir.name
         meta = {
             "schema": "oomnb-run/1",
@@ -805,8 +673,10 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "cgroups": cg.files(),
             "loop_device": {"device": lo.device, "devnum": lo.devnum, "backing_size": lo.size} if lo else None,
             "tracefs_instance": name,
-            "events": ["oom:*", "signal:signal_generate (sig == 9)",
-                       "sched:sched_process_exit (pid == victim tids)", "sched:sched_process_free (pid == victim tids)"],
+            "events": list(inst.filters),
+            "event_filters": inst.filters,
+            "run_pids": sorted(set(run_pids)),
+            "foreign_kills": foreign,
             "clock_offset": {"note": "printk (local_clock) minus CLOCK_MONOTONIC (= trace_clock mono), from markers written "
                                      "to /dev/kmsg between two clock_gettime(CLOCK_MONOTONIC) calls",
                              "start": marker0, "end": marker1},
@@ -830,11 +700,10 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
             "victim_exit_status": victim.proc.returncode,
             "caveats": caveats,
         }
+        meta.update(sc.meta(run, stk_s, killed))
         if suspended is not None:
             meta["suspend"] = suspended
-            meta["events"].append("power:suspend_resume")
-        if scenario == "frozen-victim":
-            meta["frozen_observation"] = frozen_observation(stk_s, pid, tids, pre_kill, killed)
+            meta["events"].append(EV.EVENTS[EV.SUSPEND_RESUME].tracefs)
         meta["clock_offset"]["kill_anchor"] = kill_anchor(trace, kmsg.text(), pid)
         pm = re.search(rb" (PREEMPT(?:_RT|_LAZY)?(?:\([a-z]+\))?) ?$", kmsg.text(), re.M)
         meta["preempt_from_oom_report"] = pm.group(1).decode() if pm else None
@@ -865,6 +734,57 @@ def run_once(env: Environment, scenario: str, limit: int, index: int, machine_di
     return summary
 
 
+def _wait_for_kill(run, sc, seen, kills0: int):
+    """Until the victim is killed: the memcg's oom_kill counter (raised before the SIGKILL
+    is sent), the victim's mark_victim in the trace, or the victim's death. Returns the
+    monotonic time the kill was seen and the last THP sample, read from the memcg's
+    memory.stat (never /proc/<pid>/smaps_rollup, whose mmap_lock would perturb the victim
+    and the reaper's mmap_read_trylock)."""
+    cg, wd, pid, victim = run.cg, run.wd, run.pid, run.victim
+    thp_last = None
+    deadline = time.monotonic() + wd.seconds
+    nxt = 0.0
+    while True:
+        wd.check()
+        if time.monotonic() > deadline:
+            raise OomnbError("no OOM kill within the run's time bound")
+        n = cg.oom_kill_count()
+        if (n is not None and n > kills0) or seen.has(EV.MARK_VICTIM, pid):
+            return mono(), thp_last
+        if _exiting(pid) or seen.has(EV.SCHED_PROCESS_EXIT, pid, refresh=False):
+            # exiting without an OOM kill (crashed); a kill would have raised the counter first
+            time.sleep(0.2)
+            if not ((cg.oom_kill_count() or 0) > kills0 or seen.has(EV.MARK_VICTIM, pid)):
+                raise OomnbError(f"victim {pid} is exiting without an OOM kill (crashed?): {victim.stderr_tail()}")
+            continue
+        if not victim.alive():
+            if seen.has(EV.MARK_VICTIM, pid) or (cg.oom_kill_count() or 0) > kills0:
+                return mono(), thp_last
+            raise OomnbError(f"victim exited (rc {victim.proc.returncode}) without an OOM kill: {victim.stderr_tail()}")
+        sc.while_waiting(run)
+        if time.monotonic() >= nxt:
+            st = cg.stat()
+            thp_last = (mono(), st.get("rss_huge", st.get("anon_thp")))
+            nxt = time.monotonic() + 0.05
+        time.sleep(0.005)
+
+
+def _diagnose(pid: int, cg) -> str:
+    """What the watchdog reports: where the collector is, the memcg, the victim's threads."""
+    import traceback
+    tasks = []
+    for t in tids_of(pid):
+        st = read_task(pid, t)
+        if st:
+            tasks.append(f"tid {t} state {st[0]} stack " + ",".join(ln.split("] ")[-1].split("+")[0] for ln in st[2].splitlines()[:6]))
+    stat = cg.stat()
+    main = sys._current_frames().get(threading.main_thread().ident)
+    where = " <- ".join(f"{fs.name}:{fs.lineno}" for fs in reversed(traceback.extract_stack(main)[-4:])) if main else "?"
+    return (f"collector at {where}; usage {_read_text(cg.usage_file)} oom_kill {cg.oom_kill_count()} "
+            f"rss {stat.get('rss', stat.get('anon'))} cache {stat.get('cache', stat.get('file'))} "
+            f"pgmajfault {stat.get('pgmajfault')}; " + "; ".join(tasks))
+
+
 PF_EXITING = 0x00000004
 
 
@@ -890,12 +810,19 @@ def _read_text(path: str):
 def kill_anchor(trace: bytes, kmsg: bytes, pid: int) -> dict | None:
     """printk - trace offset from the kill anchor pair of the victim: ``Killed process PID``
     (kmsg usec) vs ``mark_victim: pid=PID`` (trace, mono). Only these two lines are looked
-    at; reading traces in general is the readers' job (oomnb.trace)."""
-    mt = re.search(rb"^.*\s(\d+\.\d+): mark_victim: pid=%d\b" % pid, trace, re.M)
-    mk = re.search(rb"^\d+,\d+,(\d+),[^;]*;.*Killed process %d \(" % pid, kmsg, re.M)
-    if not (mt and mk):
+    at, read with the project's readers."""
+    t = k = None
+    for line in trace.decode(errors="replace").splitlines():
+        r = ftrace.parse_line(line)
+        if isinstance(r, tuple) and r[0] == EV.MARK_VICTIM and r[1].get("pid") == pid:
+            t = float(r[1]["ts_text"])
+            break
+    for kind, f, p in _kmsg_rows(kmsg):
+        if kind == EV.KILLED and f.get("pid") == pid and p.ts is not None:
+            k = p.ts
+            break
+    if t is None or k is None:
         return None
-    t, k = float(mt.group(1)), int(mk.group(1)) / 1e6
     return {"mark_victim_trace_s": t, "killed_process_printk_s": k, "offset_s": k - t,
             "note": "printk 'Killed process' is logged after trace_mark_victim in __oom_kill_process, "
                     "so this is an upper bound of the offset (plus the printk work in between)"}

@@ -61,13 +61,27 @@ def _tasks(d: str) -> list[int]:
     pids = []
     for f in ("cgroup.procs", "tasks"):
         p = os.path.join(d, f)
-        if os.path.exists(p):
+        try:
             pids += [int(x) for x in _read(p).split()]
+        except OSError:   # no such file, or the cgroup went meanwhile
+            pass
     return sorted(set(pids))
 
 
+def _attached(dev: str, backing_files: list[str]) -> bool:
+    """Is ``dev`` still a loop device on one of the backing files?"""
+    for b in backing_files:
+        r = subprocess.run(["losetup", "-j", b], capture_output=True, text=True)
+        if any(ln.split(":", 1)[0] == dev for ln in r.stdout.splitlines()):
+            return True
+    return False
+
+
 def remove(found: dict[str, list[str]], log) -> bool:
-    """Lift/thaw -> kill and wait for tasks -> rmdir cgroups -> detach loops -> rm files -> rmdir instances."""
+    """Lift/thaw -> kill and wait for tasks -> rmdir cgroups -> detach loops -> rm files -> rmdir instances.
+
+    An object already gone (removed meanwhile, e.g. by its own collector finishing
+    late) counts as removed; only an object that stays is a failure."""
     ok = True
     dirs = []
     for c in found["cgroups"]:
@@ -82,9 +96,11 @@ def remove(found: dict[str, list[str]], log) -> bool:
                     pass
         for f in LIFT_LINE:
             p = os.path.join(d, f)
-            if not os.path.exists(p):
+            try:
+                lines = _read(p).splitlines()
+            except OSError:   # no such file, or the cgroup went meanwhile
                 continue
-            for line in _read(p).splitlines():
+            for line in lines:
                 if line.split():
                     try:
                         _write(p, lift_line(p, line.split()[0]))
@@ -117,12 +133,19 @@ def remove(found: dict[str, list[str]], log) -> bool:
             log(f"stale: removed cgroup {d}")
     for dev in found["loops"]:
         r = subprocess.run(["losetup", "-d", dev], capture_output=True, text=True)
-        log(f"stale: detached {dev}" if r.returncode == 0 else f"stale: could not detach {dev}: {r.stderr.strip()}")
-        ok &= r.returncode == 0
+        if r.returncode == 0:
+            log(f"stale: detached {dev}")
+        elif not _attached(dev, found["backing"]):
+            log(f"stale: {dev} already detached")
+        else:
+            log(f"stale: could not detach {dev}: {r.stderr.strip()}")
+            ok = False
     for b in found["backing"]:
         try:
             os.unlink(b)
             log(f"stale: removed {b}")
+        except FileNotFoundError:
+            log(f"stale: {b} already gone")
         except OSError as e:
             log(f"stale: could not remove {b}: {e.strerror}")
             ok = False
@@ -130,6 +153,8 @@ def remove(found: dict[str, list[str]], log) -> bool:
         try:
             os.rmdir(inst)
             log(f"stale: removed tracefs instance {inst}")
+        except FileNotFoundError:
+            log(f"stale: tracefs instance {inst} already gone")
         except OSError as e:
             log(f"stale: could not remove {inst}: {e.strerror}")
             ok = False

@@ -1,11 +1,16 @@
 """A tracefs instance of the collector's own (never the global buffer or settings).
 
-Events: ``oom:*``, ``signal:signal_generate`` (filter ``sig == 9``),
-``sched:sched_process_exit`` and ``sched:sched_process_free`` (filtered on
-the victim's pids through each event's ``filter`` file). ``set_event_pid`` is
-never used: ``wake_reaper`` fires in the timer softirq of whatever task runs,
-the reaping events in the ``oom_reaper`` thread and ``sched_process_free`` in
-RCU softirq, so a pid filter on the current task would drop them.
+Events: what the analyses declare (:func:`oomnb.events.tracefs_paths`: the
+``oom:`` tracepoints, ``signal:signal_generate``, ``sched:sched_process_exit``
+and ``sched:sched_process_free``). Every one of them is restricted to the
+run's own processes through its ``filter`` file on the event's ``pid`` field
+(the victim's pid for the ``oom:`` events, the target of the signal, the
+exiting task), so that OOM kills elsewhere on the machine, another
+collector's included, never enter the run's trace; ``signal_generate`` is
+also filtered on ``sig == 9``. ``set_event_pid`` is never used: it filters on
+the *current* task, and ``wake_reaper`` fires in the timer softirq of whatever
+task runs, the reaping events in the ``oom_reaper`` thread and
+``sched_process_free`` in RCU softirq.
 """
 
 from __future__ import annotations
@@ -14,10 +19,14 @@ import errno
 import os
 import time
 
+from .. import events as EV
 from ..errors import OomnbError
 
 CANDIDATES = ("/sys/kernel/tracing", "/sys/kernel/debug/tracing")
-EVENTS = ("oom", "signal/signal_generate", "sched/sched_process_exit", "sched/sched_process_free")
+#: the tracefs events the collector enables: what the analyses read
+EVENTS = EV.tracefs_paths()
+#: a filter every event gets besides the pid restriction
+EXTRA_FILTER = {EV.event(EV.SIGNAL_GENERATE).tracefs: "sig == 9"}
 
 
 def _write(path: str, text: str) -> None:
@@ -69,6 +78,7 @@ class TraceInstance:
         self.created = False
         self._marker_fd: int | None = None
         self.clock = None
+        self.filters: dict[str, str] = {}
 
     def create(self, clock: str = "mono") -> None:
         os.mkdir(self.dir)
@@ -83,10 +93,12 @@ class TraceInstance:
         if f"[{clock}]" not in cur:
             raise OomnbError(f"trace_clock {clock} not accepted by {self.dir} ({cur.strip()})")
         self.clock = clock
-        for ev in EVENTS:
-            if not os.path.isdir(self.p("events", ev)):
-                raise OomnbError(f"tracefs instance has no event {ev}")
-        self.set_filter("signal/signal_generate", "sig == 9")
+        for e in EVENTS:
+            if not os.path.isdir(self.p("events", e)):
+                raise OomnbError(f"tracefs instance has no event {e}")
+        for e, expr in EXTRA_FILTER.items():
+            self.set_filter(e, expr)
+        self.filters: dict[str, str] = dict(EXTRA_FILTER)
 
     def p(self, *rest: str) -> str:
         return os.path.join(self.dir, *rest)
@@ -100,9 +112,22 @@ class TraceInstance:
     def filter_pids(self, event: str, pids: list[int]) -> None:
         self.set_filter(event, " || ".join(f"pid == {p}" for p in sorted(set(pids))))
 
+    def restrict_to(self, pids) -> dict[str, str]:
+        """Record only events of these processes (each event's ``pid`` field);
+        returns {event: filter}."""
+        expr = " || ".join(f"pid == {p}" for p in sorted(set(pids)))
+        if not expr:
+            raise OomnbError("no pids to restrict the trace to")
+        for e in EVENTS:
+            extra = EXTRA_FILTER.get(e)
+            f = f"({extra}) && ({expr})" if extra else expr
+            self.set_filter(e, f)
+            self.filters[e] = f
+        return dict(self.filters)
+
     def enable(self) -> None:
-        for ev in EVENTS:
-            _write(self.p("events", ev, "enable"), "1")
+        for e in EVENTS:
+            _write(self.p("events", e, "enable"), "1")
 
     def on(self) -> None:
         _write(self.p("tracing_on"), "1")

@@ -204,51 +204,74 @@ def main(argv=None) -> int:
         say("done", a.bytes)
         sys.stdin.read()
         return 0
-    extra = {}
-    if a.scenario == "aio-blocked":
-        n, k = submit_aio(a.device, a.aio_nr)
-        keep.append(k)
-        extra["aio_submitted"] = n
-    elif a.scenario in ("dstate-thread", "suspend-dstate"):
-        started = threading.Event()
-        info: dict = {}
-        t = threading.Thread(target=dstate_thread, args=(a.device, a.dstate_bytes, started, info), daemon=True)
-        t.start()
-        started.wait()
-        extra["dstate_tid"] = info["tid"]
-    elif a.scenario == "frozen-victim":
-        ev = threading.Event()
-        tids: list = []
-        for _ in range(a.threads):
-            threading.Thread(target=sleeper, args=(ev, tids), daemon=True).start()
-        while len(tids) < a.threads:
-            time.sleep(0.001)
-        allocate(a.hold_bytes, keep)
-        extra["held_bytes"] = a.hold_bytes
-    elif a.scenario == "reaper-trylock-failure":
-        dfd = os.open(a.device, os.O_RDONLY)
-        dev_map = mmap.mmap(dfd, 1 << 20, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
-        region = mmap.mmap(-1, a.region_bytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0x4000))
-        region[0] = 1  # anon_vma now exists: later faults stay on the per-VMA lock
-        base = ctypes.addressof(ctypes.c_char.from_buffer(region))
-        offsets = list(range(PAGE, a.region_bytes - CHUNK, CHUNK))
-        keep += [dev_map, region, dfd]
-        extra["dev_map_addr"] = _map_addr(dev_map)
-        extra["region_bytes"] = a.region_bytes
+    setup = VICTIMS.get(a.scenario, victim_fast_exit)
+    extra, then = setup(a, keep)
     say("ready", *(f"{k}={v}" for k, v in extra.items()))
     expect("alloc")
-    if a.scenario == "reaper-trylock-failure":
+    then()
+    return 0
+
+
+# --- the victim of each scenario: set-up (returns the ready line's KEY=VALUE and what
+# --- to do at "alloc"); the collector's scenario objects (scenarios.py) name them
+
+def victim_fast_exit(a, keep):
+    return {}, lambda: allocate(None, keep)
+
+
+def victim_aio_blocked(a, keep):
+    n, k = submit_aio(a.device, a.aio_nr)
+    keep.append(k)
+    return {"aio_submitted": n}, lambda: allocate(None, keep)
+
+
+def victim_dstate_thread(a, keep):
+    started = threading.Event()
+    info: dict = {}
+    t = threading.Thread(target=dstate_thread, args=(a.device, a.dstate_bytes, started, info), daemon=True)
+    t.start()
+    started.wait()
+    return {"dstate_tid": info["tid"]}, lambda: allocate(None, keep)
+
+
+def _forever():
+    while True:
+        time.sleep(3600)
+
+
+def victim_frozen(a, keep):
+    ev = threading.Event()
+    tids: list = []
+    for _ in range(a.threads):
+        threading.Thread(target=sleeper, args=(ev, tids), daemon=True).start()
+    while len(tids) < a.threads:
+        time.sleep(0.001)
+    allocate(a.hold_bytes, keep)
+    return {"held_bytes": a.hold_bytes}, _forever   # frozen by the collector; killed by the trigger's OOM
+
+
+def victim_reaper_trylock_failure(a, keep):
+    dfd = os.open(a.device, os.O_RDONLY)
+    dev_map = mmap.mmap(dfd, 1 << 20, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+    region = mmap.mmap(-1, a.region_bytes, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS | getattr(mmap, "MAP_NORESERVE", 0x4000))
+    region[0] = 1  # anon_vma now exists: later faults stay on the per-VMA lock
+    base = ctypes.addressof(ctypes.c_char.from_buffer(region))
+    offsets = list(range(PAGE, a.region_bytes - CHUNK, CHUNK))
+    keep += [dev_map, region, dfd]
+
+    def fill():
         memset = _libc.memset
         memset.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
         for off in offsets:
             memset(base + off, 1, CHUNK)
-        while True:
-            time.sleep(3600)
-    if a.scenario == "frozen-victim":
-        while True:  # frozen by the collector; killed by the trigger's OOM
-            time.sleep(3600)
-    allocate(None, keep)
-    return 0
+        _forever()
+    return {"dev_map_addr": _map_addr(dev_map), "region_bytes": a.region_bytes}, fill
+
+
+VICTIMS = {"fast-exit": victim_fast_exit, "aio-blocked": victim_aio_blocked,
+           "dstate-thread": victim_dstate_thread, "frozen-victim": victim_frozen,
+           "reaper-trylock-failure": victim_reaper_trylock_failure,
+           "suspend-dstate": victim_dstate_thread}
 
 
 if __name__ == "__main__":

@@ -31,7 +31,16 @@ def add_arguments(p):
 def run(args) -> int:
     from ..build import build
 
+    from ..errors import OomnbError
+
     out = Path(args.out)
+    try:   # an unwritable --out is an error before any notebook runs
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".oomnb-write-test-{__import__('os').getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as e:
+        raise OomnbError(f"cannot write the build directory: {e.strerror or e}", path=str(out)) from None
 
     def log(msg):
         print(msg, file=sys.stderr, flush=True)

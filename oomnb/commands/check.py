@@ -26,10 +26,10 @@ examples:
 
 
 def add_arguments(p):
+    from ..kernel.versions import known_names
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
-                   help="v4.5, v4.8, v4.9, v6.18, v6.12, v4.8-no74070542099c, "
-                        "v6.18+group-oom-victims, v6.18+tif-exempt or a .py file defining "
-                        "KERNEL (repeatable)")
+                   help=", ".join(known_names()) + " (case-insensitive, the v optional) or a .py file "
+                        "defining KERNEL (repeatable)")
     p.add_argument("--scenario", action="append", metavar="S",
                    help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
                         "default: the standard scenarios)")
@@ -37,7 +37,11 @@ def add_arguments(p):
     p.add_argument("--property", action="append", metavar="P",
                    help="only these properties (disable_contract / suspend_exclusion = "
                         "all their readings and scopes, suspend = both)")
-    p.add_argument("--fairness", choices=["standard", "weak-oom_lock"], default="standard")
+    p.add_argument("--fairness", choices=["standard", "weak-oom_lock"], default="standard",
+                   help="fairness of the liveness checks: standard (thread, reaper and timer steps "
+                        "weakly fair; acquiring oom_lock and the mmap lock strongly fair) or "
+                        "weak-oom_lock (acquiring oom_lock only weakly fair: a retrying allocator may "
+                        "starve the reaper); default standard")
     p.add_argument("--second-freeze-pass", action="store_true",
                    help="add the second freezing pass of 74070542099c to every version "
                         "(v4.8 has it; see v4.8-no74070542099c)")
@@ -45,7 +49,8 @@ def add_arguments(p):
     p.add_argument("--json", action="store_true", help="the same results as JSON")
     p.add_argument("--trace", action="store_true",
                    help="print counterexamples also in the full run")
-    p.add_argument("--no-swimlane", action="store_true")
+    p.add_argument("--no-swimlane", action="store_true",
+                   help="print counterexamples as numbered steps only, without the ASCII swimlane")
 
 
 def run(args) -> int:
@@ -60,8 +65,13 @@ def run(args) -> int:
     from ..kernel.scenario import STANDARD, parse_scenario
     from ..kernel.versions import VERSIONS, load_kernel
 
+    from ..errors import OomnbError
     if args.diff:
+        if args.kernel:
+            raise OomnbError("--diff A B names the two versions; --kernel cannot be combined with it")
         kernels = [load_kernel(x) for x in args.diff]
+        if kernels[0] is kernels[1] or kernels[0].name == kernels[1].name:
+            raise OomnbError(f"--diff needs two different versions (got {kernels[0].name} twice)")
     elif args.kernel:
         kernels = [load_kernel(x) for x in args.kernel]
     else:
@@ -99,6 +109,26 @@ def run(args) -> int:
         print()
         return 0
 
+    if args.diff:
+        a, b = (k.name for k in kernels)
+        print(f"Diff {a} -> {b}")
+        flags = [f"{f}: {x}->{y}" for f, (x, y) in kernels[0].diff(kernels[1]).items()]
+        print(textwrap.fill("flags: " + ", ".join(flags), 72, subsequent_indent="  ", break_on_hyphens=False))
+        changed = []
+        for sc in scenarios:
+            ra = next(r for r in results if r.scenario == sc and r.kernel.name == a)
+            rb = next(r for r in results if r.scenario == sc and r.kernel.name == b)
+            for p in [p.name for p in props]:
+                if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
+                    changed.append((sc, p, ra.verdicts[p].short, rb.verdicts[p].short))
+        print(f"verdicts that change ({len(changed)}):" if changed else "no verdict changes")
+        last = None
+        for sc, p, x, y in changed:
+            if sc != last:
+                print(f"  {sc.key}:")
+                last = sc
+            print(f"    {p} {x} -> {y}")
+        print()
     print(textwrap.fill(f"Fairness ({args.fairness}): {FAIRNESS_TEXT[args.fairness]}.", 72))
     mismatches = 0
     vnames = [k.name for k in kernels]
@@ -127,32 +157,32 @@ def run(args) -> int:
     print("vacuous = holds vacuously; n/a = out of scope (reap_progress with a lock")
     print("held forever). Where the model departs from the expected tables, with")
     print("kernel citations: oomnb/checker/DIFFERENCES.md")
-    if args.diff:
-        a, b = vnames
-        print()
-        print(f"Diff {a} -> {b} (flags): " + ", ".join(f"{f}: {x}->{y}" for f, (x, y)
-                                                     in kernels[0].diff(kernels[1]).items()))
-        for sc in scenarios:
-            ra = next(r for r in results if r.scenario == sc and r.kernel.name == a)
-            rb = next(r for r in results if r.scenario == sc and r.kernel.name == b)
-            for p in pnames:
-                if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
-                    print(f"  {sc.key:40s} {p:24s} {ra.verdicts[p].short} -> "
-                          f"{rb.verdicts[p].short}")
+    diff_cells = {(sc, p) for sc, p, *_ in changed} if args.diff else set()
     if show_ce:
         for r in results:
+            if args.diff and not any(r.scenario == sc for sc, _ in diff_cells):
+                continue
             print()
             print(f"-- {r.kernel.name} {r.scenario.label} --")
             print(stats(r))
             c = compare_oracle(r, oracle)
             for p, v in r.verdicts.items():
                 print(verdict_line(r, v, c.get(p)))
+            shown = {}   # steps text -> property: each counterexample once
             for p, v in r.verdicts.items():
                 if v.verdict != "violated":
                     continue
+                if args.diff and (r.scenario, p) not in diff_cells:
+                    continue   # --diff: only the counterexamples of the verdicts that change
+                text = steps_text(v.steps)
                 print()
+                if text in shown:
+                    print(f"Counterexample: {r.kernel.name} {r.scenario.key} {p}:")
+                    print(f"  the same steps as {shown[text]}")
+                    continue
+                shown[text] = p
                 print(f"Counterexample: {r.kernel.name} {r.scenario.key} {p} ({v.note or 'safety'})")
-                print(steps_text(v.steps))
+                print(text)
                 for note in race_notes(v.steps):
                     print(textwrap.fill(note, 72, subsequent_indent="  "))
                 if not args.no_swimlane:
@@ -161,7 +191,7 @@ def run(args) -> int:
     total = sum(r.seconds for r in results)
     states = sum(r.states for r in results)
     print()
-    print(f"Total: {len(results)} runs, {states} states, {total:.2f}s "
+    print(f"Total: {len(results)} run{'s' if len(results) != 1 else ''}, {states} states, {total:.2f}s "
           f"({states / total if total else 0:.0f} states/s).")
     if mismatches and not narrowed:
         print(f"{mismatches} cell(s) differ from the stored oracle.")

@@ -11,10 +11,9 @@ own, trace_clock mono), the kernel log from a cursor, the cgroup's memory
 usage and the victim's kernel stacks, and write a data set in the layout of
 data/README.md (one directory per run, machine.json, manifest.sha256).
 
-Scenarios: fast-exit, aio-blocked, dstate-thread, frozen-victim,
-reaper-trylock-failure, suspend-dstate (see data/README.md, "Collector
-scenarios"; suspend-dstate runs the kernel's suspend test and so only inside
-a QEMU guest, with --kernel-image).
+Scenarios: {scenarios} (see data/README.md, "Collector scenarios";
+suspend-dstate runs the kernel's suspend test and so only inside a QEMU
+guest, with --kernel-image).
 Refuses (one line per missing piece, exit 3) unless root, real tracefs with
 events/oom, a memory cgroup controller and the throttle controller (v1 blkio /
 v2 io) exist and each limit is below half of MemAvailable. Everything it
@@ -34,10 +33,16 @@ examples:
 """
 
 
+def _names() -> str:
+    from ..collect.scenarios import SCENARIOS
+    return ", ".join(SCENARIOS)
+
+
 def add_arguments(p):
-    p.add_argument("--scenario", required=True,
-                   help="comma list of: fast-exit, aio-blocked, dstate-thread, frozen-victim, reaper-trylock-failure, "
-                   "suspend-dstate")
+    import textwrap
+    p.description = p.description.replace(
+        "Scenarios: {scenarios}", textwrap.fill("Scenarios: " + _names(), 78))
+    p.add_argument("--scenario", required=True, help="comma list of: " + _names())
     p.add_argument("--limit", default="256M", help="comma list of memcg hard limits (e.g. 256M,1G,4G)")
     p.add_argument("--runs", type=int, default=1, help="runs per scenario and limit (default 1)")
     p.add_argument("--out", help="machine directory, e.g. data/<label> (created; with --kernel-image the default is "
@@ -110,6 +115,8 @@ def run(args) -> int:
             print(line)
         for x in left_items:
             print(f"  stale (of a dead collector, would be removed first): {x}")
+        print(f"preflight: would refuse ({len(env.problems)} problem{'s' if len(env.problems) != 1 else ''})"
+              if env.problems else "preflight: ok, every check passed (a run would start)")
         return 3 if env.problems else 0
     if env.problems:
         for p in env.problems:

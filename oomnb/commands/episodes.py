@@ -38,7 +38,17 @@ def run(args) -> int:
 
     import numpy as np
 
+    from oomnb.errors import OomnbError
     from oomnb.trace.cli_common import emit, load, report_problems
+    if args.perfetto:   # checked before the (long) read
+        import os
+        d = os.path.dirname(os.path.abspath(args.perfetto))
+        if os.path.isdir(args.perfetto):
+            raise OomnbError("is a directory (--perfetto wants a file name, e.g. oom.json)", path=args.perfetto)
+        if not os.path.isdir(d):
+            raise OomnbError("no such directory for --perfetto", path=d)
+        if not os.access(d, os.W_OK):
+            raise OomnbError("directory not writable for --perfetto", path=d)
     tr = load(args)
     ep = tr.df_episodes()
 
@@ -71,7 +81,10 @@ def run(args) -> int:
                   f"(min {vals.min() * 1e3:+.3f}, max {vals.max() * 1e3:+.3f})", file=out)
     if args.perfetto:
         from oomnb.trace.perfetto import write_perfetto
-        n = write_perfetto(ep, args.perfetto)
+        try:
+            n = write_perfetto(ep, args.perfetto)
+        except OSError as e:
+            raise OomnbError(f"cannot write: {e.strerror or e}", path=args.perfetto) from None
         print(f"wrote {args.perfetto} ({n} slices)", file=sys.stderr)
     report_problems(args, tr)
     return 0

@@ -26,12 +26,11 @@ def add_arguments(p):
 
 def run(args) -> int:
     import dataclasses
-    import textwrap
 
     from ..errors import OomnbError
     from ..kernel.properties import BY_NAME as PROPS
     from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
-    from ..kernel.versions import EXTRA, VERSIONS, load_kernel
+    from ..kernel.versions import VERSIONS, known_names, load_kernel
 
     wrap = _wrap
 
@@ -46,11 +45,12 @@ def run(args) -> int:
         for p in PROPS:
             print(f"  {p}")
         print("versions:")
-        for v in [*VERSIONS, *EXTRA]:
+        for v in known_names():
             print(f"  {v}")
         return 0
     name = args.name
-    if name in VERSIONS or name in EXTRA or name.endswith(".py"):
+    vname = "v" + name.strip().lstrip("vV")
+    if vname in known_names() or name.endswith(".py"):
         k = load_kernel(name)
         print(f"{k.name}: {k.describe}")
         print(wrap(f"source: {k.cite}"))

@@ -48,11 +48,14 @@ One row per recognised line, in input order. Columns:
     (local_clock seconds), ``trace:<trace_clock>`` (``trace:unknown`` when
     neither metadata nor ``trace_clock=`` says; counter clocks ``counter``,
     ``x86-tsc`` stay raw counts), ``wall`` (POSIX seconds of a wall-clock
-    stamp; no time zone in the line means UTC is assumed, no year means
-    1970), ``reltime:<file>`` (``dmesg -e`` deltas summed from the file's
-    start), or ``none`` (``ts`` NaN).
+    stamp; no time zone in the line means UTC is assumed),
+    ``wall-noyear`` (a syslog or journal stamp without a year and no
+    ``year=``: seconds from 1 January, good for order within the file only),
+    ``reltime:<file>`` (``dmesg -e`` deltas summed from the file's start),
+    or ``none`` (``ts`` NaN).
 ``wall``
-    the wall-clock time the line carries (ISO 8601 text), else ``None``.
+    the wall-clock time the line carries (ISO 8601 text), else ``None``
+    (also when the line prints no year: never a partial timestamp).
 ``pid``, ``comm``
     the process the line is about (the victim for kill and reap lines; for
     ``oom_invoked`` ``comm`` is the allocating task).

@@ -12,6 +12,16 @@ from ..errors import OomnbError
 from . import reader
 
 MAX_UNPARSED_SHOWN = 20
+#: the clocks of tracefs ``trace_clock`` (kernel/trace/trace.c:trace_clocks) and the arch ones
+TRACE_CLOCKS = ("local", "global", "counter", "uptime", "perf", "mono", "mono_raw", "boot", "tai",
+                "x86-tsc", "ppc-tb")
+
+
+def _trace_clock(text: str) -> str:
+    import argparse
+    if text not in TRACE_CLOCKS:
+        raise argparse.ArgumentTypeError(f"unknown trace clock {text!r} (known: {', '.join(TRACE_CLOCKS)})")
+    return text
 
 
 def add_input_arguments(p) -> None:
@@ -20,9 +30,8 @@ def add_input_arguments(p) -> None:
                    "data-set directories (meta.json joined)")
     p.add_argument("--format", dest="fmt", default="auto", choices=reader.FORMATS,
                    help="force a reader instead of detecting each line's format")
-    p.add_argument("--trace-clock", default=None, metavar="CLOCK",
-                   help="trace_clock of ftrace files that have no metadata (local, global, mono, boot, "
-                   "counter, x86-tsc, ...)")
+    p.add_argument("--trace-clock", default=None, metavar="CLOCK", type=_trace_clock,
+                   help="trace_clock of ftrace files that have no metadata: " + ", ".join(TRACE_CLOCKS))
     p.add_argument("--months", default=None, metavar="M1,...,M12",
                    help="month names of the log's locale, e.g. 'janv.,févr.,mars,...' (C names always work)")
     p.add_argument("--year", type=int, default=None, help="year for syslog/journalctl lines that print none")
@@ -46,7 +55,23 @@ def load(args):
                strict=args.strict, prefilter=args.prefilter, warn=warns.append)
     for w in warns:
         print(f"oomnb {args.command}: warning: {w}", file=sys.stderr)
+    check_input(args, tr)
     return tr
+
+
+def check_input(args, tr) -> None:
+    """Nothing readable is an error (a mistyped path must not look like "no OOM
+    kills"); input read without OOM evidence is not, and is said on stderr."""
+    where = ", ".join(args.paths)
+    if not tr.inputs:
+        raise OomnbError("no readable input (no trace or log files)", path=where)
+    lines = sum(s.lines for s in tr.stats)
+    if lines == 0:
+        raise OomnbError("no readable input (empty)", path=where)
+    if tr.df_events().empty and not tr.unparsed:
+        print(f"oomnb {args.command}: read {lines} line{'s' if lines != 1 else ''} in "
+              f"{len(tr.inputs)} file{'s' if len(tr.inputs) != 1 else ''}: no OOM evidence in them",
+              file=sys.stderr)
 
 
 def report_problems(args, tr) -> None:
@@ -74,8 +99,22 @@ def _clean(v):
     return v
 
 
+def integer_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Whole-number columns as nullable integers (``13844``, not ``13844.0``)."""
+    from .episodes import INT_COLUMNS as EP_INT
+    df = df.copy()
+    for c in df.columns:
+        if (c in reader.INT_COLUMNS or c in EP_INT) and df[c].dtype.kind == "f":
+            v = df[c].dropna()
+            if (v == v.round()).all():
+                df[c] = df[c].astype("Int64")
+    return df
+
+
 def emit(args, df: pd.DataFrame, text_cols: list[str], fmt_text=None) -> None:
     out = sys.stdout
+    if args.json or args.csv:
+        df = integer_columns(df)
     if args.json:
         recs = [{k: _clean(v) for k, v in r.items()} for r in df.to_dict(orient="records")]
         json.dump(recs, out, indent=1, ensure_ascii=False, allow_nan=False)

@@ -26,10 +26,12 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 
-KILL_KINDS = ("mark_victim", "killed", "oom_kill_summary", "already_exiting")
-REAP_KINDS = ("wake_reaper", "start_task_reaping", "finish_task_reaping", "skip_task_reaping",
-              "reaped", "reap_unable", "reap_giving_up")
-LIFE_KINDS = ("sched_process_exit", "sched_process_free", "signal_generate")
+from .. import events as EV
+
+KILL_KINDS = (EV.MARK_VICTIM, EV.KILLED, EV.OOM_KILL_SUMMARY, EV.ALREADY_EXITING)
+REAP_KINDS = (EV.WAKE_REAPER, EV.START_TASK_REAPING, EV.FINISH_TASK_REAPING, EV.SKIP_TASK_REAPING,
+              EV.REAPED, EV.REAP_UNABLE_LINE, EV.REAP_GIVING_UP_LINE)
+LIFE_KINDS = (EV.SCHED_PROCESS_EXIT, EV.SCHED_PROCESS_FREE, EV.SIGNAL_GENERATE)
 SAME_KILL_S = 1.0
 JOINED_DROP = 0.25
 
@@ -46,6 +48,10 @@ EPISODE_COLUMNS = (
        "invoker_comm", "gfp_mask", "gfp_flags", "order", "oom_score_adj", "nodemask", "constraint",
        "oom_memcg", "task_memcg", "selected_pid", "selected_comm", "score", "reap_attempts",
        "memcg_drop_before_reap", "lost_events", "note", "sources"])
+#: episode columns holding whole numbers
+INT_COLUMNS = {"limit_bytes", "pid", "episode", "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "total_vm_kb",
+               "pgtables_kb", "anon_rss_after_kb", "file_rss_after_kb", "shmem_rss_after_kb", "uid",
+               "victim_oom_score_adj", "order", "oom_score_adj", "selected_pid", "score", "reap_attempts"}
 OFFSET_COLUMNS = ["machine", "run", "log_clock", "trace_clock", "anchor", "n", "offset_s", "spread_s",
                   "min_s", "max_s"]
 
@@ -135,7 +141,7 @@ def _anchor_pairs(sub: pd.DataFrame, trace_kind: str, log_kind: str, log_clock: 
 def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
     """``log - trace`` offsets per (machine, run) file pair and anchor kind."""
     rows = []
-    ev = ev[ev.kind.isin(["mark_victim", "killed", "finish_task_reaping", "reaped"])]
+    ev = ev[ev.kind.isin([EV.MARK_VICTIM, EV.KILLED, EV.FINISH_TASK_REAPING, EV.REAPED])]
     if ev.empty:
         return pd.DataFrame(columns=OFFSET_COLUMNS)
     km, kr = _s(ev.machine), _s(ev.run)
@@ -146,7 +152,7 @@ def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
         lclocks = sorted(c for c in sub.clock.unique() if c == "printk" or c == "wall" or str(c).startswith("reltime:"))
         for tc in tclocks:
             for lc in lclocks:
-                for anchor, tk, lk in (("kill", "mark_victim", "killed"), ("reap", "finish_task_reaping", "reaped")):
+                for anchor, tk, lk in (("kill", EV.MARK_VICTIM, EV.KILLED), ("reap", EV.FINISH_TASK_REAPING, EV.REAPED)):
                     d = _anchor_pairs(sub, tk, lk, lc, tc)
                     if d:
                         rows.append({"machine": None if machine == "None" else machine,
@@ -205,6 +211,19 @@ def _memcg_drop(ep, mem_by_run, trace_clock):
     return float((u_kill - u_reap) / (ep["anon_rss_kb"] * 1024.0))
 
 
+def own_process(meta: dict, pid) -> bool:
+    """Is ``pid`` one of the run's own processes?  A data-set run that lists its
+    processes (``run_pids``) or the OOM kills of other processes seen during it
+    (``foreign_kills``) owns only those; older metadata owns every pid."""
+    if pid is None or pid != pid:
+        return True
+    pid = int(pid)
+    if any(f.get("pid") == pid for f in meta.get("foreign_kills") or ()):
+        return False
+    rp = meta.get("run_pids")
+    return rp is None or pid in set(rp)
+
+
 def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_sources=(),
                    metas: dict | None = None) -> pd.DataFrame:
     """The episodes table (one row per victim) from the events table; ``metas``
@@ -226,13 +245,18 @@ def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_
     out = []
     for machine, g in ev.groupby(_s(ev.machine), sort=True):
         out.extend(_episodes_of_group(machine, g, goff, mem_by_run, set(lost_sources)))
+    keep = []
     for row in out:
         meta = (metas or {}).get((row["machine"], row["run"]))
         if meta:
+            if not own_process(meta, row["pid"]):
+                continue   # another OOM kill on the machine during the run (meta.json: foreign_kills)
             row["scenario"] = meta.get("scenario")
             row["limit_bytes"] = meta.get("limit_bytes")
             vp = meta.get("victim_pids")
             row["listed_victim"] = None if vp is None else int(row["pid"]) in set(vp)
+        keep.append(row)
+    out = keep
     df = pd.DataFrame(out, columns=EPISODE_COLUMNS)
     if not df.empty:
         df = df.sort_values(["machine", "_k" if False else "kill", "pid"], na_position="last", kind="stable")
@@ -260,17 +284,17 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
     dec_of = {}
     pending_dec = {}
     for r in g.sort_values(["src_idx", "line"]).itertuples():
-        if r.kind == "oom_invoked":
+        if r.kind == EV.OOM_INVOKED:
             pending_hdr[r.src_idx] = r
-        elif r.kind == "kill_decision":
+        elif r.kind == EV.KILL_DECISION:
             pending_dec[r.src_idx] = r
-        elif r.kind in ("killed", "mark_victim", "oom_kill_summary"):
+        elif r.kind in (EV.KILLED, EV.MARK_VICTIM, EV.OOM_KILL_SUMMARY):
             h = pending_hdr.get(r.src_idx)
             if h is not None:
                 hdr_of[r.Index] = h
-                if r.kind == "killed":
+                if r.kind == EV.KILLED:
                     pending_hdr.pop(r.src_idx, None)
-            if r.kind == "killed":
+            if r.kind == EV.KILLED:
                 d = pending_dec.pop(r.src_idx, None)
                 if d is not None:
                     dec_of[r.Index] = d
@@ -286,7 +310,7 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
         pre_sig = []
         for r in pg.itertuples():
             k = r.kind
-            if k == "signal_generate":
+            if k == EV.SIGNAL_GENERATE:
                 if cur is not None and not cur["closed"] and _near(cur, r):
                     cur["ev"].append(r)
                 else:
@@ -310,7 +334,7 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
                 continue
             if cur is not None and not cur["closed"]:
                 cur["ev"].append(r)
-                if k == "sched_process_free":
+                if k == EV.SCHED_PROCESS_FREE:
                     cur["closed"] = True
     rows = []
     for e in eps:
@@ -340,7 +364,7 @@ def _new_kill(cur, r):
     if _isnum(prev.t_ref) and _isnum(r.t_ref):
         return abs(r.t_ref - prev.t_ref) > SAME_KILL_S
     # no timestamps: a repeated kill line is the same kill unless the first one was resolved
-    return any(x.kind in ("reaped", "reap_unable", "reap_giving_up", "finish_task_reaping", "sched_process_free")
+    return any(x.kind in (EV.REAPED, EV.REAP_UNABLE_LINE, EV.REAP_GIVING_UP_LINE, EV.FINISH_TASK_REAPING, EV.SCHED_PROCESS_FREE)
                for x in cur["ev"])
 
 
@@ -365,9 +389,9 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
     tr = [r for r in evs if str(r.clock).startswith("trace:")]
     logs = [r for r in evs if not str(r.clock).startswith("trace:")]
     clock = tr[0].clock if tr else None
-    mv = _first(tr, "mark_victim")
-    killed = _first(logs, "killed")
-    summ = _first(logs, "oom_kill_summary")
+    mv = _first(tr, EV.MARK_VICTIM)
+    killed = _first(logs, EV.KILLED)
+    summ = _first(logs, EV.OOM_KILL_SUMMARY)
     first = mv or killed or summ or (evs[0] if evs else None)
     row["pid"] = int(first.pid)
     row["machine"] = None if machine == "None" else machine
@@ -375,25 +399,25 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
     if tr:
         row["clock"] = clock
         take("kill", mv)
-        sig = _first(tr, "signal_generate")
+        sig = _first(tr, EV.SIGNAL_GENERATE)
         take("signal", sig)
-        take("wake", _first(tr, "wake_reaper"))
-        st = _first(tr, "start_task_reaping")
+        take("wake", _first(tr, EV.WAKE_REAPER))
+        st = _first(tr, EV.START_TASK_REAPING)
         take("reap_start", st)
-        fin = _first(tr, "finish_task_reaping", pred=(lambda r: st is None or r.t_ref >= st.t_ref))
+        fin = _first(tr, EV.FINISH_TASK_REAPING, pred=(lambda r: st is None or r.t_ref >= st.t_ref))
         take("reap_finish", fin)
-        take("skip", _first(tr, "skip_task_reaping"))
-        ex = _first(tr, "sched_process_exit")
+        take("skip", _first(tr, EV.SKIP_TASK_REAPING))
+        ex = _first(tr, EV.SCHED_PROCESS_EXIT)
         if ex is not None:
             take("exit_start" if ex.group_dead is not None and not _nan(ex.group_dead) else "exit_mm_done", ex)
-        take("free", _first(tr, "sched_process_free"))
-        row["reap_attempts"] = sum(1 for r in tr if r.kind in ("start_task_reaping", "skip_task_reaping")) or None
-    lk = (_first(logs, "killed", "printk") or _first(logs, "oom_kill_summary", "printk") or killed or summ
-          or _first(logs, "already_exiting"))
+        take("free", _first(tr, EV.SCHED_PROCESS_FREE))
+        row["reap_attempts"] = sum(1 for r in tr if r.kind in (EV.START_TASK_REAPING, EV.SKIP_TASK_REAPING)) or None
+    lk = (_first(logs, EV.KILLED, "printk") or _first(logs, EV.OOM_KILL_SUMMARY, "printk") or killed or summ
+          or _first(logs, EV.ALREADY_EXITING))
     if lk is not None and lk.clock == "printk":
         take("kill_printk", lk)
-    reaped = _first(logs, "reaped")
-    unable = _first(logs, "reap_unable") or _first(logs, "reap_giving_up")
+    reaped = _first(logs, EV.REAPED)
+    unable = _first(logs, EV.REAP_UNABLE_LINE) or _first(logs, EV.REAP_GIVING_UP_LINE)
     if reaped is not None and reaped.clock == "printk":
         take("reaped_printk", reaped)
     if unable is not None and unable.clock == "printk":
@@ -404,8 +428,8 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
         row["clock"] = lk.clock if lk.clock != "none" else None
         row["kill"] = lk.ts if _isnum(lk.ts) else None
     # values
-    for r in (mv, killed, summ, _first(logs, "already_exiting"), _first(evs, "reaped"), _first(evs, "reap_unable"),
-              _first(evs, "reap_giving_up"), _first(tr, "sched_process_exit")):
+    for r in (mv, killed, summ, _first(logs, EV.ALREADY_EXITING), _first(evs, EV.REAPED), _first(evs, EV.REAP_UNABLE_LINE),
+              _first(evs, EV.REAP_GIVING_UP_LINE), _first(tr, EV.SCHED_PROCESS_EXIT)):
         if r is not None and isinstance(r.comm, str):
             row["comm"] = r.comm
             break
@@ -471,7 +495,7 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
         row["evidence"] = "trace+log"
     elif tr:
         row["evidence"] = "trace"
-    elif any(r.kind in ("killed", "oom_kill_summary", "already_exiting") for r in logs):
+    elif any(r.kind in (EV.KILLED, EV.OOM_KILL_SUMMARY, EV.ALREADY_EXITING) for r in logs):
         row["evidence"] = "log-only"
     else:
         row["evidence"] = "reap-only"
@@ -501,7 +525,7 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
         outcome = "self-exit"
     else:
         outcome = "unknown"
-    if any(r.kind == "killed" and _isnum(r.truncated) and r.truncated for r in logs):
+    if any(r.kind == EV.KILLED and _isnum(r.truncated) and r.truncated for r in logs):
         notes.append("kill line cut off")
     row["outcome"] = outcome
     row["note"] = "; ".join(notes) or None

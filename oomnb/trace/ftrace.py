@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from .. import events as EV
+
 _LINE = re.compile(
     r"^(?:(?P<inst>[\w.+-]{1,64}):\s+)?\s*(?P<task>\S.*?)-(?P<tpid>\d+)\s+"
     r"(?:\(\s*(?P<tgid>[\d-]+)\)\s+)?\[(?P<cpu>\d{1,5})\]\s+(?:(?P<flags>[\w.]{4,6})\s+)?"
@@ -19,20 +21,8 @@ _LOST = re.compile(r"CPU:?\s*(?P<cpu>\d+)\s*\[(?:LOST (?P<n>\d+) EVENTS|(?P<n2>\
 _STARTED = re.compile(r"^#{3,}\s*CPU (?P<cpu>\d+) buffer started\s*#{3,}")
 _CPUS = re.compile(r"^cpus=(?P<n>\d+)\s*$")
 
-#: fields each event can carry, in tracefs and ``trace-cmd report -R`` spelling
-KEYS = {
-    "mark_victim": ["pid", "comm", "total-vm", "total_vm", "anon-rss", "anon_rss", "file-rss", "file_rss",
-                    "shmem-rss", "shmem_rss", "uid", "pgtables", "oom_score_adj"],
-    "wake_reaper": ["pid"], "start_task_reaping": ["pid"], "finish_task_reaping": ["pid"],
-    "skip_task_reaping": ["pid"],
-    "oom_score_adj_update": ["pid", "comm", "oom_score_adj"],
-    "reclaim_retry_zone": ["node", "zone", "order", "reclaimable", "available", "min_wmark",
-                           "no_progress_loops", "wmark_check"],
-    "compact_retry": ["order", "priority", "compaction_result", "retries", "max_retries", "should_retry"],
-    "signal_generate": ["sig", "errno", "code", "comm", "pid", "grp", "group", "res", "result"],
-    "sched_process_exit": ["comm", "pid", "prio", "group_dead"],
-    "sched_process_free": ["comm", "pid", "prio"],
-}
+#: fields each event can carry, in tracefs and ``trace-cmd report -R`` spelling (the vocabulary's)
+KEYS = EV.ftrace_fields()
 EVENTS = frozenset(KEYS)
 MAX_LINE = 8192
 _KEYRX = {ev: re.compile(r"(?:^|(?<=\s))(" + "|".join(sorted(map(re.escape, ks), key=len, reverse=True))
@@ -113,24 +103,24 @@ def parse_line(line: str):
     f["pid"] = _num(raw.get("pid"))
     if "comm" in raw:
         f["comm"] = raw["comm"]
-    if ev == "mark_victim":
+    if ev == EV.MARK_VICTIM:
         for k, col in _RSS.items():
             if k in raw:
                 f[col] = _num(raw[k])
         f["uid"] = _num(raw.get("uid"))
         f["oom_score_adj"] = _num(raw.get("oom_score_adj"))
-    elif ev == "oom_score_adj_update":
+    elif ev == EV.OOM_SCORE_ADJ_UPDATE:
         f["oom_score_adj"] = _num(raw.get("oom_score_adj"))
-    elif ev == "signal_generate":
+    elif ev == EV.SIGNAL_GENERATE:
         f["sig"] = _num(raw.get("sig"))
         f["detail"] = f"code={raw.get('code')} grp={raw.get('grp', raw.get('group'))} res={raw.get('res', raw.get('result'))}"
         f["code"] = _num(raw.get("code"))
-    elif ev == "sched_process_exit":
+    elif ev == EV.SCHED_PROCESS_EXIT:
         gd = raw.get("group_dead")
         f["group_dead"] = None if gd is None else gd.strip() in ("true", "1")
-    elif ev in ("reclaim_retry_zone", "compact_retry"):
+    elif ev in (EV.RECLAIM_RETRY_ZONE, EV.COMPACT_RETRY):
         f["order"] = _num(raw.get("order"))
         f["detail"] = " ".join(f"{k}={v.strip()}" for k, v in raw.items())
-    if f["pid"] is None and ev not in ("reclaim_retry_zone", "compact_retry"):
+    if f["pid"] is None and ev not in (EV.RECLAIM_RETRY_ZONE, EV.COMPACT_RETRY):
         return ("?" + ev, m)
     return ev, f

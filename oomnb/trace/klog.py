@@ -16,8 +16,11 @@ Nothing here raises on any input: unknown lines give ``None``.
 from __future__ import annotations
 
 import calendar
+import functools
 import json
 import re
+
+from .. import events as EV
 
 MONTHS_C = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 
@@ -31,8 +34,8 @@ _BRACKET = re.compile(
     r"^\[\s*(?P<s>\d+)\.(?P<us>\d+)(?:\s*<\s*[\d.]+>)?\s*\](?:\[\s*(?P<caller>[TC]\d+)\s*\])?\s?")
 _REL = re.compile(r"^\[\s*\+\s*(?P<d>\d+\.\d+)\s*\]\s?")
 _RELHDR = re.compile(r"^\[(?P<mon>[A-Za-z]{3})(?P<day>\d{1,2}) (?P<h>\d\d):(?P<m>\d\d)\]\s?")
-_CTIME = re.compile(
-    r"^\[(?P<wd>[^\W\d_]{1,12}\.?) +(?P<mon>[^\W\d_]{1,12}\.?) +(?P<day>\d{1,2}) "
+_CTIME = re.compile(   # the month may be "11月" (zh, ja) or "11월" (ko)
+    r"^\[(?P<wd>[^\W\d_]{1,12}\.?) +(?P<mon>\d{0,2}[^\W\d_]{1,12}\.?) +(?P<day>\d{1,2}) "
     r"(?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d) (?P<Y>\d{4})\]\s?")
 _ISO = re.compile(
     r"^(?P<Y>\d{4})-(?P<mo>\d\d)-(?P<d>\d\d)[T ](?P<H>\d\d):(?P<M>\d\d):(?P<S>\d\d)"
@@ -63,12 +66,53 @@ class Prefix:
 
 
 def month_number(name: str, months: list[str] | None = None) -> int | None:
-    n = name.rstrip(".").lower()
+    """1-12 for a month name: ``months`` (the log's locale, in order), the C
+    names, else the names of the locales in :data:`LOCALES` (CLDR, via babel)."""
+    n = name.strip().rstrip(".").lower()
     for table in ([m.lower().rstrip(".") for m in months] if months else [], MONTHS_C):
         for i, m in enumerate(table):
             if m and (n == m or (len(n) >= 3 and m.startswith(n)) or (len(m) >= 3 and n.startswith(m))):
                 return i + 1
-    return None
+    return _locale_month(n)
+
+
+#: locales whose month names ``dmesg -T``, syslog and journal lines are read in
+#: (besides C); a name that means different months in two of them is not used
+LOCALES = ("fr", "pt", "pt_PT", "es", "it", "de", "nl", "sv", "da", "nb", "fi", "pl", "cs", "sk", "ru",
+           "uk", "tr", "ro", "hu", "el", "zh", "zh_Hant", "ja", "ko", "ca", "id", "vi")
+
+
+@functools.lru_cache(maxsize=1)
+def _locale_months() -> dict[str, int]:
+    try:
+        from babel import Locale
+    except ImportError:   # pragma: no cover - babel is a dependency
+        return {}
+    seen: dict[str, set[int]] = {}
+    for loc in LOCALES:
+        try:
+            L = Locale.parse(loc)
+        except Exception:  # noqa: BLE001 - an unknown locale in an old babel
+            continue
+        for ctx in ("format", "stand-alone"):
+            for width in ("abbreviated", "wide"):
+                for i, m in L.months[ctx][width].items():
+                    key = m.strip().rstrip(".").lower()
+                    if key:
+                        seen.setdefault(key, set()).add(int(i))
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
+
+
+def _locale_month(n: str) -> int | None:
+    if not n:
+        return None
+    table = _locale_months()
+    if n in table:
+        return table[n]
+    if len(n) < 3:
+        return None
+    got = {mo for k, mo in table.items() if len(k) >= 3 and (k.startswith(n) or n.startswith(k))}
+    return got.pop() if len(got) == 1 else None
 
 
 def _wall(Y, mo, d, H, M, S, frac="", tz=None):
@@ -188,7 +232,7 @@ def _split(s: str, months, year) -> Prefix:
                 wall, wall_s = _wall(y, mo, m["day"], m["h"], m["m"], "00")
                 if wall is not None:
                     return Prefix("dmesg-reltime", st[m.end():], ts=0.0, clock="delta-anchor",
-                                  wall=wall if year else wall[5:], wall_s=wall_s)
+                                  wall=wall if year else None, wall_s=wall_s if year else None)
     if c.isalpha():
         m = _XLEVEL.match(st)
         if m and m["lvl"] in LEVELS + ["warning", "emerg"]:
@@ -204,12 +248,13 @@ def _split(s: str, months, year) -> Prefix:
             if mo and h:
                 y = year or 1970
                 wall, wall_s = _wall(y, mo, m["day"], m["H"], m["M"], m["S"], m["frac"] or "")
-                if wall is not None and not year:
-                    wall = "--" + wall[5:]   # ISO 8601 without a year
                 style = "journal-short-precise" if m["frac"] else "syslog"
-                p = Prefix(style, rest[h.end():], wall=wall, wall_s=wall_s, ident=h["ident"], host=h["host"])
+                # without a year (--year) there is no wall time, only the order within the file:
+                # a clock domain of its own ("wall-noyear"), never a partial timestamp
+                p = Prefix(style, rest[h.end():], wall=wall if year else None, wall_s=wall_s if year else None,
+                           ident=h["ident"], host=h["host"])
                 if wall_s is not None:
-                    p.ts, p.clock = wall_s, "wall"
+                    p.ts, p.clock = wall_s, "wall" if year else "wall-noyear"
                 if h["ident"] == "kernel":
                     return _kernel_tail(p, rest[h.end():])
                 return p
@@ -310,7 +355,7 @@ _US_PID = re.compile(r"(?:process|pid)[ :=]?(\d+)|'[^']*' \((\d+)\)")
 #: words that make a message "look like OOM evidence": a message containing
 #: one of them that :func:`classify` does not recognise is counted as unparsed.
 OOM_LOOKING = re.compile(
-    r"Killed process|[Kk]ill process|invoked oom-killer|oom_reaper|oom-kill:|OOM victim|"
+    r"Killed process|[Kk]ill process|invoked oom-killer|oom_reaper:|oom-kill:|OOM victim|"
     r"out of memory: [Kk]ill|no killable processes|has mm pinned")
 
 MAX_MESSAGE = 4096
@@ -369,23 +414,23 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
             if f["comm"] is not None and ")" not in m0[m.end("pid"):]:
                 truncated = True
             f["truncated"] = truncated or None
-            return "killed", f
+            return EV.KILLED, f
         m = _KILLED_BARE.search(m0)
         if m:
-            return "killed", {"pid": int(m["pid"]), "context": m["ctx"], "truncated": True}
+            return EV.KILLED, {"pid": int(m["pid"]), "context": m["ctx"], "truncated": True}
         return None
     if "ill process" in m0:
         m = _DECISION.search(m0)
         if m:
-            return "kill_decision", {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"],
+            return EV.KILL_DECISION, {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"],
                                      "score": int(m["score"])}
         return None
     if "oom_reaper:" in m0:
-        for kind, rx in (("reaped", _REAPED), ("reap_unable", _UNABLE), ("reap_giving_up", _GIVEUP)):
+        for kind, rx in ((EV.REAPED, _REAPED), (EV.REAP_UNABLE_LINE, _UNABLE), (EV.REAP_GIVING_UP_LINE, _GIVEUP)):
             m = rx.search(m0)
             if m:
                 f = {"pid": int(m["pid"]), "comm": m["comm"]}
-                if kind == "reaped":
+                if kind == EV.REAPED:
                     f.update(anon_rss_kb=int(m["anon"]), file_rss_kb=_int(m["file"]),
                              shmem_rss_kb=_int(m["shmem"]))
                     if m["shmem"] is None:
@@ -395,14 +440,14 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
     if "invoked oom-killer" in m0:
         m = _HEADER.search(m0)
         if m:
-            return "oom_invoked", {"comm": m["comm"], "gfp_mask": m["gfp"], "gfp_flags": m["flags"],
+            return EV.OOM_INVOKED, {"comm": m["comm"], "gfp_mask": m["gfp"], "gfp_flags": m["flags"],
                                    "nodemask": m["nodemask"], "order": int(m["order"]),
                                    "oom_score_adj": int(m["adj"])}
         return None
     if "oom-kill:" in m0:
         m = _SUMMARY.search(m0)
         if m:
-            return "oom_kill_summary", {"pid": int(m["pid"]), "comm": m["comm"], "uid": int(m["uid"]),
+            return EV.OOM_KILL_SUMMARY, {"pid": int(m["pid"]), "comm": m["comm"], "uid": int(m["uid"]),
                                         "constraint": m["constraint"], "nodemask": m["nodemask"],
                                         "oom_memcg": m["oom_memcg"], "task_memcg": m["task_memcg"],
                                         "global_oom": "global_oom," in m0 or None}
@@ -410,20 +455,20 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
     if "has mm pinned" in m0:
         m = _PINNED.search(m0)
         if m:
-            return "mm_pinned", {"pid": int(m["pid"]), "comm": m["comm"],
+            return EV.MM_PINNED, {"pid": int(m["pid"]), "comm": m["comm"],
                                  "detail": f"pinned by {m['pid2']} ({m['comm2']})"}
         return None
     if "OOM victim" in m0:
         m = _EXITING.search(m0)
         if m:
-            return "already_exiting", {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"]}
+            return EV.ALREADY_EXITING, {"pid": int(m["pid"]), "comm": m["comm"], "context": m["ctx"]}
         return None
     if _NOKILL.search(m0) or _DEADLOCK.search(m0):
-        return "no_killable", {}
+        return EV.NO_KILLABLE, {}
     if m0.lstrip().startswith("["):
         m = _TASKCOLS.match(m0)
         if m:
-            return "task_columns", {"detail": " ".join(m["cols"].split())}
+            return EV.TASK_COLUMNS, {"detail": " ".join(m["cols"].split())}
         m = _TASKROW.match(m0)
         if m:
             nums = [int(x) for x in m["nums"].split()]
@@ -442,9 +487,9 @@ def classify(msg: str, *, task_cols: list[str] | None = None, ident: str | None 
                  "shmem_rss_kb": vals["rss_shmem"] * pages if "rss_shmem" in vals else None,
                  "pgtables_kb": vals["pgtables_bytes"] // 1024 if "pgtables_bytes" in vals else None,
                  "detail": " ".join(f"{k}={v}" for k, v in vals.items())}
-            return "task_row", f
+            return EV.TASK_ROW, f
     if _TASKS.match(m0):
-        return "task_table", {}
+        return EV.TASK_TABLE, {}
     if _USERSPACE.search(m0) and re.search(r"(?i)kill", m0):
         return _userspace(m0, ident)
     return None
@@ -456,4 +501,4 @@ def _userspace(msg, ident):
     pid = None
     if p:
         pid = int(p[1] or p[2])
-    return "userspace_kill", {"pid": pid, "detail": f"userspace killer {m[1] if m else ident}: not a kernel kill"}
+    return EV.USERSPACE_KILL, {"pid": pid, "detail": f"userspace killer {m[1] if m else ident}: not a kernel kill"}

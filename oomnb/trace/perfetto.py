@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import math
 
+from .. import events as EV
+
 
 def _ok(*xs):
     return all(x is not None and not (isinstance(x, float) and math.isnan(x)) for x in xs)
@@ -73,7 +75,7 @@ def trace_events(ep) -> list[dict]:
                 events.append({"ph": "M", "name": "thread_name", "pid": p, "tid": tid, "args": {"name": label}})
                 for s in gset:
                     events.append({"ph": "X", "pid": p, "tid": tid, "cat": lane, **s})
-        for name, t in (("kill", r.kill), ("wake_reaper", r.wake), ("free", r.free)):
+        for name, t in (("kill", r.kill), (EV.WAKE_REAPER, r.wake), ("free", r.free)):
             if _ok(t):
                 events.append({"ph": "i", "s": "t", "pid": p, "tid": tid, "name": name, "ts": t * us})
     return events

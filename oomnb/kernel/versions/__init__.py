@@ -22,14 +22,13 @@ EXTRA = {"v6.12": "v6_12", "v4.8-no74070542099c": "v4_8_no74070542099c",
 
 
 def load_kernel(spec: str):
-    """A version name (``v4.9``) or a ``.py`` file that defines ``KERNEL``."""
-    if spec in VERSIONS:
-        return VERSIONS[spec]
-    if spec in EXTRA:
-        return importlib.import_module(f"{__name__}.{EXTRA[spec]}").KERNEL
-    alias = {"4.5": "v4.5", "4.8": "v4.8", "4.9": "v4.9", "6.18": "v6.18"}
-    if spec in alias:
-        return VERSIONS[alias[spec]]
+    """A version name (``v4.9``, ``4.9``, ``V4.9``: case-insensitive, the ``v``
+    optional) or a ``.py`` file that defines ``KERNEL``."""
+    name = "v" + spec.strip()[1:] if spec.strip()[:1] in ("v", "V") else "v" + spec.strip()
+    if name in VERSIONS:
+        return VERSIONS[name]
+    if name in EXTRA:
+        return importlib.import_module(f"{__name__}.{EXTRA[name]}").KERNEL
     p = Path(spec)
     if p.suffix == ".py":
         if not p.is_file():
@@ -43,6 +42,15 @@ def load_kernel(spec: str):
         k = getattr(mod, "KERNEL", None)
         if k is None:
             raise OomnbError("defines no KERNEL (use VERSION.derive(...))", path=spec)
+        from ..kernel import Kernel
+        if not isinstance(k, Kernel):
+            raise OomnbError(f"KERNEL is a {type(k).__name__}, not a kernel version "
+                             "(use VERSION.derive(...))", path=spec)
         return k
-    raise OomnbError(f"unknown kernel {spec!r} (known: {', '.join([*VERSIONS, *EXTRA])}, "
-                     f"or FILE.py)")
+    raise OomnbError(f"unknown kernel {spec!r} (known: {', '.join(known_names())}, or FILE.py)")
+
+
+def known_names() -> list[str]:
+    """Every version name ``--kernel`` accepts, oldest first."""
+    from ...events import release
+    return sorted([*VERSIONS, *EXTRA], key=release)

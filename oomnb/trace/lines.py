@@ -1,0 +1,625 @@
+"""Where a reader's lines come from: :func:`candidate_lines`.
+
+One function yields the ``(line number, text)`` pairs a reader looks at;
+the readers (:mod:`oomnb.trace.reader`) do not care how. Small inputs are
+read whole. Past its first MiB an input is prefiltered: by the in-process
+multi-pattern matcher (hyperscan; the scan of a large plain file split over
+two processes when a CPU is idle), else by ``grep`` subprocesses, else by
+Python ``re``; all keep the lines matching :data:`PREFILTER`, the line after
+each (for continuation joining) and the rows of task tables.
+``tests/test_trace_fuzz.py`` shows that every line the prefilter rejects is
+not OOM evidence and that every prefilter gives the events of a full read.
+A quoted-printable body (a mail archive) is decoded, line by line, and never
+prefiltered. Lines end at ``\n`` only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zlib
+
+from .. import events as EV
+from ..errors import OomnbError
+
+
+#: the task table's column header ``[  pid  ]`` (any blanks, as the reader; ``\s`` is
+#: also GNU grep's; a bounded repeat here would cost hyperscan 30x the compile time)
+TASK_HEADER = "\\[\\s*pid\\s*\\]"
+
+
+#: user-space killers' names (any case, as the log reader matches them)
+USERSPACE_KILLERS = ("earlyoom", "oomd", "lowmemorykiller", "lmkd", "nohang", "oom-killer-daemon")
+
+
+def _caseless(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)   # letters and "-" only
+
+
+#: what OOM evidence looks like, one alternative each: the ftrace events the
+#: readers know (``mark_victim:``, ...), the printk messages of mm/oom_kill.c,
+#: user-space killers, the task table and the trace's lost-event markers. No
+#: bare ``oom`` or ``reap``: scheduler lines naming tasks like ``oom01`` or
+#: ``oom_reaper`` are not evidence.
+PREFILTER_ALTS = (
+    [f"{name}:" for name, e in EV.EVENTS.items() if e.tracefs]
+    + ["illed process", "ill process", "invoked oom-killer", "oom_reaper:", "oom-kill:", "OOM victim",
+       "has mm pinned", "ut of memory", "on memory", "illable",
+       "Tasks state", TASK_HEADER]
+    + [_caseless(w) for w in USERSPACE_KILLERS]
+    + ["LOST", "DROPPED", "entries-in", "buffer started", "cpus="]
+    + ["\\] +-?[0-9]+ +[0-9]+ +[0-9]+"])   # a task-table row (grep and re; hyperscan follows tables)
+#: extended regular expression (valid for both ``grep -E`` and Python ``re``)
+#: that every line of OOM evidence matches; the prefilter drops other lines.
+PREFILTER = "|".join(PREFILTER_ALTS)
+PREFILTER_RX = re.compile(PREFILTER)
+PREFILTER_MIN_BYTES = 1 << 20
+
+def _check_text(head: bytes, path: str) -> None:
+    if b"\0" in head:
+        raise OomnbError("binary file, not a text trace or log", path=path)
+
+
+def open_lines(path: str, prefilter_after: int | None = None):
+    """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin; ``.gz`` is decompressed);
+    past ``prefilter_after`` bytes only prefiltered lines (see :func:`_iter`)."""
+    if path == "-":
+        raw = sys.stdin.buffer
+        head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
+        if head[:2] == b"\x1f\x8b":
+            raw = gzip.GzipFile(fileobj=raw)
+            head = b""
+        if head:
+            _check_text(head, "<stdin>")
+        yield from _iter(raw, "<stdin>", prefilter_after, grep_rest=True)
+        return
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
+    with f:
+        try:
+            magic = f.peek(2)[:2]
+        except OSError as e:
+            raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
+        src = f
+        if magic == b"\x1f\x8b":
+            src = gzip.GzipFile(fileobj=f)
+            try:
+                head = src.peek(8192)[:8192]
+            except (OSError, EOFError, gzip.BadGzipFile) as e:
+                raise OomnbError(f"bad gzip data: {e}", path=path) from None
+            _check_text(head, path)
+            yield from _iter(src, path, prefilter_after, grep_rest=True)
+            return
+        else:
+            head = f.peek(8192)[:8192]
+        _check_text(head, path)
+        yield from _iter(src, path, prefilter_after)
+
+
+PREFILTER_BRX = re.compile(PREFILTER.encode())
+BLOCK = 8 << 20
+
+try:   # a compiled multi-pattern matcher (SIMD); grep or re are the fallbacks
+    import hyperscan as _hs
+except Exception:   # pragma: no cover - depends on the platform
+    _hs = None
+
+#: the prefilter's alternatives for the in-process matcher: all but the task-row
+#: pattern, whose ``]`` is in every trace line; task rows are taken instead by
+#: following a task table from its header (``Tasks state`` or ``[ pid ]``) row by row
+HS_ALTS = ([a for a in PREFILTER_ALTS
+            if not a.startswith("\\] +") and a not in {_caseless(w) for w in USERSPACE_KILLERS}]
+           + list(USERSPACE_KILLERS))   # these with the matcher's caseless flag (cheaper than classes)
+HS_TABLE_IDS = {i for i, a in enumerate(HS_ALTS) if a in ("Tasks state", TASK_HEADER)}
+TABLE_LINE_BRX = re.compile(rb"\[\s*\d+\]\s+-?\d+\s+\d+\s+\d+|\[\s*pid\s*\]")
+_HS_DB = None
+
+
+def hyperscan_available() -> bool:
+    return _hs is not None
+
+
+def _hs_db():
+    global _HS_DB
+    if _HS_DB is None:
+        db = _hs.Database()
+        db.compile(expressions=[a.encode() for a in HS_ALTS], ids=list(range(len(HS_ALTS))),
+                   elements=len(HS_ALTS),
+                   flags=[_hs.HS_FLAG_CASELESS if a in USERSPACE_KILLERS else 0 for a in HS_ALTS])
+        _HS_DB = db
+    return _HS_DB
+
+
+def _hs_scan_block(blk: bytes, n0: int, state: dict, lo: int = 0, hi: int | None = None):
+    """Lines of ``blk[lo:hi]`` (whole lines; line ``n0 + 1`` starts at ``lo``) to
+    read: those matching the prefilter, the line after each, and the rows of
+    task tables; ``state`` carries context and table mode over blocks and
+    receives the number of newlines in the range."""
+    import numpy as np
+    size = len(blk) if hi is None else hi
+    hits = {}
+
+    def on_match(i, frm, to, flags, ctx):
+        if lo < to <= size:
+            st = blk.rfind(b"\n", lo, max(to - 1, lo)) + 1
+            st = max(st, lo)
+            hits[st] = hits.get(st, False) or i in HS_TABLE_IDS
+
+    _hs_db().scan(blk, match_event_handler=on_match)
+    want = set()
+
+    def nxt(st):
+        e = blk.find(b"\n", st, size)
+        return size if e < 0 else e + 1
+
+    def walk_table(cur):
+        while cur < size:
+            e = nxt(cur)
+            if not TABLE_LINE_BRX.search(blk, cur, e):
+                want.add(cur)   # context after the table
+                return
+            want.add(cur)
+            cur = e
+        state["table"] = True   # the table goes on in the next block
+
+    ctx, table = state.get("context"), state.get("table")
+    state["context"] = state["table"] = False
+    if ctx and size > lo:
+        want.add(lo)
+    if table:
+        walk_table(lo)
+    for st in sorted(hits):
+        want.add(st)
+        e = nxt(st)
+        if e < size:
+            want.add(e)
+        else:
+            state["context"] = True
+        if hits[st]:
+            walk_table(e)
+    # line numbers from the newline positions (numpy: bytes.count is 5x slower here)
+    nl = np.flatnonzero(np.frombuffer(blk, dtype=np.uint8, count=size - lo, offset=lo) == 10)
+    state["newlines"] = len(nl)
+    order = sorted(want)
+    before = np.searchsorted(nl, [x - lo for x in order]) if order else []
+    for st, k in zip(order, before):
+        yield n0 + 1 + int(k), blk[st:nxt(st)].decode("utf-8", "replace")
+
+
+def _hs_iter(raw, path, n: int, carry: bytes, state: dict):
+    """The prefiltered rest of a stream, without copying its blocks: the line
+    that straddles two blocks is scanned on its own."""
+    while True:
+        blk = raw.read(BLOCK)
+        if not blk:
+            if carry:
+                if b"\0" in carry:
+                    raise OomnbError("binary data in a text file", path=path, line=n + 1)
+                yield from _hs_scan_block(carry, n, state)
+                state["lines"] = n + state["newlines"] + (0 if carry.endswith(b"\n") else 1)
+            return
+        if b"\0" in blk:
+            i = blk.index(b"\0")
+            raise OomnbError("binary data in a text file", path=path, line=n + blk.count(b"\n", 0, i) + 1)
+        first = blk.find(b"\n")
+        if first < 0:
+            carry += blk
+            continue
+        head = carry + blk[:first + 1]
+        yield from _hs_scan_block(head, n, state)
+        n += state["newlines"]
+        last = blk.rfind(b"\n") + 1
+        if last > first + 1:
+            yield from _hs_scan_block(blk, n, state, first + 1, last)
+            n += state["newlines"]
+        carry = blk[last:]
+        state["lines"] = n
+
+
+class _Limited(io.RawIOBase):
+    """The first ``limit`` bytes of a binary file, as a stream."""
+
+    def __init__(self, f, limit):
+        self.f, self.left = f, limit
+
+    def readable(self):
+        return True
+
+    def read(self, n=-1):
+        if self.left <= 0:
+            return b""
+        n = self.left if n is None or n < 0 else min(n, self.left)
+        b = self.f.read(n)
+        self.left -= len(b)
+        return b
+
+
+def _hs_parallel_lines(path: str, size: int, prefilter_after: int):
+    """Two processes scan the two halves of a large plain file; the second
+    half's lines (found by a forked child) come back through a temporary file."""
+    import pickle
+    import tempfile
+    with open(path, "rb") as f:
+        f.seek(size // 2)
+        f.readline()
+        mid = f.tell()
+    fd, tmp = tempfile.mkstemp(prefix="oomnb-scan-")
+    os.close(fd)
+    pid = os.fork()
+    if pid == 0:   # child: scan [mid, size)
+        code = 1
+        try:
+            with open(path, "rb") as f, open(tmp, "wb") as out:
+                f.seek(mid)
+                st = {"context": False, "table": False}
+                batch = []
+                for item in _hs_iter(f, path, 0, b"", st):
+                    batch.append(item)
+                    if len(batch) >= 4096:
+                        pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+                        batch = []
+                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        finally:
+            os._exit(code)
+    try:
+        state = {}
+        with open(path, "rb") as f:
+            yield from _iter(_Limited(f, mid), path, prefilter_after, state=state)
+        n = state["lines"]
+        fixmax = n
+        if state.get("context") or state.get("table"):
+            # the first half ended on a line that wants its next line, or inside a task table
+            with open(path, "rb") as f:
+                f.seek(mid)
+                k = n
+                for b in f:
+                    k += 1
+                    yield k, b.decode("utf-8", "replace")
+                    fixmax = k
+                    if not (state.get("table") and TABLE_LINE_BRX.search(b)):
+                        break
+        _, status = os.waitpid(pid, 0)
+        pid = 0
+        if status != 0:
+            raise OomnbError("prefilter worker failed", path=path)
+        with open(tmp, "rb") as r:
+            while True:
+                try:
+                    batch = pickle.load(r)
+                except EOFError:
+                    break
+                for k, text in batch:
+                    if n + k > fixmax:
+                        yield n + k, text
+    finally:
+        if pid:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except OSError:
+                pass
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_rest: bool = False,
+          state: dict | None = None):
+    """Lines of a binary stream, read in large blocks. After ``prefilter_after``
+    bytes, only the lines matching :data:`PREFILTER` (and the line after each,
+    for continuation joining) are yielded, found by a regular-expression scan
+    of whole blocks; smaller inputs are yielded whole."""
+    n = 0          # lines before the current block
+    done = 0       # bytes before the current block
+    carry = b""
+    if state is None:
+        state = {}
+    state.update(context=False, table=False, lines=0)   # carried from block to block
+    try:
+        while True:
+            want = BLOCK
+            if prefilter_after is not None and done < prefilter_after:
+                want = max(4096, min(BLOCK, prefilter_after - done))   # read the unfiltered head exactly
+            blk = raw.read(want)
+            if not blk:
+                if carry:
+                    blk, carry = carry, b""
+                    last = True
+                else:
+                    break
+            else:
+                blk = carry + blk
+                cut = blk.rfind(b"\n")
+                if cut < 0:
+                    carry = blk
+                    continue
+                blk, carry = blk[:cut + 1], blk[cut + 1:]
+                last = False
+            if b"\0" in blk:
+                i = blk.index(b"\0")
+                raise OomnbError("binary data in a text file", path=path, line=n + blk.count(b"\n", 0, i) + 1)
+            if prefilter_after is None or done < prefilter_after:
+                # lines end at "\n" only (as for grep and the block scans), not at a lone "\r"
+                for line in blk[:-1].split(b"\n") if blk.endswith(b"\n") else blk.split(b"\n"):
+                    line += b"\n"
+                    n += 1
+                    yield n, line.decode("utf-8", "replace")
+            elif _hs is not None:
+                yield from _hs_scan_block(blk, n, state)
+                n += state["newlines"]
+                state["lines"] = n
+                if not last:
+                    yield from _hs_iter(raw, path, n, carry, state)
+                return
+            elif grep_rest and shutil.which("grep"):
+                yield from _grep_stream(blk + carry, raw, path, n)
+                return
+            else:
+                yield from _scan_block(blk, n, state)
+                n += blk.count(b"\n") + (0 if blk.endswith(b"\n") else 1)
+            done += len(blk)
+            state["lines"] = n
+            if last:
+                break
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as e:
+        raise OomnbError(f"read error: {e}", path=path, line=n + 1) from None
+
+
+def _scan_block(blk: bytes, n0: int, state: dict):
+    pos = 0          # newlines counted up to here
+    ln = n0 + 1      # line number of the line starting at pos
+    after = 0 if state["context"] else -1   # also yield the line starting here (context)
+    state["context"] = False
+    for m in PREFILTER_BRX.finditer(blk):
+        s = blk.rfind(b"\n", 0, m.start()) + 1
+        if s < pos:
+            continue   # this line was already yielded
+        ln += blk.count(b"\n", pos, s)
+        pos = s
+        if after >= 0 and after < s:
+            e0 = blk.find(b"\n", after)
+            lnc = ln - blk.count(b"\n", after, s)
+            yield lnc, blk[after:e0 + 1 if e0 >= 0 else len(blk)].decode("utf-8", "replace")
+        e = blk.find(b"\n", s)
+        e = len(blk) if e < 0 else e + 1
+        yield ln, blk[s:e].decode("utf-8", "replace")
+        ln += 1
+        pos = e
+        after = e if e < len(blk) else -1
+        if e >= len(blk):
+            state["context"] = True
+    if after >= 0:
+        e0 = blk.find(b"\n", after)
+        yield ln, blk[after:e0 + 1 if e0 >= 0 else len(blk)].decode("utf-8", "replace")
+
+
+def _grep_stream(first: bytes, raw, path, n0: int):
+    """Prefilter the rest of a stream (``first``, then ``raw``) with ``grep``, fed
+    from a thread; line numbers continue from ``n0``."""
+    import threading
+    p = subprocess.Popen(_grep_cmd(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    err = []
+
+    def feed():
+        try:
+            p.stdin.write(first)
+            while True:
+                b = raw.read(BLOCK)
+                if not b:
+                    break
+                p.stdin.write(b)
+        except BrokenPipeError:
+            pass
+        except (OSError, EOFError, zlib.error) as e:
+            err.append(e)
+        finally:
+            try:
+                p.stdin.close()
+            except OSError:
+                pass
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    try:
+        yield from _parse_grep_output(p.stdout, path, base=n0)
+        t.join()
+        _check_rc(p, path)
+        if err:
+            raise OomnbError(f"read error: {err[0]}", path=path)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+PARALLEL_MIN_BYTES = 64 << 20
+
+
+def _grep_cmd():
+    return ["grep", "-a", "-n", "-E", "-A1", "--no-group-separator", PREFILTER]
+
+
+def _parse_grep_output(stream, path, base=0):
+    for b in stream:
+        i = 0
+        while i < len(b) and 48 <= b[i] <= 57:
+            i += 1
+        if i == 0 or i >= len(b):
+            continue
+        text = b[i + 1:]
+        if b"\0" in text:
+            raise OomnbError("binary data in a text file", path=path, line=base + int(b[:i]))
+        yield base + int(b[:i]), text.decode("utf-8", "replace")
+
+
+def _check_rc(p, path):
+    err = p.stderr.read().decode("utf-8", "replace").strip() if p.stderr else ""
+    p.wait()
+    if p.returncode not in (0, 1):
+        raise OomnbError(f"prefilter failed: {err.splitlines()[0] if err else p.returncode}", path=path)
+
+
+def _parallel_ok(path: str) -> bool:
+    """Split the scan of a large plain file over two processes when a CPU is idle."""
+    if path == "-" or not hasattr(os, "fork") or _is_gzip(path):
+        return False
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return False
+    ncpu, idle = _idle_cpus()
+    return size >= PARALLEL_MIN_BYTES and ncpu >= 2 and idle >= 0.5
+
+
+def _grep_lines(path: str):
+    """Yield ``(lineno, text)`` of the lines matching :data:`PREFILTER`, plus the
+    line after each (for continuation joining), via ``grep`` subprocesses: two in
+    parallel on the two halves of a large file when there are two CPUs."""
+    size = os.path.getsize(path)
+    ncpu, idle = _idle_cpus()
+    if size < PARALLEL_MIN_BYTES or ncpu < 2 or idle < 1.0 or not shutil.which("head"):
+        with subprocess.Popen(_grep_cmd() + [path], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as p:
+            yield from _parse_grep_output(p.stdout, path)
+            _check_rc(p, path)
+        return
+    # split at a line start near the middle; the second part starts one line early so
+    # that the last line of the first part keeps its continuation context
+    with open(path, "rb") as f:
+        f.seek(size // 2)
+        f.readline()
+        mid = f.tell()
+        back = max(0, mid - 65536)
+        f.seek(back)
+        chunk = f.read(mid - back)
+        nl = chunk.rfind(b"\n", 0, len(chunk) - 1)
+        start_b = back + nl + 1 if nl >= 0 else mid
+    import tempfile
+    fb = open(path, "rb")
+    fb.seek(start_b)
+    out_b = tempfile.TemporaryFile()
+    pb = subprocess.Popen(_grep_cmd(), stdin=fb, stdout=out_b, stderr=subprocess.PIPE)
+    head = subprocess.Popen(["head", "-c", str(mid), path], stdout=subprocess.PIPE)
+    pa = subprocess.Popen(_grep_cmd(), stdin=head.stdout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    head.stdout.close()
+    try:
+        lines_before_b = 0
+        with open(path, "rb") as f:
+            left = start_b
+            while left > 0:
+                buf = f.read(min(left, 8 << 20))
+                if not buf:
+                    break
+                lines_before_b += buf.count(b"\n")
+                left -= len(buf)
+        last = 0
+        for n, text in _parse_grep_output(pa.stdout, path):
+            last = n
+            yield n, text
+        _check_rc(pa, path)
+        head.wait()
+        _check_rc(pb, path)
+        out_b.seek(0)
+        for n, text in _parse_grep_output(out_b, path, base=lines_before_b):
+            if n > last:
+                yield n, text
+    finally:
+        for p in (pa, pb, head):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        fb.close()
+        out_b.close()
+
+
+def use_prefilter(path: str, mode: str = "auto") -> bool:
+    if mode == "never" or path == "-" or not shutil.which("grep") or _is_gzip(path):
+        return False   # open_lines prefilters a .gz past its first MiB
+    try:
+        with open(path, "rb") as f:
+            _check_text(f.read(8192), path)
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
+    return mode == "always" or size >= PREFILTER_MIN_BYTES
+
+
+_QP_ESCAPE = re.compile(rb"=(?:3D|20|09|[89A-F][0-9A-F])")
+
+
+def quoted_printable(path: str, head_bytes: int = 65536) -> bool:
+    """Does the file look like a quoted-printable body (RFC 2045)?  Soft line
+    breaks (a line ending in ``=``, at most 76 columns) and ``=XX`` escapes
+    (``=3D`` for ``=``) in its head."""
+    if _is_gzip(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(head_bytes)
+    except OSError:
+        return False
+    soft = 0
+    for ln in head.splitlines()[:-1]:
+        if ln.endswith(b"=") and not ln.endswith(b"==") and len(ln) <= 76:
+            soft += 1
+    return soft >= 1 and _QP_ESCAPE.search(head) is not None
+
+
+def _qp_lines(lines):
+    """Decode quoted-printable lines: soft breaks join a line with the next one
+    (numbered by its first piece), ``=XX`` escapes become their bytes."""
+    import quopri
+    first, parts = None, []
+    for n, text in lines:
+        t = text.rstrip("\r\n")
+        if first is None:
+            first = n
+        if t.endswith("=") and not t.endswith("=="):
+            parts.append(t[:-1])
+            continue
+        parts.append(t)
+        raw = "".join(parts).encode("utf-8", "surrogateescape")
+        yield first, quopri.decodestring(raw).decode("utf-8", "replace") + "\n"
+        first, parts = None, []
+    if parts:
+        yield first, quopri.decodestring("".join(parts).encode("utf-8", "surrogateescape")).decode(
+            "utf-8", "replace") + "\n"
+
+
+def _is_gzip(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+
+
+def _idle_cpus() -> tuple[int, float]:
+    """(CPUs, CPUs idle by the 1-minute load average)."""
+    ncpu = os.cpu_count() or 1
+    return ncpu, ncpu - (os.getloadavg()[0] if hasattr(os, "getloadavg") else ncpu)
+
+
+def candidate_lines(path: str, prefilter: str = "auto"):
+    """``(line number, text)`` of the lines of ``path`` a reader must look at:
+    all of a small input, the prefiltered lines of a large one (``prefilter``:
+    ``auto``, ``always``, ``never``), the decoded lines of a quoted-printable
+    body. Returns ``(lines, prefiltered)``."""
+    after = {"never": None, "always": 0}.get(prefilter, PREFILTER_MIN_BYTES)
+    if path != "-" and quoted_printable(path):   # a soft break may split a pattern: never prefiltered
+        return _qp_lines(open_lines(path, None)), False
+    pre = _hs is None and use_prefilter(path, prefilter)   # grep, when there is no in-process matcher
+    prefiltered = pre or (prefilter != "never" and _hs is not None)
+    if pre:
+        return _grep_lines(path), prefiltered
+    if _hs is not None and after is not None and _parallel_ok(path):
+        return _hs_parallel_lines(path, os.path.getsize(path), after), prefiltered
+    return open_lines(path, after), prefiltered
