@@ -178,7 +178,7 @@ def plan_lines(scenarios: list[str], limits: list[int], runs: int, out: str, env
     lines = [f"plan: {len(scenarios) * len(limits) * runs} run(s) into {out}",
              f"  cgroup v{L.version if L else '?'}; own cgroup(s) {own}; run cgroups oomnb-<pid>-<scenario>-<limit>-<run> below them",
              f"  tracefs {env.tracefs or '?'}: instance oomnb-..., trace_clock mono, events "
-             + ", ".join(e.split("/")[1] for e in EVENTS) + " (each: pid == the run's pids; signal_generate: sig == 9)"]
+             + ", ".join(e.split("/")[1] for e in EVENTS) + f" (each: pid == the run's pids; {EV.SIGNAL_GENERATE} sig == 9)"]
     for s in scenarios:
         sc = SCENARIOS[s]
         for lim in limits:

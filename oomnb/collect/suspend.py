@@ -25,12 +25,13 @@ import re
 import time
 
 from ..errors import OomnbError, Refused
+from .. import events as EV
 from .samplers import mono, read_task
 
 PM_TEST = "/sys/power/pm_test"
 STATE = "/sys/power/state"
 DEBUG_MESSAGES = "/sys/power/pm_debug_messages"
-EVENT = "power/suspend_resume"
+EVENT = EV.EVENTS[EV.SUSPEND_RESUME].tracefs
 
 
 def in_qemu_guest(cmdline: str | None = None) -> bool:
@@ -87,7 +88,7 @@ def _write(path: str, text: str) -> None:
 def run(inst, name: str, pid: int, tids: list[int], leader_exit_wait: float = 5.0, pm_test: str = "freezer") -> dict:
     """Wait (bounded) for the killed leader's ``sched_process_exit``, then run the suspend test once."""
     t0 = time.monotonic()
-    pat = re.compile(rf"sched_process_exit: comm=\S+ pid={pid}\b")
+    pat = re.compile(rf"{EV.SCHED_PROCESS_EXIT}: comm=\S+ pid={pid}\b")
     leader_exited = None
     while time.monotonic() - t0 < leader_exit_wait:
         if pat.search(inst.read().decode(errors="replace")):

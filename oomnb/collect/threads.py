@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import events as EV
+
 _LINE = re.compile(r"^\s*(?P<task>.+?)-(?P<tid>\d+)\s+\[\d+\]\s+\S+\s+(?P<ts>\d+\.\d+): (?P<ev>\w+): (?P<rest>.*)$")
 
 
@@ -45,9 +47,9 @@ def thread_exits(run_dir) -> dict:
     suspend: list[tuple[float, str]] = []
     reap_start = None
     for ts, ev, rest in _events((d / "trace.txt").read_text(errors="replace")):
-        if ev == "mark_victim" and re.match(rf"pid={pid}\b", rest) and kill is None:
+        if ev == EV.MARK_VICTIM and re.match(rf"pid={pid}\b", rest) and kill is None:
             kill = ts
-        elif ev == "sched_process_exit":
+        elif ev == EV.SCHED_PROCESS_EXIT:
             m = re.search(r"\bpid=(\d+)", rest)
             if m and int(m.group(1)) in tids:
                 exits.setdefault(int(m.group(1)), ts)
@@ -55,13 +57,13 @@ def thread_exits(run_dir) -> dict:
             m = re.search(r"phase=(\S+)", rest)
             if m:
                 markers.setdefault(m.group(1), ts)
-        elif ev == "start_task_reaping" and re.match(rf"pid={pid}\b", rest) and reap_start is None:
+        elif ev == EV.START_TASK_REAPING and re.match(rf"pid={pid}\b", rest) and reap_start is None:
             reap_start = ts
-        elif ev == "suspend_resume":
+        elif ev == EV.SUSPEND_RESUME:
             suspend.append((ts, rest))
     rel = (lambda t: None if t is None or kill is None else t - kill)
     return {"run": d.name, "pid": pid, "kill": kill, "tids": {t: rel(exits.get(t)) for t in tids},
-            "markers": {k: rel(v) for k, v in markers.items()}, "suspend_resume": [(rel(t), r) for t, r in suspend],
+            "markers": {k: rel(v) for k, v in markers.items()}, "suspend_phases": [(rel(t), r) for t, r in suspend],
             "reap_start": rel(reap_start)}
 
 
@@ -103,9 +105,9 @@ def suspend_table(paths) -> pd.DataFrame:
             continue
         x = thread_exits(d)
         s = meta.get("suspend") or {}
-        frz_begin = next((t for t, r in x["suspend_resume"] if r.startswith("freeze_processes") and r.endswith(" begin")), None)
-        frz_end = next((t for t, r in x["suspend_resume"] if r.startswith("freeze_processes") and r.endswith(" end")), None)
-        thaw_begin = next((t for t, r in x["suspend_resume"] if r.startswith("thaw_processes") and r.endswith(" begin")), None)
+        frz_begin = next((t for t, r in x["suspend_phases"] if r.startswith("freeze_processes") and r.endswith(" begin")), None)
+        frz_end = next((t for t, r in x["suspend_phases"] if r.startswith("freeze_processes") and r.endswith(" end")), None)
+        thaw_begin = next((t for t, r in x["suspend_phases"] if r.startswith("thaw_processes") and r.endswith(" begin")), None)
         pid = x["pid"]
         inside = [t for t, v in x["tids"].items() if v is not None and frz_end is not None and thaw_begin is not None
                   and frz_end <= v <= thaw_begin]

@@ -24,6 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import events as EV
 from ..errors import OomnbError
 
 GREP_PATTERN = "oom|reap|Killed process"
@@ -83,23 +84,23 @@ def generate(path: Path, size: int, *, seed: int = 1, oom_every: int = 200_000, 
                 n += 1
                 if n % 997 == 0:   # short-lived processes come and go (exit and free are traced)
                     q = 50000 + (n // 997) % 30000
-                    block.append(f"            bash-{q:<7d} [000] ..... {ts:12.6f}: sched_process_exit: "
+                    block.append(f"            bash-{q:<7d} [000] ..... {ts:12.6f}: {EV.SCHED_PROCESS_EXIT}: "
                                  f"comm=bash pid={q} prio=120 group_dead=true\n")
-                    block.append(f"          <idle>-0       [001] ..s1. {ts + 1e-6:12.6f}: sched_process_free: "
+                    block.append(f"          <idle>-0       [001] ..s1. {ts + 1e-6:12.6f}: {EV.SCHED_PROCESS_FREE}: "
                                  f"comm=bash pid={q} prio=120\n")
                 if n % oom_every == 0:
                     pid += 7
                     victims += 1
                     k = ts
                     block += [
-                        f"         python3-{pid:<7d} [001] d..2. {k:12.6f}: signal_generate: sig=9 errno=0 code=128 comm=python3 pid={pid} grp=1 res=0\n",
-                        f"         python3-{pid:<7d} [001] ...1. {k + 4e-6:12.6f}: mark_victim: pid={pid} comm=python3 total-vm=1066304kB anon-rss=1045860kB file-rss:6816kB shmem-rss:128kB uid=0 pgtables=2104kB oom_score_adj=0\n",
-                        f"         python3-{pid:<7d} [001] ..... {k + 5e-3:12.6f}: sched_process_exit: comm=python3 pid={pid} prio=120 group_dead=true\n"]
+                        f"         python3-{pid:<7d} [001] d..2. {k:12.6f}: {EV.SIGNAL_GENERATE}: sig=9 errno=0 code=128 comm=python3 pid={pid} grp=1 res=0\n",
+                        f"         python3-{pid:<7d} [001] ...1. {k + 4e-6:12.6f}: {EV.MARK_VICTIM}: pid={pid} comm=python3 total-vm=1066304kB anon-rss=1045860kB file-rss:6816kB shmem-rss:128kB uid=0 pgtables=2104kB oom_score_adj=0\n",
+                        f"         python3-{pid:<7d} [001] ..... {k + 5e-3:12.6f}: {EV.SCHED_PROCESS_EXIT}: comm=python3 pid={pid} prio=120 group_dead=true\n"]
                     ts += 0.01
-                    pending = [f"          <idle>-0       [000] ..s1. %s: wake_reaper: pid={pid}\n",
-                               f"      oom_reaper-33      [000] ..... %s: start_task_reaping: pid={pid}\n",
-                               f"      oom_reaper-33      [000] ..... %s: finish_task_reaping: pid={pid}\n",
-                               f"          <idle>-0       [000] ..s1. %s: sched_process_free: comm=python3 pid={pid} prio=120\n"]
+                    pending = [f"          <idle>-0       [000] ..s1. %s: {EV.WAKE_REAPER}: pid={pid}\n",
+                               f"      oom_reaper-33      [000] ..... %s: {EV.START_TASK_REAPING}: pid={pid}\n",
+                               f"      oom_reaper-33      [000] ..... %s: {EV.FINISH_TASK_REAPING}: pid={pid}\n",
+                               f"          <idle>-0       [000] ..s1. %s: {EV.SCHED_PROCESS_FREE}: comm=python3 pid={pid} prio=120\n"]
                     for j, line in enumerate(pending):
                         ts += 0.002 * (j + 1)
                         block.append(line % f"{ts:12.6f}")
