@@ -337,11 +337,30 @@ def _v618():
     return VERSIONS["v6.18"]
 
 
-def calibrate_data(paths=None) -> Calibration:
-    """Calibrate from data sets (default: the shipped ``data/``)."""
+def measured_sets(root=None) -> list:
+    """The data sets of ``root`` (default: the shipped ``data/``) whose
+    durations are real: every set except those recorded in an emulated
+    machine (QEMU TCG), where orderings and timers compare but durations
+    do not."""
+    import json
+
     from . import trace
-    paths = [str(trace.data_dir())] if paths is None else [str(p) for p in paths]
+    root = trace.data_dir() if root is None else root
+    out = []
+    for m in sorted(root.glob("*/machine.json")):
+        meta = json.loads(m.read_text())
+        if "TCG" in str(meta.get("description", "")) or (meta.get("recording") or {}).get("guest"):
+            continue
+        out.append(str(m.parent))
+    return out
+
+
+def calibrate_data(paths=None) -> Calibration:
+    """Calibrate from data sets (default: the shipped ``data/`` sets recorded
+    on real or KVM machines, :func:`measured_sets`)."""
+    from . import trace
+    paths = measured_sets() if paths is None else [str(p) for p in paths]
     return calibrate(trace.df_episodes(paths))
 
 
-__all__ = ["Param", "Calibration", "calibrate", "calibrate_data", "theil_sen", "report", "REPORT"]
+__all__ = ["Param", "Calibration", "calibrate", "calibrate_data", "measured_sets", "theil_sen", "report", "REPORT"]

@@ -191,6 +191,9 @@ SCENARIOS = {m.collector: m for m in (
     ScenarioMap("reaper-trylock-failure", "mmap-lock",
                 "the mmap lock is held (reader with a waiting writer), so the reaper's "
                 "trylock fails until it is released"),
+    ScenarioMap("suspend-dstate", "dstate-thread+suspend",
+                "a thread in uninterruptible IO, then the kernel's suspend test "
+                "(freeze_processes, oom_killer_disable, thaw_processes)"),
     ScenarioMap("frozen-victim", "fast-exit",
                 "the victim sits in a frozen cgroup that the collector never thaws, and on "
                 "the recording kernel (6.18) mark_oom_victim thaws the whole victim, so "

@@ -41,3 +41,9 @@ def test_shipped_data_calibration_is_deterministic_and_plausible():
     assert 1e9 < v["B_reap"] < 1e11          # GB/s, not MB/s or TB/s
     assert a.get("p_trylock", "all:reaper-trylock-failure").value == 1.0
     assert a.get("p_trylock", "all:fast-exit").value == 0.0
+
+
+def test_emulated_sets_are_not_calibrated_from():
+    from oomnb.calibrate import measured_sets
+    sets = measured_sets()
+    assert sets and not any("qemu" in s for s in sets)

@@ -61,7 +61,8 @@ def _measured(scenario: str) -> dict:
     from oomnb.model import SCENARIOS
     names = [c for c, m in SCENARIOS.items() if m.model == scenario or c == scenario]
     try:
-        ep = trace.df_episodes([str(trace.data_dir())])
+        from oomnb.calibrate import measured_sets
+        ep = trace.df_episodes(measured_sets())
     except Exception:   # noqa: BLE001 - no data/ in this installation: nothing to compare
         return {}
     ep = ep[ep.scenario.isin(names)]

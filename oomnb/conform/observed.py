@@ -77,6 +77,7 @@ class Episode:
     clock: str = ""
     release: str | None = None       # kernel release that produced it
     notes: list = field(default_factory=list)
+    emulated: bool = False           # recorded in an emulated machine (QEMU TCG): timing not comparable
 
     @property
     def threads(self) -> int:
@@ -291,8 +292,20 @@ def _episode(machine, run, e, rows, meta, rdir, capture, kills) -> Episode:
                 obs.append(s)
     obs.sort(key=lambda o: (o.t, o.where))
     rid = f"{machine}/{run}/{pid}" if run else f"{machine}/{pid}@{t0:.6f}"
+    emulated = _emulated(rdir)
+    if emulated:
+        notes.append("recorded under QEMU TCG: orderings and timers compare, durations do not; "
+                     "timing not checked")
     return Episode(rid, machine, run, (meta or {}).get("scenario"), pid, tuple(tids), obs,
-                   capture, clock, (meta or {}).get("kernel_release"), notes)
+                   capture, clock, (meta or {}).get("kernel_release"), notes, emulated)
+
+
+def _emulated(rdir) -> bool:
+    """The data set's machine.json says it was recorded in a QEMU TCG guest."""
+    if rdir is None or not (rdir.parent / "machine.json").is_file():
+        return False
+    m = json.loads((rdir.parent / "machine.json").read_text())
+    return "TCG" in str(m.get("description", "")) or bool((m.get("recording") or {}).get("guest"))
 
 
 def _printk_only(rows) -> frozenset:

@@ -63,6 +63,23 @@ class Marker:
         self.kind, self.detail, self.n = kind, detail, n
 
 
+_SUSPEND = re.compile(r"^(?P<action>\w+)\[(?P<val>-?\d+)\]\s+(?P<state>begin|end)$")
+
+
+def _suspend_resume(m):
+    """``power:suspend_resume``: ``TP_printk("%s[%u] %s", action, val, start ? "begin" : "end")``
+    (include/trace/events/power.h).  No pid: the phase is the system's; the
+    detail says ``freeze_processes begin`` and so on."""
+    x = _SUSPEND.match(m["fields"].strip())
+    if not x:
+        return ("?" + EV.SUSPEND_RESUME, m)
+    f = {"task": m["task"], "task_pid": int(m["tpid"]), "cpu": int(m["cpu"]), "ts_text": m["ts"],
+         "instance": m["inst"], "flags": m["flags"], "pid": None,
+         "tgid": int(m["tgid"]) if m["tgid"] and m["tgid"].isdigit() else None,
+         "detail": f"{x['action']} {x['state']}", "order": int(x["val"])}
+    return EV.SUSPEND_RESUME, f
+
+
 def parse_line(line: str):
     """Return ``(event_name, fields)`` for an OOM-relevant event, a :class:`Marker`,
     ``"other"`` for a well-formed event line of another event, or ``None``."""
@@ -94,6 +111,8 @@ def parse_line(line: str):
     ev = m["event"]
     if ev not in EVENTS:
         return "other"
+    if ev == EV.SUSPEND_RESUME:
+        return _suspend_resume(m)
     raw = split_fields(ev, m["fields"])
     if raw is None:
         return ("?" + ev, m)
