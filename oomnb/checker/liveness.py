@@ -145,44 +145,11 @@ def _cycle(g, C, start, allowed_label):
 
 
 def _bound(g, pnodes, allowed_label, weights):
-    """Longest path (per weight kind) inside P before leaving it; None = unbounded."""
-    G = nx.DiGraph()
-    G.add_nodes_from(pnodes)
-    for u in pnodes:
-        for v, lid in g.out[u]:
-            if v in pnodes and allowed_label[lid]:
-                G.add_edge(u, v)
-    cond = nx.condensation(G)
-    member = cond.graph["mapping"]
-    res = {}
-    for kind, wfun in weights.items():
-        w_of = [wfun(lab) for lab in g.labels]
-        unbounded = set()
-        for u in pnodes:
-            for v, lid in g.out[u]:
-                if v in pnodes and allowed_label[lid] and w_of[lid] and member[u] == member[v]:
-                    unbounded.add(member[u])
-        best = {}
-        inf = False
-        for c in reversed(list(nx.topological_sort(cond))):
-            if c in unbounded:
-                inf = True
-                break
-            m = 0
-            for u in cond.nodes[c]["members"]:
-                for v, lid in g.out[u]:
-                    if not allowed_label[lid]:
-                        continue
-                    w = w_of[lid]
-                    if v in pnodes and member[v] != c:
-                        m = max(m, w + best[member[v]])
-                    elif v not in pnodes:
-                        m = max(m, w)
-                    elif member[v] == c:
-                        m = max(m, w)
-            best[c] = m
-        res[kind] = None if inf else (max(best.values()) if best else 0)
-    return res
+    """Longest path (per weight kind) inside P before leaving it; None = unbounded.
+    Computed by the one bound engine (:func:`oomnb.bounds.engine.step_counts`),
+    which also derives the symbolic time bounds."""
+    from ..bounds.engine import step_counts
+    return step_counts(g, pnodes, allowed_label, weights)
 
 
 WEIGHTS = {
