@@ -49,8 +49,10 @@ def label_groups(g, mode: str):
     return out
 
 
-def _fair_sccs(nodes, g, lg, allowed_label):
-    """All fair SCCs (as node sets) of the subgraph induced by ``nodes``."""
+def _fair_sccs(nodes, g, lg, allowed_label, edge_ok=None):
+    """All fair SCCs (as node sets) of the subgraph induced by ``nodes``
+    (only through edges ``edge_ok(u, lid, v)`` accepts, if given; the
+    enabled sets always count every edge)."""
     en = {}
     for u in nodes:
         e = set()
@@ -67,13 +69,14 @@ def _fair_sccs(nodes, g, lg, allowed_label):
         G.add_nodes_from(S)
         for u in S:
             for v, lid in g.out[u]:
-                if v in S and allowed_label[lid]:
+                if v in S and allowed_label[lid] and (edge_ok is None or edge_ok(u, lid, v)):
                     G.add_edge(u, v, lid=lid)
         for C in nx.strongly_connected_components(G):
             taken = set()
             for u in C:
                 for v, lid in g.out[u]:
-                    if v in C and allowed_label[lid] and lg[lid][0] is not None:
+                    if v in C and allowed_label[lid] and lg[lid][0] is not None \
+                            and (edge_ok is None or edge_ok(u, lid, v)):
                         taken.add(lg[lid][0])
             it = iter(C)
             first = next(it)

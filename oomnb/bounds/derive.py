@@ -1,0 +1,274 @@
+"""Worst-case time bounds derived from the explored state graph.
+
+For one bound (a leads-to ``P ~> Q``: from the kill until the OOM killer
+may select again, ...) in one (kernel, scenario):
+
+1. the checker decides ``P ~> Q`` under fairness; if a fair path stays in
+   not-Q forever the bound is ``oo`` and the reason is that path's cycle
+   (what it waits for: ``T_io``, ``T_dstate``, a lock held forever);
+2. otherwise the version's ranking function (:mod:`oomnb.bounds.rank`) is
+   checked on every edge of the region (not-Q states reachable from a
+   P-state): each step decreases it by a declared move or leaves it
+   unchanged, and no fair cycle is made of unchanged steps;
+3. the bound is the longest path in time through the region, where a
+   step that decreases the ranking function takes its delay
+   (``Delay.expr``: ``OOM_REAPER_DELAY/HZ + t_slack``, ``rss_anon/B_reap``,
+   ...) and a step that leaves it unchanged is another actor's,
+   overlapping in time (not waited for).  The engine
+   (:func:`oomnb.bounds.engine.longest`) gives the Pareto frontier of
+   delay counts; the closed form is ``Max`` of their sums.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..checker.liveness import _fair_sccs, check_leadsto, label_groups
+from ..kernel import properties as P
+from ..kernel import state as S
+from ..kernel import timing
+from ..kernel.transitions import fairness_of
+from . import engine, rank
+
+
+def _reaper_idle_for_victim(k, sc, s) -> bool:
+    return s.rpc == S.R_IDLE and not s.rlist and not s.rtimers
+
+
+REAPER_DONE = P.Property(
+    "reaper_done", "leadsto",
+    "Once V is killed, the oom_reaper finishes with it: oom_reap_task returns after "
+    "unmapping or after MAX_OOM_REAP_RETRIES failed attempts (giving up).",
+    P=lambda k, sc, s: bool(s.killed) and k.has_reaper,
+    Q=lambda k, sc, s: bool(s.killed) and _reaper_idle_for_victim(k, sc, s))
+
+
+@dataclass(frozen=True)
+class BoundSpec:
+    name: str
+    title: str
+    prop: object           # a leadsto Property
+
+
+BOUNDS = (
+    BoundSpec("select_again", "kill until the OOM killer may select again", P.OOM_PROGRESS),
+    BoundSpec("unmapped", "kill until the victim's anonymous memory is unmapped",
+              P.REAP_PROGRESS),
+    BoundSpec("pm_return", "oom_killer_disable() / freeze_processes() can return",
+              P.PM_PROGRESS),
+    BoundSpec("reaper_done", "kill until the oom_reaper reaps or gives up", REAPER_DONE),
+)
+BY_NAME = {b.name: b for b in BOUNDS}
+
+
+@dataclass
+class Derived:
+    bound: str
+    kernel: str
+    scenario: str
+    verdict: str                 # holds | violated | vacuous | out-of-scope
+    expr: sp.Expr | None = None  # seconds; sp.oo where unbounded; None if vacuous
+    reason: str = ""             # why oo, or what the bound waits for
+    rank: tuple = ()
+    frontier: list = field(default_factory=list)   # [{delay name: count}]
+    checked_edges: int = 0
+    region: int = 0
+    problems: list = field(default_factory=list)   # ranking-function failures
+
+    @property
+    def infinite(self) -> bool:
+        return self.expr is sp.oo
+
+    def text(self) -> str:
+        return "n/a" if self.expr is None else ("oo" if self.infinite else sp.sstr(self.expr))
+
+    def latex(self) -> str:
+        return "" if self.expr is None else sp.latex(self.expr)
+
+
+class RankError(Exception):
+    """The declared ranking function does not decrease where the property holds."""
+
+
+def region_of(g, prop, allowed):
+    """not-Q states reachable from a P-state through not-Q states."""
+    k, sc = g.kernel, g.scenario
+    notq = {u for u, s in enumerate(g.states) if not prop.Q(k, sc, s) and u not in g.errors}
+    starts = [u for u in notq if prop.P(k, sc, g.states[u])]
+    seen = set(starts)
+    q = deque(starts)
+    while q:
+        u = q.popleft()
+        for v, lid in g.out[u]:
+            if v in notq and v not in seen and allowed[lid]:
+                seen.add(v)
+                q.append(v)
+    return seen, starts
+
+
+def check_rank(g, prop, comps, allowed=None):
+    """Check ``comps`` on every edge out of the region of ``prop`` in checker
+    graph ``g``.  Returns (progress: {(u, lid, v)}, problems: [str], edges
+    checked, region)."""
+    k = g.kernel
+    if allowed is None:
+        allowed = [lab[0].key not in prop.exclude for lab in g.labels]
+    region, starts = region_of(g, prop, allowed)
+    progress, problems, neutral = set(), [], set()
+    nchk = 0
+    for u in region:
+        s = g.states[u]
+        for v, lid in g.out[u]:
+            if not allowed[lid]:
+                continue
+            t = g.labels[lid][0]
+            r = rank.check_edge(k, comps, t.key, s, g.states[v])
+            nchk += 1
+            if r.progress:
+                progress.add((u, lid, v))
+            elif not r.ok:
+                if v in region:
+                    problems.append(r.problem)
+            elif v in region:
+                neutral.add((u, lid, v))
+    if not problems:
+        lg = label_groups(g, "standard")
+        fair = _fair_sccs(region, g, lg, allowed, edge_ok=lambda u, lid, v: (u, lid, v) in neutral)
+        for C in fair:
+            keys = sorted({g.labels[lid][0].key for u in C for v, lid in g.out[u]
+                           if (u, lid, v) in neutral and v in C})
+            problems.append("a fair cycle of steps that leave the ranking function unchanged: "
+                            + ", ".join(keys or ["(stutter)"]))
+    return progress, sorted(set(problems)), nchk, region, starts
+
+
+def neutral_fairness(g, prop, comps) -> dict:
+    """For each transition whose steps leave the rank unchanged, the
+    fairness argument that keeps it from repeating forever."""
+    out = {}
+    for lab in g.labels:
+        t = lab[0]
+        out.setdefault(t.key, fairness_of(t, g.kernel))
+    return out
+
+
+def _waits(g, lt, prop) -> str:
+    """What the fair cycle the checker found waits for, in delay symbols."""
+    k = g.kernel
+    loop = lt.loop or []
+    middle = lt.middle or []
+    prefix = lt.prefix or []
+    states = {e[0] for e in loop} | ({loop[0][0]} if loop else set())
+    if not states:
+        end = middle[-1][2] if middle else (prefix[-1][2] if prefix else 0)
+        states = {end}
+    waits = []
+    for u in states:
+        for v, lid in g.out[u]:
+            t = g.labels[lid][0]
+            if (t.key in prop.exclude or fairness_of(t, k) == "none") and t.delay.cls != "env":
+                e = t.delay.expr(k)
+                waits.append(f"{k.fn_name(t)} ({sp.sstr(e)})")
+    s = g.states[next(iter(states))]
+    if s.lockf and not g.scenario.lock_release:
+        waits.append("mmap_lock held forever (T_lock = oo)")
+    if waits:
+        return "waits for " + ", ".join(sorted(set(waits)))
+    keys = [k.fn_name(g.labels[lid][0]) for _, lid, _ in loop]
+    return "repeats forever: " + " -> ".join(keys) if keys else "stutters"
+
+
+def derive(kernel, scenario, bound: str | BoundSpec = "select_again", *, strict=True) -> Derived:
+    """Derive one bound in one (kernel, scenario); see the module docstring."""
+    from .. import model
+    spec = BY_NAME[bound] if isinstance(bound, str) else bound
+    sg = model.state_graph(kernel, scenario)
+    g = sg.raw
+    k, sc = g.kernel, g.scenario
+    prop = spec.prop
+    d = Derived(spec.name, k.name, sc.key, "")
+    lt = check_leadsto(g, prop)
+    d.verdict = lt.verdict
+    if lt.verdict == "vacuous":
+        d.reason = "its antecedent never holds"
+        return d
+    if lt.verdict == "out-of-scope":
+        d.expr, d.reason = sp.oo, lt.reason + " (T_lock = oo)"
+        return d
+    if lt.verdict == "violated":
+        d.expr, d.reason = sp.oo, _waits(g, lt, prop)
+        return d
+    comps = rank.rank_for(k, spec.name if spec.name == "reaper_done" else prop.name)
+    d.rank = comps
+    if not comps:
+        d.problems = [f"no ranking function is declared for {prop.name} in {k.name}"]
+        if strict:
+            raise RankError(d.problems[0])
+        return d
+    allowed = [lab[0].key not in prop.exclude for lab in g.labels]
+    progress, problems, nchk, region, starts = check_rank(g, prop, comps, allowed)
+    d.checked_edges, d.region, d.problems = nchk, len(region), problems
+    if problems:
+        if strict:
+            raise RankError(f"{k.name} {sc.key} {prop.name}: " + "; ".join(problems[:3]))
+        return d
+
+    def weight(u, lid, v):
+        return Counter({g.labels[lid][0].delay: 1}) if (u, lid, v) in progress else Counter()
+
+    best = engine.longest(g, region, allowed, weight)
+    if isinstance(best, engine.Unbounded):
+        d.expr = sp.oo
+        d.reason = "a cycle of delays: " + " -> ".join(
+            g.labels[lid][0].key for _, lid, _ in best.edges)
+        return d
+    front = engine.worst(best, starts)
+    d.frontier = [{dl.name: c for dl, c in f.items()} for f in front]
+    sums = [sum((c * dl.expr(k) for dl, c in f.items()), sp.Integer(0)) for f in front]
+    d.expr = sp.Max(*sums) if sums else sp.Integer(0)
+    d.reason = "holds on every fair path; the ranking function " + ", ".join(comps) + \
+        " decreases on every waited-for step"
+    return d
+
+
+# ---------------------------------------------------------------- numbers
+
+def default_params(k, machine: str = "all", cal=None) -> dict:
+    """Numbers for every symbol: the kernel's constants, the calibrated
+    parameters of ``machine`` (slow end: the bound must cover every
+    observation), the largest measured anonymous RSS, t_cpu = 0 (not
+    measured), T_io = T_dstate = T_lock = oo (nothing bounds them)."""
+    from .. import calibrate, trace
+    cal = cal if cal is not None else calibrate.calibrate_data()
+    vals = {str(s): v for s, v in timing.kernel_values(k).items()}
+    got = cal.values(machine, worst=True)
+    for name in ("t_slack", "t_attempt", "B_reap", "B_exit"):
+        if name in got:
+            vals[name] = got[name]
+    ep = trace.df_episodes([str(trace.data_dir())])
+    if machine != "all":
+        ep = ep[ep["machine"].astype(str) == machine]
+    rss = (ep["anon_rss_kb"].astype(float) * 1024).max()
+    vals["rss_anon"] = float(rss)
+    vals["t_cpu"] = 0.0
+    for name in ("T_io", "T_dstate", "T_lock"):
+        vals[name] = float("inf")
+    return vals
+
+
+def evaluate(k, expr, params: dict) -> float:
+    """``expr`` (seconds) with ``params`` (symbol name -> number, ``inf``
+    allowed); unknown symbols are an error."""
+    if expr is None:
+        return float("nan")
+    subs = {}
+    for s in expr.free_symbols:
+        if s.name not in params:
+            raise KeyError(s.name)
+        v = params[s.name]
+        subs[s] = sp.oo if v == float("inf") else sp.nsimplify(v) if isinstance(v, int) else v
+    e = expr.subs(subs)
+    return float("inf") if e in (sp.oo, sp.zoo) or e.has(sp.oo) else float(e)
