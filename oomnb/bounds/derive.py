@@ -77,6 +77,7 @@ class Derived:
     checked_edges: int = 0
     region: int = 0
     problems: list = field(default_factory=list)   # ranking-function failures
+    _front: list = field(default_factory=list, repr=False)
 
     @property
     def infinite(self) -> bool:
@@ -87,6 +88,13 @@ class Derived:
 
     def latex(self) -> str:
         return "" if self.expr is None else sp.latex(self.expr)
+
+    def jiffies(self):
+        """The bound in jiffies (``expr * HZ``), where the kernel's timers
+        read as written: ``OOM_REAPER_DELAY + MAX_OOM_REAP_RETRIES*HZ/10 + ...``."""
+        if self.expr is None or self.infinite:
+            return self.expr
+        return sp.expand(self.expr * timing.HZ)
 
 
 class RankError(Exception):
@@ -181,11 +189,13 @@ def _waits(g, lt, prop) -> str:
     return "repeats forever: " + " -> ".join(keys) if keys else "stutters"
 
 
-def derive(kernel, scenario, bound: str | BoundSpec = "select_again", *, strict=True) -> Derived:
+def derive(kernel, scenario, bound: str | BoundSpec = "select_again", *, strict=True,
+           _generalize=True) -> Derived:
     """Derive one bound in one (kernel, scenario); see the module docstring."""
     from .. import model
     spec = BY_NAME[bound] if isinstance(bound, str) else bound
-    sg = model.state_graph(kernel, scenario)
+    sg = model.state_graph(kernel, scenario) if isinstance(kernel, str) or \
+        isinstance(scenario, str) else model.state_graph(kernel, scenario)
     g = sg.raw
     k, sc = g.kernel, g.scenario
     prop = spec.prop
@@ -227,36 +237,101 @@ def derive(kernel, scenario, bound: str | BoundSpec = "select_again", *, strict=
         return d
     front = engine.worst(best, starts)
     d.frontier = [{dl.name: c for dl, c in f.items()} for f in front]
-    sums = [sum((c * dl.expr(k) for dl, c in f.items()), sp.Integer(0)) for f in front]
+    counts = [{dl: sp.Integer(c) for dl, c in f.items()} for f in front]
+    d._front = front
+    if _generalize and _depends_on_retries(front) and k.max_reap_retries > 3:
+        counts = _in_R(k, sc, spec, front) or counts
+    sums = [sum((c * dl.expr(k) for dl, c in f.items()), sp.Integer(0)) for f in counts]
     d.expr = sp.Max(*sums) if sums else sp.Integer(0)
     d.reason = "holds on every fair path; the ranking function " + ", ".join(comps) + \
         " decreases on every waited-for step"
     return d
 
 
+def _depends_on_retries(front) -> bool:
+    return any(f.get(timing.REAP_ATTEMPT, 0) > 1 or f.get(timing.REAP_RETRY_SLEEP, 0) > 0
+               for f in front)
+
+
+def _front_at(k, sc, spec, retries):
+    k2 = k.derive(f"{k.name}[R={retries}]", max_reap_retries=retries)
+    d = derive(k2, sc, spec, strict=False, _generalize=False)
+    return None if d.problems or d.expr is None or d.infinite else d._front
+
+
+def _in_R(k, sc, spec, front):
+    """Counts as affine functions of R = MAX_OOM_REAP_RETRIES: derived again
+    with R = 2 and R = 3, fitted, and accepted only if the fit predicts
+    the frontier at the version's own R exactly."""
+    f2, f3 = _front_at(k, sc, spec, 2), _front_at(k, sc, spec, 3)
+    if f2 is None or f3 is None or not len(f2) == len(f3) == len(front):
+        return None
+    names = sorted({dl for f in f2 + f3 + front for dl in f}, key=lambda dl: dl.name)
+
+    def order(fr):
+        return sorted(fr, key=lambda f: tuple(f.get(dl, 0) for dl in names))
+    f2, f3 = order(f2), order(f3)
+    Rk = k.max_reap_retries
+    fitted = []
+    for a, b in zip(f2, f3):
+        fitted.append({dl: (b.get(dl, 0) - a.get(dl, 0)) * (timing.MAX_OOM_REAP_RETRIES - 2)
+                       + a.get(dl, 0) for dl in names})
+    predicted = {frozenset((dl, int(e.subs(timing.MAX_OOM_REAP_RETRIES, Rk))) for dl, e in f.items()
+                           if e.subs(timing.MAX_OOM_REAP_RETRIES, Rk) != 0) for f in fitted}
+    actual = {frozenset((dl, c) for dl, c in f.items() if c) for f in front}
+    if predicted != actual:
+        return None
+    return [{dl: sp.expand(e) for dl, e in f.items() if e != 0} for f in fitted]
+
+
 # ---------------------------------------------------------------- numbers
 
-def default_params(k, machine: str = "all", cal=None) -> dict:
-    """Numbers for every symbol: the kernel's constants, the calibrated
-    parameters of ``machine`` (slow end: the bound must cover every
-    observation), the largest measured anonymous RSS, t_cpu = 0 (not
-    measured), T_io = T_dstate = T_lock = oo (nothing bounds them)."""
+def default_params(k, sc=None, machine: str = "all", cal=None) -> dict:
+    """Numbers for every symbol (name -> number): the kernel's constants
+    (``HZ``, ``MAX_OOM_REAP_RETRIES``, ``OOM_REAPER_DELAY``,
+    ``freeze_timeout_msecs``), the parameters calibrated from the shipped
+    data for ``machine`` at their slow end (the bound must cover every
+    observation: :meth:`oomnb.calibrate.Calibration.values` with
+    ``worst=True``), ``rss_anon`` = the largest anonymous RSS measured
+    there, ``t_cpu`` = 0 (a short CPU step is not measured), and the waits
+    on the environment from the scenario: ``T_io``, ``T_dstate``,
+    ``T_lock`` are ``inf`` where the scenario blocks IO / holds the lock
+    and 0 where nothing does."""
     from .. import calibrate, trace
-    cal = cal if cal is not None else calibrate.calibrate_data()
-    vals = {str(s): v for s, v in timing.kernel_values(k).items()}
+    cal = cal if cal is not None else _calibration()
+    vals = {str(s): float(v) for s, v in timing.kernel_values(k).items()}
     got = cal.values(machine, worst=True)
     for name in ("t_slack", "t_attempt", "B_reap", "B_exit"):
         if name in got:
-            vals[name] = got[name]
-    ep = trace.df_episodes([str(trace.data_dir())])
+            vals[name] = float(got[name])
+    ep = _episodes()
     if machine != "all":
         ep = ep[ep["machine"].astype(str) == machine]
-    rss = (ep["anon_rss_kb"].astype(float) * 1024).max()
-    vals["rss_anon"] = float(rss)
+    vals["rss_anon"] = float((ep["anon_rss_kb"].astype(float) * 1024).max())
     vals["t_cpu"] = 0.0
-    for name in ("T_io", "T_dstate", "T_lock"):
-        vals[name] = float("inf")
+    inf = float("inf")
+    vals["T_io"] = inf if sc is None or sc.aio_blocked else 0.0
+    vals["T_dstate"] = inf if sc is None or sc.dstate else 0.0
+    vals["T_lock"] = inf if sc is None or sc.lock_forever else 0.0
+    del calibrate, trace
     return vals
+
+
+_CACHE = {}
+
+
+def _calibration():
+    if "cal" not in _CACHE:
+        from .. import calibrate
+        _CACHE["cal"] = calibrate.calibrate(_episodes())
+    return _CACHE["cal"]
+
+
+def _episodes():
+    if "ep" not in _CACHE:
+        from .. import trace
+        _CACHE["ep"] = trace.df_episodes([str(trace.data_dir())])
+    return _CACHE["ep"]
 
 
 def evaluate(k, expr, params: dict) -> float:

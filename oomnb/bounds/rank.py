@@ -76,8 +76,8 @@ class Move:
 _VALUES = {}
 
 
-def _table_key(table) -> tuple:
-    return tuple(sorted((str(p), str(e)) for p, e in table.items()))
+def _table_key(table) -> frozenset:
+    return frozenset(table.items())     # sympy expressions hash structurally
 
 
 @dataclass
@@ -393,7 +393,7 @@ _KIND = {}
 
 def move_kind(comp, mv) -> str:
     """sympy's verdict on a move (cached: one proof per declared move)."""
-    key = (comp.name, id(mv), tuple(sorted((str(p), str(e)) for p, e in comp.table.items())))
+    key = (comp.name, id(mv), _table_key(comp.table))
     if key not in _KIND:
         _KIND[key] = mv.kind(comp)
     return _KIND[key]
