@@ -53,6 +53,13 @@ class BoundSpec:
     prop: object           # a leadsto Property
 
 
+REAP_STARTED = P.Property(
+    "reap_started", "leadsto",
+    "Once V is killed, the oom_reaper starts unmapping (start_task_reaping) or gives up.",
+    P=lambda k, sc, s: bool(s.killed) and k.has_reaper,
+    Q=lambda k, sc, s: bool(s.killed) and (s.rpc in (S.R_UNMAP, S.R_DONE) or
+                                           _reaper_idle_for_victim(k, sc, s)))
+
 BOUNDS = (
     BoundSpec("select_again", "kill until the OOM killer may select again", P.OOM_PROGRESS),
     BoundSpec("unmapped", "kill until the victim's anonymous memory is unmapped",
@@ -61,7 +68,10 @@ BOUNDS = (
               P.PM_PROGRESS),
     BoundSpec("reaper_done", "kill until the oom_reaper reaps or gives up", REAPER_DONE),
 )
-BY_NAME = {b.name: b for b in BOUNDS}
+#: used for comparisons with measured latencies (kill -> start_task_reaping)
+EXTRA = (BoundSpec("reap_started", "kill until the oom_reaper starts unmapping or gives up",
+                   REAP_STARTED),)
+BY_NAME = {b.name: b for b in BOUNDS + EXTRA}
 
 
 @dataclass
@@ -211,7 +221,8 @@ def derive(kernel, scenario, bound: str | BoundSpec = "select_again", *, strict=
     if lt.verdict == "violated":
         d.expr, d.reason = sp.oo, _waits(g, lt, prop)
         return d
-    comps = rank.rank_for(k, spec.name if spec.name == "reaper_done" else prop.name)
+    comps = rank.rank_for(k, spec.name if spec.name in ("reaper_done", "reap_started")
+                          else prop.name)
     d.rank = comps
     if not comps:
         d.problems = [f"no ranking function is declared for {prop.name} in {k.name}"]
@@ -286,7 +297,7 @@ def _in_R(k, sc, spec, front):
 
 # ---------------------------------------------------------------- numbers
 
-def default_params(k, sc=None, machine: str = "all", cal=None) -> dict:
+def default_params(k, sc=None, machine: str | None = None, cal=None) -> dict:
     """Numbers for every symbol (name -> number): the kernel's constants
     (``HZ``, ``MAX_OOM_REAP_RETRIES``, ``OOM_REAPER_DELAY``,
     ``freeze_timeout_msecs``), the parameters calibrated from the shipped
@@ -298,6 +309,7 @@ def default_params(k, sc=None, machine: str = "all", cal=None) -> dict:
     ``T_lock`` are ``inf`` where the scenario blocks IO / holds the lock
     and 0 where nothing does."""
     from .. import calibrate, trace
+    machine = machine or default_machine()
     cal = cal if cal is not None else _calibration()
     vals = {str(s): float(v) for s, v in timing.kernel_values(k).items()}
     got = cal.values(machine, worst=True)
@@ -318,6 +330,13 @@ def default_params(k, sc=None, machine: str = "all", cal=None) -> dict:
 
 
 _CACHE = {}
+
+
+def default_machine() -> str:
+    """The machine with the most episodes in the shipped data (its fitted
+    throughput and largest RSS are the default parameters)."""
+    return str(_episodes()["machine"].astype(str).value_counts().sort_index()
+               .sort_values(ascending=False, kind="stable").index[0])
 
 
 def _calibration():

@@ -318,7 +318,7 @@ def rank_for(k, prop: str) -> tuple:
     top = ("strikes",) if rekill(k) else ()
     if prop == "oom_progress":
         return ("reaper",)
-    if prop == "reaper_done":
+    if prop in ("reaper_done", "reap_started"):
         return top + ("reaper",)
     if prop == "reap_progress":
         # with the mmget_not_zero gate the reaper may leave the unmap to __mmput
