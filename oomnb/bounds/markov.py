@@ -19,6 +19,7 @@ failure adds the ``HZ/10`` sleep, a success the unmap ``rss_anon/B_reap``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,9 @@ class RetryLoop:
     quantile_latency: sp.Expr   # kill -> that attempt (reaper start or last failure)
 
 
+@functools.lru_cache(maxsize=16)
 def retry_loop(kernel) -> RetryLoop:
+    """The closed forms for ``kernel`` (its timer and sleep delays)."""
     k = kernel
     T0 = timing.OOM_REAPER_DELAY_TIMER.expr(k) if k.queue == "timer" else sp.Integer(0)
     a = timing.REAP_ATTEMPT.expr(k)
