@@ -163,16 +163,6 @@ def check_rank(g, prop, comps, allowed=None):
     return progress, sorted(set(problems)), nchk, region, starts
 
 
-def neutral_fairness(g, prop, comps) -> dict:
-    """For each transition whose steps leave the rank unchanged, the
-    fairness argument that keeps it from repeating forever."""
-    out = {}
-    for lab in g.labels:
-        t = lab[0]
-        out.setdefault(t.key, fairness_of(t, g.kernel))
-    return out
-
-
 def _waits(g, lt, prop) -> str:
     """What the fair cycle the checker found waits for, in delay symbols."""
     k = g.kernel
@@ -199,11 +189,41 @@ def _waits(g, lt, prop) -> str:
     return "repeats forever: " + " -> ".join(keys) if keys else "stutters"
 
 
+_MEMO = {}
+
+
+def _fingerprint() -> tuple:
+    """What a derivation depends on besides (kernel, scenario, bound): the
+    ranking functions' tables and moves (so a changed one is re-checked)."""
+    return tuple((c.name, rank._table_key(c.table), tuple(c.moves))
+                 for c in rank.COMPONENTS.values())
+
+
 def derive(kernel, scenario, bound: str | BoundSpec = "select_again", *, strict=True,
            _generalize=True) -> Derived:
-    """Derive one bound in one (kernel, scenario); see the module docstring."""
+    """Derive one bound in one (kernel, scenario); see the module docstring.
+    Results are remembered per process (keyed also by the ranking
+    functions' definitions)."""
     from .. import model
+    from ..kernel import load_kernel, parse_scenario
     spec = BY_NAME[bound] if isinstance(bound, str) else bound
+    kk = load_kernel(kernel) if isinstance(kernel, str) else kernel
+    ss = parse_scenario(scenario) if isinstance(scenario, str) else scenario
+    key = (kk, ss, spec.name, _generalize, _fingerprint())
+    if key in _MEMO:
+        d = _MEMO[key]
+        if d.problems and strict:
+            raise RankError(f"{kk.name} {ss.key} {spec.prop.name}: " + "; ".join(d.problems[:3]))
+        return d
+    d = _derive(kk, ss, spec, strict=False, _generalize=_generalize)
+    _MEMO[key] = d
+    if d.problems and strict:
+        raise RankError(f"{kk.name} {ss.key} {spec.prop.name}: " + "; ".join(d.problems[:3]))
+    return d
+
+
+def _derive(kernel, scenario, spec, *, strict, _generalize) -> Derived:
+    from .. import model
     sg = model.state_graph(kernel, scenario) if isinstance(kernel, str) or \
         isinstance(scenario, str) else model.state_graph(kernel, scenario)
     g = sg.raw
