@@ -87,6 +87,7 @@ class Derived:
     checked_edges: int = 0
     region: int = 0
     problems: list = field(default_factory=list)   # ranking-function failures
+    fairness: dict = field(default_factory=dict)   # neutral cycle -> fairness that breaks it
     _front: list = field(default_factory=list, repr=False)
 
     @property
@@ -160,7 +161,41 @@ def check_rank(g, prop, comps, allowed=None):
                            if (u, lid, v) in neutral and v in C})
             problems.append("a fair cycle of steps that leave the ranking function unchanged: "
                             + ", ".join(keys or ["(stutter)"]))
+    check_rank.fairness = _fairness_arguments(g, region, allowed, neutral) if not problems else {}
     return progress, sorted(set(problems)), nchk, region, starts
+
+
+def _fairness_arguments(g, region, allowed, neutral) -> dict:
+    """For each cycle of rank-neutral steps: the transitions on it and the
+    fairness that forbids repeating it forever (the fair groups enabled in
+    every state of it and never taken on it)."""
+    import networkx as nx
+    k = g.kernel
+    lg = label_groups(g, "standard")
+    name = {}
+    for lid, (t, i, actor, tags) in enumerate(g.labels):
+        if lg[lid][0] is not None:
+            name[lg[lid][0]] = f"{fairness_of(t, k)} fairness of {actor}"
+    G = nx.DiGraph()
+    for (u, lid, v) in neutral:
+        G.add_edge(u, v)
+    out = {}
+    for C in nx.strongly_connected_components(G):
+        if len(C) < 2:
+            continue
+        keys = tuple(sorted({g.labels[lid][0].key for u in C for v, lid in g.out[u]
+                             if (u, lid, v) in neutral and v in C}))
+        taken = {lg[lid][0] for u in C for v, lid in g.out[u] if (u, lid, v) in neutral and v in C}
+        en_all, en_any = None, set()
+        for u in C:
+            e = {(lg[lid][0], lg[lid][1]) for v, lid in g.out[u]
+                 if allowed[lid] and lg[lid][0] is not None}
+            en_all = e if en_all is None else en_all & e
+            en_any |= e
+        why = sorted({name[gr] for gr, strong in en_all if gr not in taken and not strong} |
+                     {name[gr] for gr, strong in en_any if gr not in taken and strong})
+        out.setdefault(keys, set()).update(why)
+    return {" + ".join(k_): sorted(v) for k_, v in out.items()}
 
 
 def _waits(g, lt, prop) -> str:
@@ -252,6 +287,7 @@ def _derive(kernel, scenario, spec, *, strict, _generalize) -> Derived:
     allowed = [lab[0].key not in prop.exclude for lab in g.labels]
     progress, problems, nchk, region, starts = check_rank(g, prop, comps, allowed)
     d.checked_edges, d.region, d.problems = nchk, len(region), problems
+    d.fairness = getattr(check_rank, "fairness", {})
     if problems:
         if strict:
             raise RankError(f"{k.name} {sc.key} {prop.name}: " + "; ".join(problems[:3]))
