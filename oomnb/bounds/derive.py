@@ -138,13 +138,14 @@ def check_rank(g, prop, comps, allowed=None):
     region, starts = region_of(g, prop, allowed)
     progress, problems, neutral = set(), [], set()
     nchk = 0
+    cache = {}
     for u in region:
         s = g.states[u]
         for v, lid in g.out[u]:
             if not allowed[lid]:
                 continue
             t = g.labels[lid][0]
-            r = rank.check_edge(k, comps, t.key, s, g.states[v])
+            r = rank.check_edge(k, comps, t.key, s, g.states[v], cache)
             nchk += 1
             if r.progress:
                 progress.add((u, lid, v))
@@ -293,8 +294,16 @@ def _derive(kernel, scenario, spec, *, strict, _generalize) -> Derived:
             raise RankError(f"{k.name} {sc.key} {prop.name}: " + "; ".join(problems[:3]))
         return d
 
+    one = {}
+    none = Counter()
+
     def weight(u, lid, v):
-        return Counter({g.labels[lid][0].delay: 1}) if (u, lid, v) in progress else Counter()
+        if (u, lid, v) not in progress:
+            return none
+        dl = g.labels[lid][0].delay
+        if dl not in one:
+            one[dl] = Counter({dl: 1})
+        return one[dl]
 
     best = engine.longest(g, region, allowed, weight)
     if isinstance(best, engine.Unbounded):

@@ -67,6 +67,7 @@ def longest(g, nodes, allowed, weight):
     G = nx.DiGraph()
     G.add_nodes_from(nodes)
     w = {}
+    inner = []
     for u in nodes:
         for v, lid in g.out[u]:
             if not allowed[lid]:
@@ -74,7 +75,8 @@ def longest(g, nodes, allowed, weight):
             c = weight(u, lid, v)
             w[(u, lid, v)] = c
             if v in nodes:
-                G.add_edge(u, v)
+                inner.append((u, v))
+    G.add_edges_from(inner)
     cond = nx.condensation(G)
     member = cond.graph["mapping"]
     for (u, lid, v), c in w.items():
@@ -93,9 +95,9 @@ def longest(g, nodes, allowed, weight):
                 if v in nodes and member[v] == comp:
                     continue
                 if v in nodes:
-                    tails += [c + f for f in best[v]] if c else list(best[v])
+                    tails += [c + f for f in best[v]] if c else best[v]
                 else:
-                    tails.append(Counter(c))
+                    tails.append(c)
         front = pareto(tails) if tails else [Counter()]
         for u in members:
             best[u] = front
@@ -135,11 +137,12 @@ def step_counts(g, nodes, allowed, kinds: dict) -> dict:
     steps of that kind on a path inside ``nodes`` (``None`` = unbounded).
     ``kinds`` maps a kind name to ``label -> 0/1``."""
     res = {}
+    empty = Counter()
     for kind, f in kinds.items():
         ind = [f(lab) for lab in g.labels]
+        one = Counter({kind: 1})
         best = longest(g, nodes, allowed,
-                       lambda u, lid, v, ind=ind, kind=kind: Counter({kind: 1}) if ind[lid]
-                       else Counter())
+                       lambda u, lid, v, ind=ind, one=one: one if ind[lid] else empty)
         if isinstance(best, Unbounded):
             res[kind] = None
         else:

@@ -399,14 +399,22 @@ def move_kind(comp, mv) -> str:
     return _KIND[key]
 
 
-def check_edge(k, comps, key, s, s2) -> EdgeCheck:
+def check_edge(k, comps, key, s, s2, cache=None) -> EdgeCheck:
     """Check one step against the claims of the rank ``comps``: the first
     component whose slots change must change by a declared move of this
     transition that sympy shows decreasing.  Components after it may
     change freely (lexicographic order)."""
     for c in comps:
         comp = COMPONENTS[c]
-        a, b = comp.slots_of(k, s), comp.slots_of(k, s2)
+        if cache is None:
+            a, b = comp.slots_of(k, s), comp.slots_of(k, s2)
+        else:                                   # slots per (component, state), computed once
+            a = cache.get((c, id(s)))
+            if a is None:
+                a = cache[(c, id(s))] = comp.slots_of(k, s)
+            b = cache.get((c, id(s2)))
+            if b is None:
+                b = cache[(c, id(s2))] = comp.slots_of(k, s2)
         if a == b:
             continue
         mv = _match(comp, key, k, a, b)

@@ -91,9 +91,11 @@ def run(args) -> int:
         for r in recs:
             if r["latex"]:
                 print(f"{r['kernel']} {r['bound']}: {r['latex']}")
+    import textwrap
     print()
-    print(f"parameters: calibrated from data/ ({args.machine}, slow end), HZ and constants of "
-          "each version; T_io, T_dstate, T_lock unbounded where the scenario blocks them.")
+    print(textwrap.fill(f"parameters: calibrated from data/ ({args.machine}, slow end), HZ and "
+                        "constants of each version; T_io, T_dstate, T_lock unbounded where the "
+                        "scenario blocks them, 0 where nothing does; t_cpu = 0.", 72))
     return 0
 
 
