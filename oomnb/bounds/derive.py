@@ -98,7 +98,7 @@ class Derived:
         return "n/a" if self.expr is None else ("oo" if self.infinite else sp.sstr(self.expr))
 
     def latex(self) -> str:
-        return "" if self.expr is None else sp.latex(self.expr)
+        return "" if self.expr is None else latex(self.expr)
 
     def jiffies(self):
         """The bound in jiffies (``expr * HZ``), where the kernel's timers
@@ -106,6 +106,16 @@ class Derived:
         if self.expr is None or self.infinite:
             return self.expr
         return sp.expand(self.expr * timing.HZ)
+
+
+LATEX_NAMES = {timing.MAX_OOM_REAP_RETRIES: "R", timing.OOM_REAPER_DELAY: "D",
+               timing.freeze_timeout_msecs: r"\mathrm{freeze\_timeout\_msecs}",
+               timing.rss: r"\mathrm{rss}_{\mathrm{anon}}"}
+
+
+def latex(expr) -> str:
+    """LaTeX with R = MAX_OOM_REAP_RETRIES and D = OOM_REAPER_DELAY (jiffies)."""
+    return sp.latex(expr, symbol_names=LATEX_NAMES)
 
 
 class RankError(Exception):

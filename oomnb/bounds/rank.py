@@ -112,8 +112,13 @@ class Component:
         return Counter(self.slots(k, s))
 
     def latex(self) -> str:
-        return r",\ ".join(rf"\mathrm{{{p}}}\mapsto {sp.latex(e)}"
+        from .derive import latex
+        return r",\ ".join(rf"\mathrm{{{_tex(p)}}}\mapsto {latex(e)}"
                            for p, e in self.table.items())
+
+
+def _tex(name: str) -> str:
+    return name.replace("_", r"\_").replace(":", r"{:}\,")
 
 
 def _mv(comp, key, removed, added, where="", why="", waits=True, also_removes=()):

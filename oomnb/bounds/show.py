@@ -62,11 +62,11 @@ def moves_latex(name: str, transitions=None) -> str:
     for mv in comp.moves:
         if transitions and mv.transition not in transitions:
             continue
-        before = " + ".join(sp.latex(comp.phase_value(p, e)) for p, e in mv.removed) or "0"
-        after = " + ".join(sp.latex(comp.phase_value(p, e)) for p, e in mv.added) or "0"
+        before = " + ".join(D.latex(comp.phase_value(p, e)) for p, e in mv.removed) or "0"
+        after = " + ".join(D.latex(comp.phase_value(p, e)) for p, e in mv.added) or "0"
         cond = {"n<R": r"\quad (n < R)", "n=R": r"\quad (n = R)", "": ""}[mv.where]
         lines.append(rf"\texttt{{{mv.transition}}}&:\ ({before}) - ({after}) = "
-                     rf"{sp.latex(mv.delta(comp))}{cond}")
+                     rf"{D.latex(mv.delta(comp))}{cond}")
     return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
 
 
@@ -96,7 +96,7 @@ def markov_latex(loop) -> str:
         (r"E[L]", loop.expected_latency),
         (r"k_{q}", loop.k_quantile),
     ]
-    return r"\begin{aligned}" + r"\\ ".join(f"{a} &= {sp.latex(b)}" for a, b in parts) + \
+    return r"\begin{aligned}" + r"\\ ".join(f"{a} &= {D.latex(b)}" for a, b in parts) + \
         r"\end{aligned}"
 
 

@@ -52,7 +52,7 @@ def bounds(kernels=None, scenarios=None, names=None, params=None, machine=None) 
             if fin:
                 e = sp.Max(*[x[1].expr for x in fin])
                 top = max(fin, key=lambda x: x[2])
-                rec.update({"finite_formula": sp.sstr(e), "finite_latex": sp.latex(e),
+                rec.update({"finite_formula": sp.sstr(e), "finite_latex": D.latex(e),
                             "finite_jiffies": sp.sstr(sp.Max(*[sp.expand(x[1].expr * timing.HZ)
                                                                for x in fin])),
                             "finite_value_s": top[2], "finite_worst_scenario": top[0].key,
