@@ -101,6 +101,9 @@ class Component:
         for slot in self.slots(k, s):
             x = cache.get(slot)
             if x is None:
+                if slot[0] not in self.table:
+                    raise KeyError(f"ranking component {self.name}: no value declared for "
+                                   f"phase {slot[0]!r} (a new state value needs one)")
                 x = cache[slot] = int(self.table[slot[0]].subs({n: slot[1] or 0,
                                                                 R: k.max_reap_retries}))
             v += x
