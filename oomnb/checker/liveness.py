@@ -49,8 +49,10 @@ def label_groups(g, mode: str):
     return out
 
 
-def _fair_sccs(nodes, g, lg, allowed_label):
-    """All fair SCCs (as node sets) of the subgraph induced by ``nodes``."""
+def _fair_sccs(nodes, g, lg, allowed_label, edge_ok=None):
+    """All fair SCCs (as node sets) of the subgraph induced by ``nodes``
+    (only through edges ``edge_ok(u, lid, v)`` accepts, if given; the
+    enabled sets always count every edge)."""
     en = {}
     for u in nodes:
         e = set()
@@ -67,13 +69,14 @@ def _fair_sccs(nodes, g, lg, allowed_label):
         G.add_nodes_from(S)
         for u in S:
             for v, lid in g.out[u]:
-                if v in S and allowed_label[lid]:
+                if v in S and allowed_label[lid] and (edge_ok is None or edge_ok(u, lid, v)):
                     G.add_edge(u, v, lid=lid)
         for C in nx.strongly_connected_components(G):
             taken = set()
             for u in C:
                 for v, lid in g.out[u]:
-                    if v in C and allowed_label[lid] and lg[lid][0] is not None:
+                    if v in C and allowed_label[lid] and lg[lid][0] is not None \
+                            and (edge_ok is None or edge_ok(u, lid, v)):
                         taken.add(lg[lid][0])
             it = iter(C)
             first = next(it)
@@ -145,44 +148,11 @@ def _cycle(g, C, start, allowed_label):
 
 
 def _bound(g, pnodes, allowed_label, weights):
-    """Longest path (per weight kind) inside P before leaving it; None = unbounded."""
-    G = nx.DiGraph()
-    G.add_nodes_from(pnodes)
-    for u in pnodes:
-        for v, lid in g.out[u]:
-            if v in pnodes and allowed_label[lid]:
-                G.add_edge(u, v)
-    cond = nx.condensation(G)
-    member = cond.graph["mapping"]
-    res = {}
-    for kind, wfun in weights.items():
-        w_of = [wfun(lab) for lab in g.labels]
-        unbounded = set()
-        for u in pnodes:
-            for v, lid in g.out[u]:
-                if v in pnodes and allowed_label[lid] and w_of[lid] and member[u] == member[v]:
-                    unbounded.add(member[u])
-        best = {}
-        inf = False
-        for c in reversed(list(nx.topological_sort(cond))):
-            if c in unbounded:
-                inf = True
-                break
-            m = 0
-            for u in cond.nodes[c]["members"]:
-                for v, lid in g.out[u]:
-                    if not allowed_label[lid]:
-                        continue
-                    w = w_of[lid]
-                    if v in pnodes and member[v] != c:
-                        m = max(m, w + best[member[v]])
-                    elif v not in pnodes:
-                        m = max(m, w)
-                    elif member[v] == c:
-                        m = max(m, w)
-            best[c] = m
-        res[kind] = None if inf else (max(best.values()) if best else 0)
-    return res
+    """Longest path (per weight kind) inside P before leaving it; None = unbounded.
+    Computed by the one bound engine (:func:`oomnb.bounds.engine.step_counts`),
+    which also derives the symbolic time bounds."""
+    from ..bounds.engine import step_counts
+    return step_counts(g, pnodes, allowed_label, weights)
 
 
 WEIGHTS = {
