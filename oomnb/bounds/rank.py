@@ -212,14 +212,14 @@ _mv(STRIKES, "reap_unmap", [("strike", None)], [], "", "unmapped: MMF_OOM_REAPED
 # ---------------------------------------------------------------- exit
 
 _PC = {S.RUN: 14, S.FROZEN: 14, S.DSTATE: 16, S.EXITING: 12, S.EXIT_OOM_EARLY: 11, S.MMPUT: 10,
-       S.IN_MMPUT: 8, S.EXIT_OOM: 6, S.POST: 4, S.DEAD: 2, S.RELEASED: 0}
+       S.IN_MMPUT: 8, S.EXIT_OOM: 6, S.POST: 4, S.FILES: 3, S.DEAD: 2, S.RELEASED: 0}
 _TP = {S.TP_NONE: 5, S.TP_AIO: 4, S.TP_EM_UNMAP: 3, S.TP_EM_SKIP: 2, S.TP_EM_FREE: 1,
        S.TP_DONE: 0}
 EXIT = Component(
     "exit",
     "the victim's remaining exit work: each thread's place in do_exit "
-    "(RUN, exit_signals, exit_mm, mmput, exit_oom_victim, exit_notify, "
-    "release_task) and the __mmput phase (exit_aio, exit_mmap unmap, "
+    "(RUN, exit_signals, exit_mm, mmput, exit_oom_victim, exit_files, "
+    "exit_task_work/exit_notify, release_task) and the __mmput phase (exit_aio, exit_mmap unmap, "
     "MMF_OOM_SKIP, free)",
     {**{S.PC_NAMES[p]: sp.Integer(v) for p, v in _PC.items()},
      **{"mmput:" + S.TP_NAMES[p]: sp.Integer(v) for p, v in _TP.items()}},
@@ -245,7 +245,8 @@ for key, a, b, why in (
     ("exit_oom_victim", S.EXIT_OOM_EARLY, S.MMPUT, "early exit_oom_victim"),
     ("mmput", S.MMPUT, S.EXIT_OOM, "not the last user"),
     ("mmput", S.MMPUT, S.POST, "not the last user"),
-    ("do_exit_tail", S.POST, S.DEAD, "exit_notify, final schedule"),
+    ("exit_files", S.POST, S.FILES, "exit_files: ->flush of each file"),
+    ("do_exit_tail", S.FILES, S.DEAD, "exit_task_work (->release), exit_notify, final schedule"),
     ("release_task", S.DEAD, S.RELEASED, "release_task"),
 ):
     _mv(EXIT, key, [_pc(a)], [_pc(b)], "", why)
@@ -409,9 +410,12 @@ def move_kind(comp, mv) -> str:
 
 def check_edge(k, comps, key, s, s2, cache=None) -> EdgeCheck:
     """Check one step against the claims of the rank ``comps``: the first
-    component whose slots change must change by a declared move of this
+    component whose value changes must change by a declared move of this
     transition that sympy shows decreasing.  Components after it may
-    change freely (lexicographic order)."""
+    change freely (lexicographic order).  A declared neutral move (a thread
+    enters or leaves the refrigerator) leaves the decision to the later
+    components; a step neutral everywhere must not lie on a fair cycle
+    (checked by the caller)."""
     for c in comps:
         comp = COMPONENTS[c]
         if cache is None:
@@ -430,6 +434,8 @@ def check_edge(k, comps, key, s, s2, cache=None) -> EdgeCheck:
             return EdgeCheck(False, False, c, None,
                              f"{key}: {c} changes {_fmt(a - b)} -> {_fmt(b - a)}: no declared move")
         kind = move_kind(comp, mv)
+        if kind == "neutral" and comp.value(k, s) == comp.value(k, s2):
+            continue            # equal here: the later components decide (lexicographic)
         if kind != "decreases":
             return EdgeCheck(False, False, c, mv, f"{key}: {c} {kind} ({mv.why})")
         va, vb = comp.value(k, s), comp.value(k, s2)
