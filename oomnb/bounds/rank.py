@@ -320,6 +320,8 @@ def rank_for(k, prop: str) -> tuple:
             return ("pm",)                         # the freeze_timeout ends the wait
         if k.has_reaper and k.reaper_remote_exit_oom_victim:
             return ("pm", "oom_victims", "reaper|disabled")
+        if not k.has_reaper:
+            return ("pm", "oom_victims", "exit")    # only the victims' own exits end the wait
         return ()
     if not k.has_reaper:
         # only the victim's own exit can end it
