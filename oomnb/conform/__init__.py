@@ -236,30 +236,39 @@ def explain_cell(c: Cell) -> str:
 
 def conclusion(res: Result) -> str:
     """The conclusion in plain text (<= 72 columns), numbers from ``res``."""
+    import textwrap
     d = res.df()
-    tot = len(res.episodes)
+    eps = res.episodes
+    tot = len(eps)
+    real = [e for e in eps if not e.emulated]
+    emu = [e for e in eps if e.emulated]
 
-    def ok(**kw):
-        q = d
-        for k, v in kw.items():
-            q = q[q[k] == v]
-        return int((q.ordering == CONFORMS).sum()), len(q)
+    def kernels(es):
+        rel = sorted({e.release or "?" for e in es}, key=lambda r: ev.release(r) or (99,))
+        return ", ".join(rel)
 
-    v618, _ = ok(version="v6.18")
+    v618 = int(((d.version == "v6.18") & (d.ordering == CONFORMS)).sum())
+    reap = {e.id for e in eps if any(o.what in (ev.REAPER_WAKE, ev.REAP_START, ev.REAP_SKIP,
+                                                ev.REAP_FINISH, ev.REAP_UNABLE) for o in e.events)}
+    v45 = d[(d.version == "v4.5") & d.episode.isin(reap)]
+    v45_ok = int((v45.ordering == CONFORMS).sum())
     aio = d[(d.version == "v4.9") & (d.scenario == "aio-blocked")]
     stuck = int((aio.first_unexplained_event == ev.START_TASK_REAPING).sum())
-    return f"""\
-Replaying {tot} real OOM episodes (Linux 6.18.44, three machines)
-through the model of each version: v6.18 explains {v618} of {tot},
-including the trylock failures (ten skip_task_reaping, then
-'unable to reap') and the frozen victims. v4.5, without an
-oom_reaper, cannot explain any reaper event. Where stack samples
-show the victim waiting in __mmput -> exit_aio ({stuck} of {len(aio)}
-aio-blocked episodes), v4.9 and v4.8 cannot explain the reap that
-followed: their gates (mmget_not_zero, find_lock_task_mm) stop the
-reaper there. Without stack samples the order alone does not
-refute them; the timing does (a 2 s kill -> wake gap, which only
-the OOM_REAPER_DELAY timer explains)."""
+    paras = [
+        f"Replaying {tot} OOM episodes through the model of each version: "
+        f"{len(real)} from {len({e.machine for e in real})} machines running Linux "
+        f"{kernels(real)}, and {len(emu)} recorded in QEMU (TCG) guests running Linux "
+        f"{kernels(emu)}, whose order is compared but not their durations. v6.18 explains "
+        f"{v618} of {tot}, including the trylock failures (ten skip_task_reaping, then "
+        f"'unable to reap'), the frozen victims and the suspend runs.",
+        f"v4.5, without an oom_reaper, explains {v45_ok} of the {len(v45)} episodes with a "
+        f"reaper event. Where stack samples show the victim waiting in __mmput -> exit_aio "
+        f"({stuck} of {len(aio)} aio-blocked episodes), v4.9 and v4.8 cannot explain the reap "
+        f"that followed: their gates (mmget_not_zero, find_lock_task_mm) stop the reaper "
+        f"there. Without stack samples the order alone does not refute them; the timing does "
+        f"(a 2 s kill -> wake gap, which only the OOM_REAPER_DELAY timer explains).",
+    ]
+    return "\n\n".join(textwrap.fill(p, 68) for p in paras)
 
 
 __all__ = ["conclusion", "VERSIONS", "ANY_ENVIRONMENT", "Cell", "Result", "Episode", "Observed", "conform",
