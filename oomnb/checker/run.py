@@ -136,10 +136,13 @@ def steps_of(g, path, start=1, loop=False) -> list:
 
 
 def check(kernel, scenario, props=PROPERTIES, mode: str = "standard", progress=False,
-          keep_graph=False, graph=None) -> Result:
-    """Explore ``kernel`` x ``scenario`` and decide every property."""
+          keep_graph=False, graph=None, symmetry=False) -> Result:
+    """Explore ``kernel`` x ``scenario`` and decide every property.
+    ``symmetry``: explore the quotient by interchangeable threads and
+    unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`)."""
     t0 = time.perf_counter()
-    g = graph if graph is not None else explore(kernel, scenario, props, progress=progress)
+    g = graph if graph is not None else explore(kernel, scenario, props, progress=progress,
+                                                symmetry=symmetry)
     verdicts = {}
     for p in props:
         if p.shape in ("invariant", "edge"):

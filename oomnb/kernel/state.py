@@ -121,5 +121,23 @@ class State(NamedTuple):
     sig_freed: int     # free_signal_struct() ran
 
 
+_FIELD_INDEX = {name: n for n, name in enumerate(State._fields)}
+_tuple_new = tuple.__new__
+
+
+def _fast_replace(self, **changes):
+    """``namedtuple._replace``, about twice as fast (the checker's hot path)."""
+    vals = list(self)
+    try:
+        for name, v in changes.items():
+            vals[_FIELD_INDEX[name]] = v
+    except KeyError as e:
+        raise ValueError(f"Got unexpected field names: {[str(e.args[0])]!r}") from None
+    return _tuple_new(State, vals)
+
+
+State._replace = _fast_replace
+
+
 def thread_has_mm(pc: int) -> bool:
     return pc in HAS_MM
