@@ -113,8 +113,9 @@ def guard_of(fire) -> Guard | None:
         fn = ast.parse(src).body[0]
     except (OSError, TypeError, SyntaxError, IndexError):
         return None
-    if not isinstance(fn, ast.FunctionDef) or len(fn.args.args) != 4:
-        return None
+    if not isinstance(fn, ast.FunctionDef) or fn.name != fire.__name__ \
+            or len(fn.args.args) != 4:
+        return None              # e.g. the file changed on disk since it was imported
     s, i = fn.args.args[2].arg, fn.args.args[3].arg
     body = fn.body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):

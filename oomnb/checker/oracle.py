@@ -12,28 +12,36 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..kernel.scenario import STANDARD
-from ..kernel.versions import VERSIONS
-from .run import ORACLE, check, oracle_entry
+from ..kernel.scenario import STANDARD, parse_scenario
+from ..kernel.versions import LTS, VERSIONS
+from .run import LTS_ORACLE, ORACLE, check, oracle_entry
+
+#: scenarios recorded for the LTS kernels besides the standard ones: the
+#: victim's own OOM call, where MMF_OOM_REAP_QUEUED (v5.0) separates v4.19 from v5.15
+LTS_SCENARIOS = ("second-oom+victim-oom/2t",)
 
 
-def build() -> dict:
+def build(lts: bool = False) -> dict:
     out = {}
-    for sc in STANDARD:
-        out[sc.key] = {k.name: oracle_entry(check(k, sc)) for k in VERSIONS.values()}
+    kernels = LTS if lts else VERSIONS
+    scenarios = list(STANDARD) + ([parse_scenario(s) for s in LTS_SCENARIOS] if lts else [])
+    for sc in scenarios:
+        out[sc.key] = {k.name: oracle_entry(check(k, sc)) for k in kernels.values()}
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--lts", action="store_true", help="the LTS kernels' oracle (lts.json)")
     a = ap.parse_args(argv)
-    data = build()
+    data = build(lts=a.lts)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    path = LTS_ORACLE if a.lts else ORACLE
     if a.write:
-        ORACLE.parent.mkdir(parents=True, exist_ok=True)
-        ORACLE.write_text(text)
-        print(f"wrote {ORACLE}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
     else:
         print(text)
     return 0

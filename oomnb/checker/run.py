@@ -19,6 +19,8 @@ from .explore import explore
 from .liveness import check_leadsto
 
 ORACLE = Path(__file__).resolve().parent / "expected" / "standard.json"
+#: the LTS kernels' oracle (same format; read together with ORACLE)
+LTS_ORACLE = Path(__file__).resolve().parent / "expected" / "lts.json"
 
 
 @dataclass
@@ -190,7 +192,11 @@ def _vac_note(name):
 def load_oracle(path: Path = ORACLE) -> dict:
     if not path.is_file():
         return {}
-    return json.loads(path.read_text())
+    data = json.loads(path.read_text())
+    if path == ORACLE and LTS_ORACLE.is_file():
+        for sc, per in json.loads(LTS_ORACLE.read_text()).items():
+            data.setdefault(sc, {}).update(per)
+    return data
 
 
 def oracle_entry(result: Result) -> dict:

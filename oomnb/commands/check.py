@@ -26,7 +26,8 @@ examples:
 
 def add_arguments(p):
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
-                   help="v4.5, v4.8, v4.9, v6.18 or a .py file defining KERNEL (repeatable)")
+                   help="v4.5, v4.8, v4.9, v6.18, the LTS kernels v4.19, v5.15, v6.1, "
+                        "or a .py file defining KERNEL (repeatable)")
     p.add_argument("--scenario", action="append", metavar="S",
                    help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
                         "default: the standard scenarios)")

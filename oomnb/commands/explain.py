@@ -31,7 +31,8 @@ def run(args) -> int:
     from ..errors import OomnbError
     from ..kernel.properties import BY_NAME as PROPS
     from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
-    from ..kernel.versions import VERSIONS, load_kernel
+    from ..kernel.versions import ALL as VERSIONS
+    from ..kernel.versions import load_kernel
 
     wrap = _wrap
 

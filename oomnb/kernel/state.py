@@ -58,6 +58,11 @@ TP_DONE = 5
 TP_NAMES = {TP_NONE: "-", TP_AIO: "exit_aio", TP_EM_UNMAP: "exit_mmap:unmap",
             TP_EM_SKIP: "exit_mmap:skip", TP_EM_FREE: "exit_mmap:free", TP_DONE: "done"}
 KWORKER = 9       # owner of __mmput when mmput_async() dropped the last user
+# v4.14-v6.0 exit_mmap of an OOM victim's mm (212925802454, 27ae357fa82b), before unmap_vmas:
+TP_EM_OOM = 6     # exit_mmap(): (v4.19+ __oom_reap_task_mm(mm)), set_bit(MMF_OOM_SKIP)
+TP_EM_BARRIER = 7  # exit_mmap(): mmap_write_lock(); mmap_write_unlock() (waits for the reaper)
+TP_NAMES[TP_EM_OOM] = "exit_mmap:oom_reap"
+TP_NAMES[TP_EM_BARRIER] = "exit_mmap:write_lock_barrier"
 
 # --- mm->flags (bit names are per version, see Kernel.flag_names) -------
 MMF_SKIP = 1           # MMF_OOM_REAPED (v4.8) / MMF_OOM_SKIP (v4.9+)

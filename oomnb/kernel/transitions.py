@@ -34,6 +34,7 @@ from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FROZEN, HAS
                     P_SUSP, PM_FREEZING, POST, R_ATTEMPT, R_DONE, R_IDLE, R_SLEEP, R_UNMAP,
                     RELEASED, RUN, TP_AIO, TP_DONE, TP_EM_FREE, TP_EM_SKIP, TP_EM_UNMAP, TP_NONE,
                     VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
+from .state import TP_EM_BARRIER, TP_EM_OOM
 
 NO = ()
 DEREF = frozenset({"deref_mm"})
@@ -501,7 +502,7 @@ def t_exit_aio(k, sc, s, i):
     (uninterruptibly) for the mm's in-flight AIO (aio-blocked)."""
     if s.tpc != TP_AIO or not _owner_ok(s) or s.io:
         return NO
-    return [(s._replace(tpc=TP_EM_UNMAP), NO)]
+    return [(s._replace(tpc=_exit_mmap_entry(k, s)), NO)]
 
 
 def t_exit_mmap_unmap(k, sc, s, i):
@@ -720,6 +721,51 @@ def t_wake_oom_reaper_timer(k, sc, s, i):
     return [(s._replace(rlist=(i,) + s.rlist), frozenset({"deref_mm", f"obs:wake:T{i}"}))]
 
 
+# --- v4.14-v6.0: the OOM block at the top of exit_mmap ----------------------
+
+def _exit_mmap_entry(k, s) -> int:
+    """Where exit_mmap starts after exit_aio: v4.14-v6.0 ``if
+    (unlikely(mm_is_oom_victim(mm)))`` enter the OOM block.  The mm is a
+    victim iff mark_oom_victim installed signal->oom_mm (v4.15+:
+    set_bit(MMF_OOM_VICTIM) next to it, 4837fe37adff; v4.14 tested
+    tsk_is_oom_victim(current), the same here since __mmput's owner is a
+    thread of V).  Nothing can mark the mm any more: no thread has it."""
+    if k.exit_mmap_oom_barrier and s.oom_mm:
+        return TP_EM_OOM
+    return TP_EM_UNMAP
+
+
+def t_exit_mmap_oom(k, sc, s, i):
+    """mm/mmap.c:exit_mmap, OOM block (v4.14-v6.0; 5.15
+    mm/mmap.c:exit_mmap): v4.19+ ``(void)__oom_reap_task_mm(mm)`` -- the
+    exiting task reaps its own mm "to free as much memory as possible"
+    (27ae357fa82b: MMF_UNSTABLE, unmap of every reapable VMA); then
+    ``set_bit(MMF_OOM_SKIP, &mm->flags)`` (212925802454).  No tracepoint
+    (the reaping ones are in oom_reap_task_mm)."""
+    if s.tpc != TP_EM_OOM or not _owner_ok(s):
+        return NO
+    mem, mmf = s.mem, s.mmf | MMF_SKIP
+    if k.exit_mmap_self_reap:
+        mmf |= MMF_UNSTABLE
+        if mem == MEM_MAPPED:
+            mem = MEM_EXITED
+    return [(s._replace(tpc=TP_EM_BARRIER, mem=mem, mmf=mmf), NO)]
+
+
+def t_exit_mmap_barrier(k, sc, s, i):
+    """mm/mmap.c:exit_mmap, OOM block: ``mmap_write_lock(mm);
+    mmap_write_unlock(mm);`` (down_write/up_write before 5.8): waits for a
+    reaper that took mmap_read_trylock before MMF_OOM_SKIP was set; any
+    later attempt sees MMF_OOM_SKIP under the read lock and leaves the mm
+    alone, so unmap_vmas/free_pgtables then run without a lock
+    (212925802454; 4.19 and 5.15 mm/mmap.c:exit_mmap)."""
+    if s.tpc != TP_EM_BARRIER or not _owner_ok(s):
+        return NO
+    if s.lockf or _reader_holds(s):
+        return NO
+    return [(s._replace(tpc=TP_EM_UNMAP), NO)]
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -744,6 +790,8 @@ DELAY = {
     "freeze_timeout": timing.FREEZE_TIMEOUT,
     "oom_killer_disable_timeout": timing.FREEZE_TIMEOUT,
     "thaw_processes": timing.SUSPENDED,
+    "exit_mmap_oom": timing.EXIT_UNMAP,             # v4.19+: the self-reap unmaps the RSS
+    "exit_mmap_barrier": timing.MMAP_LOCK_HOLD,     # waits for the reaper's read lock
 }
 
 
@@ -818,6 +866,12 @@ TRANSITIONS: tuple[Transition, ...] = (
        t_oom_killer_disable_timeout, "mm/oom_kill.c:oom_killer_disable timeout (7d2e7a22cf27 §2.5)"),
     _T("thaw_processes", "thaw_processes", "pm", "cpu", "weak", t_thaw_processes,
        "kernel/power/process.c:thaw_processes -> oom_killer_enable (§1.5)"),
+    _T("exit_mmap_oom", "exit_mmap", "owner", "cpu", "weak", t_exit_mmap_oom,
+       "mm/mmap.c:exit_mmap OOM block: __oom_reap_task_mm (27ae357fa82b, v4.19), "
+       "set_bit(MMF_OOM_SKIP) (212925802454, v4.14); 4.19 and 5.15 trees"),
+    _T("exit_mmap_barrier", "exit_mmap", "owner", "lock", "strong", t_exit_mmap_barrier,
+       "mm/mmap.c:exit_mmap OOM block: down_write/up_write(mmap_sem) (212925802454, v4.14); "
+       "mmap_write_lock/unlock in 5.15", lock="mmap_lock"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -834,6 +888,8 @@ def transitions_for(k) -> tuple[Transition, ...]:
         if t.key == "exit_mmap_skip" and not k.exit_mmap_sets_skip:
             continue
         if t.key == "oom_killer_disable_timeout" and not k.disable_timeout:
+            continue
+        if t.key in ("exit_mmap_oom", "exit_mmap_barrier") and not k.exit_mmap_oom_barrier:
             continue
         out.append(t)
     return tuple(out)
