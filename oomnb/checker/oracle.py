@@ -17,8 +17,9 @@ from ..kernel.versions import LTS, VERSIONS
 from .run import LTS_ORACLE, ORACLE, check, oracle_entry
 
 #: scenarios recorded for the LTS kernels besides the standard ones: the
-#: victim's own OOM call, where MMF_OOM_REAP_QUEUED (v5.0) separates v4.19 from v5.15
-LTS_SCENARIOS = ("second-oom+victim-oom/2t",)
+#: victim's own OOM call, where MMF_OOM_REAP_QUEUED (v5.0) separates v4.19 from v5.15,
+#: and process_mrelease() (v5.15+) racing the oom_reaper and exit_mmap
+LTS_SCENARIOS = ("second-oom+victim-oom/2t", "process-mrelease/1t", "second-oom+process-mrelease/2t")
 
 
 def build(lts: bool = False) -> dict:

@@ -95,6 +95,9 @@ def _fmt_val(k, name, v):
         return LOCK_NAMES[v]
     if name == "tpc":
         return TP_NAMES[v]
+    if name == "mrpc":
+        from ..kernel.state import MR_NAMES
+        return MR_NAMES[v]
     if name == "town":
         return "-" if v < 0 else ("kworker" if v == KWORKER else f"T{v}")
     if name in ("rlist", "rtimers"):

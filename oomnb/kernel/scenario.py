@@ -23,6 +23,10 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   ``out_of_memory`` (the ``task_will_free_mem(current)`` shortcut) before
   they reach ``do_exit``; this is the path of the v5.0 fix "oom,
   oom_reaper: do not enqueue same task twice".
+* ``process-mrelease``: a userspace killer (lmkd, systemd-oomd style) may
+  send V SIGKILL itself (V is then not an OOM victim: no signal->oom_mm,
+  no MMF_OOM_VICTIM) and calls ``process_mrelease(pidfd)`` on V once, a
+  second reaper racing the oom_reaper and ``exit_mmap`` (v5.15+ only).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from dataclasses import dataclass
 from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
-          "second-oom", "fast-exit", "victim-oom")
+          "second-oom", "fast-exit", "victim-oom", "process-mrelease")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Scenario:
     second_oom: bool = False
     fast_exit: bool = False
     victim_oom: bool = False
+    mrelease: bool = False
 
     @property
     def name(self) -> str:
@@ -53,7 +58,8 @@ class Scenario:
                                 ("mmap-lock-forever", self.lock_forever and not self.lock_release),
                                 ("mmap-lock", self.lock_release), ("suspend", self.suspend),
                                 ("second-oom", self.second_oom), ("fast-exit", self.fast_exit),
-                                ("victim-oom", self.victim_oom)) if on]
+                                ("victim-oom", self.victim_oom),
+                                ("process-mrelease", self.mrelease)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -81,7 +87,7 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "mmap-lock-forever": "lock_forever", "mmap-lock": "lock_release",
                 "suspend": "suspend",
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
-                "victim-oom": "victim_oom"}[tok]] = True
+                "victim-oom": "victim_oom", "process-mrelease": "mrelease"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):

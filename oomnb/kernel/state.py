@@ -62,6 +62,9 @@ KWORKER = 9       # owner of __mmput when mmput_async() dropped the last user
 TP_EM_OOM = 6     # exit_mmap(): (v4.19+ __oom_reap_task_mm(mm)), set_bit(MMF_OOM_SKIP)
 TP_EM_BARRIER = 7  # exit_mmap(): mmap_write_lock(); mmap_write_unlock() (waits for the reaper)
 TP_NAMES[TP_EM_OOM] = "exit_mmap:oom_reap"
+# --- process_mrelease() caller (a userspace killer such as lmkd) ------------
+MR_IDLE, MR_GOT_MM, MR_LOCKED, MR_DONE = 0, 1, 2, 3
+MR_NAMES = {0: "idle", 1: "mmgrab", 2: "mmap_read_lock", 3: "returned"}
 TP_NAMES[TP_EM_BARRIER] = "exit_mmap:write_lock_barrier"
 
 # --- mm->flags (bit names are per version, see Kernel.flag_names) -------
@@ -124,6 +127,7 @@ class State(NamedTuple):
     w_killed: int
     pm: int
     sig_freed: int     # free_signal_struct() ran
+    mrpc: int = 0      # process_mrelease() caller (process-mrelease scenario), MR_* below
 
 
 _FIELD_INDEX = {name: n for n, name in enumerate(State._fields)}

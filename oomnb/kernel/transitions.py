@@ -34,7 +34,7 @@ from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FROZEN, HAS
                     P_SUSP, PM_FREEZING, POST, R_ATTEMPT, R_DONE, R_IDLE, R_SLEEP, R_UNMAP,
                     RELEASED, RUN, TP_AIO, TP_DONE, TP_EM_FREE, TP_EM_SKIP, TP_EM_UNMAP, TP_NONE,
                     VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
-from .state import TP_EM_BARRIER, TP_EM_OOM
+from .state import MR_DONE, MR_GOT_MM, MR_IDLE, MR_LOCKED, TP_EM_BARRIER, TP_EM_OOM
 
 NO = ()
 DEREF = frozenset({"deref_mm"})
@@ -244,7 +244,7 @@ def _mmput_users(k, s):
 
 
 def _reader_holds(s) -> bool:
-    return s.rpc == R_UNMAP
+    return s.rpc == R_UNMAP or s.mrpc == MR_LOCKED
 
 
 # ------------------------------------------------------------ transitions
@@ -766,6 +766,63 @@ def t_exit_mmap_barrier(k, sc, s, i):
     return [(s._replace(tpc=TP_EM_UNMAP), NO)]
 
 
+# --- process_mrelease() (v5.15+): a second reaper driven from userspace -------
+
+def t_userspace_kill(k, sc, s, i):
+    """A userspace killer (lmkd, systemd-oomd style) sends V SIGKILL with
+    pidfd_send_signal()/kill(): SIGNAL_GROUP_EXIT without mark_oom_victim,
+    so V is not an OOM victim (no signal->oom_mm, no MMF_OOM_VICTIM, no
+    TIF_MEMDIE, nothing queued for the oom_reaper).  ``process-mrelease``
+    only; not fair (it may kill or not)."""
+    if not sc.mrelease or s.killed or s.mrpc != MR_IDLE:
+        return NO
+    return [(s._replace(killed=1), NO)]
+
+
+def t_process_mrelease(k, sc, s, i):
+    """mm/oom_kill.c:process_mrelease (v5.15+; linux-source-6.1), up to the
+    lock, called once V has SIGKILL pending: p = find_lock_task_mm(task)
+    (none: -ESRCH); mm = p->mm; mmgrab(mm); task_will_free_mem(p) decides
+    to reap (otherwise 0 if MMF_OOM_SKIP is set, else -EINVAL, and mmdrop);
+    task_unlock(p).  No tracepoint."""
+    if not sc.mrelease or s.mrpc != MR_IDLE or not s.killed:
+        return NO
+    if find_lock_task_mm(s) < 0:
+        return [(s._replace(mrpc=MR_DONE), NO)]                 # -ESRCH
+    if not k.task_will_free_mem(k, s):
+        return [(s._replace(mrpc=MR_DONE), DEREF)]              # mmgrab ... mmdrop
+    return [(s._replace(mrpc=MR_GOT_MM, mm_count=s.mm_count + 1), DEREF)]
+
+
+def t_mrelease_lock(k, sc, s, i):
+    """process_mrelease: mmap_read_lock_killable(mm) (waits while a writer
+    holds it: the scenario's lock holder; exit_mmap's write-locked parts are
+    single steps that wait for readers).  In the 6.1 tree MMF_OOM_SKIP is
+    tested again under the lock "to ensure possible change in exit_mmap is
+    seen" (``Kernel.mrelease_skip_check``): set -> unlock, mmdrop, return 0.
+    An -EINTR from a fatal signal to the caller is not modelled."""
+    if s.mrpc != MR_GOT_MM or s.lockf:
+        return NO
+    if k.mrelease_skip_check and s.mmf & MMF_SKIP:
+        return [(_mmdrop(s._replace(mrpc=MR_DONE)), DEREF)]
+    return [(s._replace(mrpc=MR_LOCKED), DEREF)]
+
+
+def t_mrelease_reap(k, sc, s, i):
+    """process_mrelease: __oom_reap_task_mm(mm) under the read lock
+    (MMF_UNSTABLE; walks mm->mmap (v5.15) / the maple tree (v6.1+) and
+    unmaps every reapable VMA); mmap_read_unlock; mmdrop(mm).  Walking a
+    VMA list that exit_mmap freed without the lock and left in mm->mmap is
+    the use-after-free fixed by f798a1d4f94d ("mm: fix use-after-free bug
+    when mm->mmap is reused after being freed": exit_mmap resets it under
+    mmap_write_lock).  No tracepoint."""
+    if s.mrpc != MR_LOCKED:
+        return NO
+    mem = MEM_REAPED if (s.vmas == VMAS_INTACT and s.mem == MEM_MAPPED) else s.mem
+    s2 = _mmdrop(s._replace(mrpc=MR_DONE, mem=mem, mmf=s.mmf | MMF_UNSTABLE))
+    return [(s2, frozenset({"deref_mm", "walk_vmas"}))]
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -792,6 +849,9 @@ DELAY = {
     "thaw_processes": timing.SUSPENDED,
     "exit_mmap_oom": timing.EXIT_UNMAP,             # v4.19+: the self-reap unmaps the RSS
     "exit_mmap_barrier": timing.MMAP_LOCK_HOLD,     # waits for the reaper's read lock
+    "userspace_kill": Delay("env", "a userspace killer sends SIGKILL", "user_kill"),
+    "mrelease_lock": timing.MMAP_LOCK_HOLD,
+    "mrelease_reap": timing.REAP_UNMAP,
 }
 
 
@@ -872,6 +932,16 @@ TRANSITIONS: tuple[Transition, ...] = (
     _T("exit_mmap_barrier", "exit_mmap", "owner", "lock", "strong", t_exit_mmap_barrier,
        "mm/mmap.c:exit_mmap OOM block: down_write/up_write(mmap_sem) (212925802454, v4.14); "
        "mmap_write_lock/unlock in 5.15", lock="mmap_lock"),
+    _T("userspace_kill", "pidfd_send_signal", "mrelease", "cpu", "none", t_userspace_kill,
+       "scenario process-mrelease: a userspace killer's SIGKILL (kernel/signal.c)"),
+    _T("process_mrelease", "process_mrelease", "mrelease", "cpu", "weak", t_process_mrelease,
+       "mm/oom_kill.c:process_mrelease (884a7e5964e0, v5.15; linux-source-6.1)"),
+    _T("mrelease_lock", "mmap_read_lock_killable", "mrelease", "lock", "strong", t_mrelease_lock,
+       "mm/oom_kill.c:process_mrelease mmap_read_lock_killable and the MMF_OOM_SKIP re-check "
+       "(linux-source-6.1)", lock="mmap_lock"),
+    _T("mrelease_reap", "__oom_reap_task_mm", "mrelease", "cpu", "weak", t_mrelease_reap,
+       "mm/oom_kill.c:process_mrelease -> __oom_reap_task_mm (linux-source-6.1); the "
+       "use-after-free fixed by f798a1d4f94d"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -890,6 +960,8 @@ def transitions_for(k) -> tuple[Transition, ...]:
         if t.key == "oom_killer_disable_timeout" and not k.disable_timeout:
             continue
         if t.key in ("exit_mmap_oom", "exit_mmap_barrier") and not k.exit_mmap_oom_barrier:
+            continue
+        if t.actor == "mrelease" and not k.process_mrelease:
             continue
         out.append(t)
     return tuple(out)

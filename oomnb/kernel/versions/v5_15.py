@@ -18,4 +18,6 @@ KERNEL = V4_19.derive(
     cite="5.15 tree mm/mmap.c:exit_mmap; mm/oom_kill.c:wake_oom_reaper (v5.0 'do not enqueue "
          "same task twice'), oom_reap_task_mm",
     queue_mmf_test=True,
+    process_mrelease=True,
+    mrelease_skip_check=False,
 )

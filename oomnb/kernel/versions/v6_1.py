@@ -34,4 +34,5 @@ KERNEL = V5_15.derive(
     exit_mmap_sets_skip=True,
     tree_cleared=True,
     freeze_exempt="tif",
+    mrelease_skip_check=True,
 )

@@ -36,5 +36,7 @@ KERNEL = V4_9.derive(
     tree_cleared=True,
     unable_quiet_if_skip=True,
     freeze_exempt="group",
+    process_mrelease=True,                 # v5.15, with the 6.1 tree's MMF_OOM_SKIP re-check
+    mrelease_skip_check=True,
     fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
 )
