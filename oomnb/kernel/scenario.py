@@ -27,6 +27,11 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   send V SIGKILL itself (V is then not an OOM victim: no signal->oom_mm,
   no MMF_OOM_VICTIM) and calls ``process_mrelease(pidfd)`` on V once, a
   second reaper racing the oom_reaper and ``exit_mmap`` (v5.15+ only).
+* ``hugetlb`` / ``mlocked``: besides its reapable anonymous memory the mm
+  maps memory the reaper skips (__oom_reap_task_mm: VM_HUGETLB in every
+  version; VM_LOCKED before v5.18, :attr:`Kernel.reaper_skips_mlocked`);
+  only exit_mmap's unmap_vmas frees it.  It changes no step, only what
+  ``no_premature_kill[strong]`` counts as memory the victim still holds.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from dataclasses import dataclass
 from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
-          "second-oom", "fast-exit", "victim-oom", "process-mrelease")
+          "second-oom", "fast-exit", "victim-oom", "process-mrelease", "hugetlb", "mlocked")
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class Scenario:
     fast_exit: bool = False
     victim_oom: bool = False
     mrelease: bool = False
+    hugetlb: bool = False      # the mm also maps hugetlb pages (no reaper unmaps them)
+    mlocked: bool = False      # ... VM_LOCKED memory (the reaper skips it before v5.18)
 
     @property
     def name(self) -> str:
@@ -59,7 +66,8 @@ class Scenario:
                                 ("mmap-lock", self.lock_release), ("suspend", self.suspend),
                                 ("second-oom", self.second_oom), ("fast-exit", self.fast_exit),
                                 ("victim-oom", self.victim_oom),
-                                ("process-mrelease", self.mrelease)) if on]
+                                ("process-mrelease", self.mrelease),
+                                ("hugetlb", self.hugetlb), ("mlocked", self.mlocked)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -87,7 +95,8 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "mmap-lock-forever": "lock_forever", "mmap-lock": "lock_release",
                 "suspend": "suspend",
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
-                "victim-oom": "victim_oom", "process-mrelease": "mrelease"}[tok]] = True
+                "victim-oom": "victim_oom", "process-mrelease": "mrelease",
+                "hugetlb": "hugetlb", "mlocked": "mlocked"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):

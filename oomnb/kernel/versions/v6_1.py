@@ -35,4 +35,5 @@ KERNEL = V5_15.derive(
     tree_cleared=True,
     freeze_exempt="tif",
     mrelease_skip_check=True,
+    reaper_skips_mlocked=False,    # v5.18 'mm/munlock: delete munlock_vma_pages_all(), allow oomreap'
 )
