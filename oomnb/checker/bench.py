@@ -2,7 +2,7 @@
 
 Benchmarks, not timed tests.  Runs the standard scenarios plus the
 three-thread suspend scenario (``aio-blocked+suspend+second-oom/3t``) for
-every version and reports, per run, the full exploration (states,
+every version (the standard ones and the LTS kernels) and reports, per run, the full exploration (states,
 transitions, states/s), the exploration of the quotient by
 interchangeable threads (reduced states, states/s; only 3+ threads
 reduce) and the full check (exploration + liveness).  Times are CPU
@@ -38,12 +38,12 @@ def _best(fn, repeat):
 def run(args) -> int:
     from ..kernel.properties import PROPERTIES
     from ..kernel.scenario import STANDARD, parse_scenario
-    from ..kernel.versions import VERSIONS, load_kernel
+    from ..kernel.versions import ALL, load_kernel
     from .explore import explore
     from .run import check
 
     kernels = [load_kernel(k) for k in args.kernel] if getattr(args, "kernel", None) \
-        else list(VERSIONS.values())
+        else list(ALL.values())
     scenarios = [parse_scenario(s) for s in args.scenario] if getattr(args, "scenario", None) \
         else list(STANDARD) + [parse_scenario(THREE_THREAD_SUSPEND)]
     rows = []
