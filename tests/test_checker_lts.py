@@ -9,13 +9,14 @@ import json
 
 import pytest
 
-from oomnb.checker.oracle import LTS_SCENARIOS
-from oomnb.checker.run import LTS_ORACLE, check, compare_oracle, load_oracle
+from oomnb.checker.oracle import MECH_SCENARIOS
+from oomnb.checker.run import LTS_ORACLE, MECH_ORACLE, check, compare_oracle, load_oracle
 from oomnb.kernel import STANDARD, parse_scenario
+from oomnb.kernel.properties import EXTRA, PROPERTIES
 from oomnb.kernel.transitions import transitions_for
 from oomnb.kernel.versions import ALL, LTS, VERSIONS, load_kernel
 
-SCENARIOS = [s.key for s in STANDARD] + list(LTS_SCENARIOS)
+SCENARIOS = [s.key for s in STANDARD]
 
 
 def violated(r):
@@ -37,6 +38,18 @@ def test_lts_oracle_is_separate_and_complete():
     assert set(lts) == set(SCENARIOS)
     for per in lts.values():
         assert set(per) == set(LTS)          # no entry for the standard versions here
+    mech = json.loads(MECH_ORACLE.read_text())
+    assert set(mech) == {parse_scenario(s).key for s in MECH_SCENARIOS}
+    for per in mech.values():
+        assert set(per) == set(ALL)
+
+
+@pytest.mark.parametrize("key", MECH_SCENARIOS)
+def test_mechanism_scenarios_match_their_oracle(key):
+    sc, oracle = parse_scenario(key), load_oracle()
+    for k in ALL.values():
+        cmp = compare_oracle(check(k, sc, PROPERTIES + EXTRA), oracle)
+        assert all(v == "ok" for v in cmp.values()), (k.name, key, cmp)
 
 
 def test_versions_are_named_and_ordered():
@@ -62,7 +75,7 @@ def test_derivations_are_the_cited_changes():
 def test_mmf_oom_reap_queued_separates_4_19_from_5_15():
     """v5.0 'do not enqueue same task twice': a victim thread's own OOM call
     queues the task a second time in v4.19, not in v5.15."""
-    sc = parse_scenario(LTS_SCENARIOS[0])
+    sc = parse_scenario(MECH_SCENARIOS[0])
     assert "reaper_queue_integrity" in violated(check(LTS["v4.19"], sc))
     assert "reaper_queue_integrity" not in violated(check(LTS["v5.15"], sc))
 

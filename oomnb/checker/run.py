@@ -21,6 +21,8 @@ from .liveness import check_leadsto
 ORACLE = Path(__file__).resolve().parent / "expected" / "standard.json"
 #: the LTS kernels' oracle (same format; read together with ORACLE)
 LTS_ORACLE = Path(__file__).resolve().parent / "expected" / "lts.json"
+#: scenarios outside the standard set, every version (same format)
+MECH_ORACLE = Path(__file__).resolve().parent / "expected" / "mechanisms.json"
 
 
 @dataclass
@@ -196,9 +198,10 @@ def load_oracle(path: Path = ORACLE) -> dict:
     if not path.is_file():
         return {}
     data = json.loads(path.read_text())
-    if path == ORACLE and LTS_ORACLE.is_file():
-        for sc, per in json.loads(LTS_ORACLE.read_text()).items():
-            data.setdefault(sc, {}).update(per)
+    for extra in (LTS_ORACLE, MECH_ORACLE):
+        if path == ORACLE and extra.is_file():
+            for sc, per in json.loads(extra.read_text()).items():
+                data.setdefault(sc, {}).update(per)
     return data
 
 
