@@ -26,8 +26,9 @@ examples:
 
 def add_arguments(p):
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
-                   help="v4.5, v4.8, v4.9, v6.18, the LTS kernels v4.19, v5.15, v6.1, "
-                        "or a .py file defining KERNEL (repeatable)")
+                   help="v4.5, v4.8, v4.9, v6.18, the LTS kernels v4.19, v5.15, v6.1 "
+                        "('lts' = those three, 'all' = every version), or a .py file "
+                        "defining KERNEL (repeatable)")
     p.add_argument("--scenario", action="append", metavar="S",
                    help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
                         "default: the standard scenarios)")
@@ -54,12 +55,12 @@ def run(args) -> int:
     from ..checker.run import check, compare_oracle, load_oracle
     from ..kernel.properties import select
     from ..kernel.scenario import STANDARD, parse_scenario
-    from ..kernel.versions import VERSIONS, load_kernel
+    from ..kernel.versions import VERSIONS, load_kernel, load_kernels
 
     if args.diff:
         kernels = [load_kernel(x) for x in args.diff]
     elif args.kernel:
-        kernels = [load_kernel(x) for x in args.kernel]
+        kernels = [k for x in args.kernel for k in load_kernels(x)]
     else:
         kernels = list(VERSIONS.values())
     if args.second_freeze_pass:

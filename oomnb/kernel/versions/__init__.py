@@ -27,6 +27,15 @@ ALL = dict(sorted({**VERSIONS, **LTS}.items(),
 EXTRA = {"v6.12": "v6_12"}
 
 
+def load_kernels(spec: str) -> list:
+    """``lts`` (the LTS kernels), ``all`` (every named version) or one version."""
+    if spec == "lts":
+        return list(LTS.values())
+    if spec == "all":
+        return list(ALL.values())
+    return [load_kernel(spec)]
+
+
 def load_kernel(spec: str):
     """A version name (``v4.9``) or a ``.py`` file that defines ``KERNEL``."""
     if spec in VERSIONS:
