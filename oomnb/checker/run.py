@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..kernel.properties import PROPERTIES
+from ..kernel.state import SHARER
 from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R_NAMES, TP_NAMES,
                             VMAS_NAMES)
 from .explore import explore
@@ -101,7 +102,7 @@ def _fmt_val(k, name, v):
         from ..kernel.state import MR_NAMES
         return MR_NAMES[v]
     if name == "town":
-        return "-" if v < 0 else ("kworker" if v == KWORKER else f"T{v}")
+        return "-" if v < 0 else ("kworker" if v == KWORKER else ("S" if v == SHARER else f"T{v}"))
     if name in ("rlist", "rtimers"):
         return "[" + ",".join(f"T{x}" for x in v) + "]"
     if name == "rtask":

@@ -122,6 +122,7 @@ class Kernel:
     exit_mmap_self_reap: bool = False      # v4.19-v6.0: exit_mmap calls __oom_reap_task_mm first
     process_mrelease: bool = False         # v5.15+: the process_mrelease() syscall exists
     reaper_skips_mlocked: bool = True      # __oom_reap_task_mm skips VM_LOCKED (before v5.18)
+    exit_mmap_victim_test: str = "mm"      # "mm": mm_is_oom_victim (v4.15+) | "current" (v4.14)
     mrelease_skip_check: bool = False      # 6.1 tree: MMF_OOM_SKIP tested again under the lock
     disable_timeout: bool = True           # v4.9+: oom_killer_disable(timeout)
     second_freeze_pass: bool = False       # v4.7/v4.8 74070542099c (model option)

@@ -65,6 +65,7 @@ TP_NAMES[TP_EM_OOM] = "exit_mmap:oom_reap"
 # --- process_mrelease() caller (a userspace killer such as lmkd) ------------
 MR_IDLE, MR_GOT_MM, MR_LOCKED, MR_DONE = 0, 1, 2, 3
 MR_NAMES = {0: "idle", 1: "mmgrab", 2: "mmap_read_lock", 3: "returned"}
+SHARER = 10       # owner of __mmput: the process sharing V's mm (CLONE_VM without CLONE_THREAD)
 TP_NAMES[TP_EM_BARRIER] = "exit_mmap:write_lock_barrier"
 
 # --- mm->flags (bit names are per version, see Kernel.flag_names) -------
@@ -128,6 +129,7 @@ class State(NamedTuple):
     pm: int
     sig_freed: int     # free_signal_struct() ran
     mrpc: int = 0      # process_mrelease() caller (process-mrelease scenario), MR_* below
+    shm: int = 0       # the mm-sharer process still holds an mm_users reference
 
 
 _FIELD_INDEX = {name: n for n, name in enumerate(State._fields)}

@@ -34,7 +34,7 @@ from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FROZEN, HAS
                     P_SUSP, PM_FREEZING, POST, R_ATTEMPT, R_DONE, R_IDLE, R_SLEEP, R_UNMAP,
                     RELEASED, RUN, TP_AIO, TP_DONE, TP_EM_FREE, TP_EM_SKIP, TP_EM_UNMAP, TP_NONE,
                     VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
-from .state import MR_DONE, MR_GOT_MM, MR_IDLE, MR_LOCKED, TP_EM_BARRIER, TP_EM_OOM
+from .state import MR_DONE, MR_GOT_MM, MR_IDLE, MR_LOCKED, SHARER, TP_EM_BARRIER, TP_EM_OOM
 
 NO = ()
 DEREF = frozenset({"deref_mm"})
@@ -80,7 +80,7 @@ class Transition:
         if self.per == "timer":
             return "timer"
         if self.actor == "owner":
-            return "kworker" if s.town == KWORKER else f"T{s.town}"
+            return "kworker" if s.town == KWORKER else ("S" if s.town == SHARER else f"T{s.town}")
         return self.actor
 
 
@@ -492,7 +492,7 @@ def t_free_signal_struct(k, sc, s, i):
 def _owner_ok(s) -> bool:
     if s.town < 0:
         return False
-    if s.town == KWORKER:
+    if s.town in (KWORKER, SHARER):
         return True
     return s.th[s.town][0] == IN_MMPUT
 
@@ -544,7 +544,7 @@ def t_exit_mmap_free(k, sc, s, i):
     vmas = VMAS_CLEARED if k.tree_cleared else VMAS_DANGLING
     mmf = s.mmf | MMF_SKIP if k.mmput_sets_skip else s.mmf
     s2 = _mmdrop(s._replace(vmas=vmas, mmf=mmf, tpc=TP_DONE))
-    if s.town == KWORKER:
+    if s.town in (KWORKER, SHARER):
         s2 = s2._replace(town=-1)
     else:
         j = s.town
@@ -730,7 +730,10 @@ def _exit_mmap_entry(k, s) -> int:
     set_bit(MMF_OOM_VICTIM) next to it, 4837fe37adff; v4.14 tested
     tsk_is_oom_victim(current), the same here since __mmput's owner is a
     thread of V).  Nothing can mark the mm any more: no thread has it."""
-    if k.exit_mmap_oom_barrier and s.oom_mm:
+    victim = bool(s.oom_mm)
+    if k.exit_mmap_victim_test == "current":       # tsk_is_oom_victim(current), v4.14
+        victim = victim and s.town not in (KWORKER, SHARER)
+    if k.exit_mmap_oom_barrier and victim:
         return TP_EM_OOM
     return TP_EM_UNMAP
 
@@ -823,6 +826,24 @@ def t_mrelease_reap(k, sc, s, i):
     return [(s2, frozenset({"deref_mm", "walk_vmas"}))]
 
 
+# --- an mm shared with another process (mm-sharer) ---------------------------
+
+def t_sharer_exit(k, sc, s, i):
+    """The process S sharing V's mm dies: __oom_kill_process sent SIGKILL to
+    every user process sharing the victim's mm ("Kill all user processes
+    sharing victim->mm in other thread groups", 4.19/6.1
+    mm/oom_kill.c:__oom_kill_process) without mark_oom_victim; its do_exit
+    -> exit_mm -> mmput drops its mm_users reference, and if that was the
+    last one S runs __mmput and exit_mmap (current is not an OOM victim).
+    ``mm-sharer`` only; S's own exit steps are one step here."""
+    if not sc.mm_sharer or not s.shm or not s.killed:
+        return NO
+    s2, last = _mmput_users(k, s._replace(shm=0))
+    if last:
+        s2 = s2._replace(town=SHARER, tpc=TP_AIO)
+    return [(s2, NO)]
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -852,6 +873,7 @@ DELAY = {
     "userspace_kill": Delay("env", "a userspace killer sends SIGKILL", "user_kill"),
     "mrelease_lock": timing.MMAP_LOCK_HOLD,
     "mrelease_reap": timing.REAP_UNMAP,
+    "sharer_exit": timing.CPU,
 }
 
 
@@ -942,6 +964,9 @@ TRANSITIONS: tuple[Transition, ...] = (
     _T("mrelease_reap", "__oom_reap_task_mm", "mrelease", "cpu", "weak", t_mrelease_reap,
        "mm/oom_kill.c:process_mrelease -> __oom_reap_task_mm (linux-source-6.1); the "
        "use-after-free fixed by f798a1d4f94d"),
+    _T("sharer_exit", "do_exit", "S", "cpu", "weak", t_sharer_exit,
+       "mm/oom_kill.c:__oom_kill_process sharer loop; kernel/exit.c:exit_mm, kernel/fork.c:mmput "
+       "(scenario mm-sharer; 4837fe37adff)"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -992,11 +1017,14 @@ def initial_state(k, sc) -> State:
     for i in range(n):
         pc = DSTATE if (sc.dstate and i == n - 1) else RUN
         th.append((pc, 0, 0))
-    return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0, mm_users=n,
+    sharer = 1 if sc.mm_sharer else 0         # mm-sharer: one more mm_users reference
+    return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0,
+                 mm_users=n + sharer,
                  mm_count=1, mmf=0, mem=MEM_MAPPED, vmas=VMAS_INTACT, town=-1, tpc=TP_NONE,
                  io=1 if sc.aio_blocked else 0, lockf=1 if sc.lock_forever else 0,
                  rpc=R_IDLE, rtask=-1, ratt=0, rnext=0, rlist=(), rtimers=(), rrefs=0, gave_up=0,
-                 disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0)
+                 disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0,
+                 shm=sharer)
 
 
 def successors(k, sc, s, trans=None):
