@@ -15,7 +15,7 @@ from oomnb.kernel import parse_scenario
 from oomnb.kernel.transitions import transitions_for
 from oomnb.kernel.versions import ALL, LTS
 
-MRELEASE = ("process_mrelease", "mrelease_lock", "mrelease_reap", "userspace_kill")
+MRELEASE = ("process_mrelease", "mrelease_lock", "mrelease_reap", "user_sigkill")
 
 
 def verdict(k, key, prop="no_reap_after_teardown"):

@@ -844,7 +844,7 @@ def t_exit_mmap_barrier(k, sc, s, i):
 
 # --- process_mrelease() (v5.15+): a second reaper driven from userspace -------
 
-def t_userspace_kill(k, sc, s, i):
+def t_user_sigkill(k, sc, s, i):
     """A userspace killer (lmkd, systemd-oomd style) sends V SIGKILL with
     pidfd_send_signal()/kill(): SIGNAL_GROUP_EXIT without mark_oom_victim,
     so V is not an OOM victim (no signal->oom_mm, no MMF_OOM_VICTIM, no
@@ -944,7 +944,7 @@ DELAY = {
     "thaw_processes": timing.SUSPENDED,
     "exit_mmap_oom": timing.EXIT_UNMAP,             # v4.19+: the self-reap unmaps the RSS
     "exit_mmap_barrier": timing.MMAP_LOCK_HOLD,     # waits for the reaper's read lock
-    "userspace_kill": Delay("env", "a userspace killer sends SIGKILL", "user_kill"),
+    "user_sigkill": Delay("env", "a userspace killer sends SIGKILL", "user_kill"),
     "mrelease_lock": timing.MMAP_LOCK_HOLD,
     "mrelease_reap": timing.REAP_UNMAP,
     "sharer_exit": timing.CPU,
@@ -1042,7 +1042,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _T("exit_mmap_barrier", "exit_mmap", "owner", "lock", "strong", t_exit_mmap_barrier,
        "mm/mmap.c:exit_mmap OOM block: down_write/up_write(mmap_sem) (212925802454, v4.14); "
        "mmap_write_lock/unlock in 5.15", lock="mmap_lock"),
-    _T("userspace_kill", "pidfd_send_signal", "mrelease", "cpu", "none", t_userspace_kill,
+    _T("user_sigkill", "pidfd_send_signal", "mrelease", "cpu", "none", t_user_sigkill,
        "scenario process-mrelease: a userspace killer's SIGKILL (kernel/signal.c)"),
     _T("process_mrelease", "process_mrelease", "mrelease", "cpu", "weak", t_process_mrelease,
        "mm/oom_kill.c:process_mrelease (884a7e5964e0, v5.15; linux-source-6.1)"),
