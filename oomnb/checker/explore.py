@@ -5,16 +5,31 @@ labelled edges, BFS parent pointers (so the first violation found is a
 shortest counterexample) and depths.  Safety properties (invariants and
 step properties) are checked on the fly; liveness works on the stored
 graph afterwards (:mod:`oomnb.checker.liveness`).
+
+Speed (``oomnb bench check``): the loop is one flat pass over a prepared
+plan of transitions (no per-step attribute look-ups), the BFS queue is the
+state list itself, labels are interned by (transition, instance, tags), a
+step property stops being evaluated once it is decided, and the parts of
+a state that repeat (the thread tuples, the reaper's list) are stored once
+(hash-consed), which is the compact encoding of the stored graph.
+
+``symmetry=True`` explores the quotient by interchangeable victim threads
+(:mod:`oomnb.checker.symmetry`) and unfolds it to the full graph with real
+thread indices; ``Graph.reduced_states`` / ``reduced_edges`` give the
+quotient's size.  ``unfold=False`` keeps the quotient (safety verdicts
+only; its counterexamples use canonical thread indices).
 """
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass, field
 
 from ..kernel.transitions import initial_state, transitions_for
+from . import symmetry as sym
+from .guards import Guard, guard_of
 
 NONE_I = (None,)
 
@@ -35,6 +50,11 @@ class Graph:
     safety: dict = field(default_factory=dict)       # prop name -> (state id, label, dst) | None
     antecedent: dict = field(default_factory=dict)   # prop name -> bool
     errors: set = field(default_factory=set)         # invariant-violating states (not expanded)
+    reduced_states: int | None = None   # quotient size when explored with symmetry reduction
+    reduced_edges: int | None = None
+    explore_seconds: float | None = None  # of which exploring the quotient (rest: unfolding)
+    quotient: bool = False       # True: states are canonical representatives only
+    perms: list | None = None    # quotient: out_perm[u][n] = m with dst = apply(m, successor)
 
     @property
     def n_states(self) -> int:
@@ -59,24 +79,69 @@ class Graph:
         return steps
 
 
-def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
-    """Explore every interleaving; check ``props`` (safety ones) on the fly."""
+class _Interner:
+    """Hash-consing of the repeated parts of states (compact storage)."""
+
+    def __init__(self):
+        self.th = {}
+        self.tup = {}
+
+    def __call__(self, s):
+        th = s.th
+        it = self.th.get(th)
+        if it is None:
+            tup = self.tup
+            it = tuple(tup.setdefault(t, t) for t in th)
+            self.th[it] = it
+        rl = s.rlist
+        if rl:
+            rl = self.tup.setdefault(rl, rl)
+        return s._replace(th=it, rlist=rl) if (it is not th or rl is not s.rlist) else s
+
+
+def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool = False,
+            unfold: bool = True, guards: bool = True) -> Graph:
+    """Explore every interleaving; check ``props`` (safety ones) on the fly.
+
+    ``symmetry``: explore the quotient by interchangeable threads (3+
+    threads) and, with ``unfold``, rebuild the full graph from it.
+    ``guards``: skip transitions whose guard clause (read by
+    :mod:`oomnb.checker.guards`) is false without calling them."""
+    reduce = symmetry and scenario.threads >= 3 and sym.supported()
+    gc_was = gc.isenabled()
+    gc.disable()           # the graph is acyclic data: the cyclic collector only costs time
+    try:
+        g = _explore(kernel, scenario, props, progress, reduce, guards)
+        if reduce and unfold:
+            return _unfold(g)
+        return g
+    finally:
+        if gc_was:
+            gc.enable()
+
+
+def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
     t0 = time.perf_counter()
+    k, sc = kernel, scenario
     trans = transitions_for(kernel)
-    init = initial_state(kernel, scenario)
+    intern = _Interner()
+    init = intern(initial_state(kernel, scenario))
+    if reduce:
+        init, _ = sym.canon(init)
     states = [init]
     index = {init: 0}
     parent, plabel, depth = [-1], [-1], [0]
     out = []
+    perms = [] if reduce else None
     labels, label_id = [], {}
     inv = [p for p in props if p.shape == "invariant"]
     edg = [p for p in props if p.shape == "edge"]
     safety = {p.name: None for p in inv + edg}
     ante = {p.name: False for p in props}
     ante_state = [p for p in props if p.antecedent_state is not None]
-    ante_edge = [p for p in edg if p.antecedent_edge is not None]
-    k, sc = kernel, scenario
-
+    # step checks still open: (kind, prop); dropped once decided
+    edge_checks = [("bad", p) for p in edg] + [("ante", p) for p in edg
+                                                 if p.antecedent_edge is not None]
     errors = set()
 
     def check_state(sid, s):
@@ -89,6 +154,22 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
             if not ante[p.name] and p.antecedent_state(k, sc, s):
                 ante[p.name] = True
 
+    def run_edge_checks(s, lid, s2, u, v):
+        nonlocal edge_checks
+        t, i, actor, tags = labels[lid]
+        done = False
+        for kind, p in edge_checks:
+            if kind == "bad":
+                if p.bad_edge(k, sc, s, actor, t, tags, s2):
+                    safety[p.name] = (u, lid, v)
+                    done = True
+            elif p.antecedent_edge(k, sc, s, actor, t, tags, s2):
+                ante[p.name] = True
+                done = True
+        if done:
+            edge_checks = [(kd, p) for kd, p in edge_checks
+                           if (safety[p.name] is None if kd == "bad" else not ante[p.name])]
+
     check_state(0, init)
     bar = None
     if progress and sys.stderr.isatty():
@@ -98,55 +179,165 @@ def explore(kernel, scenario, props=(), progress: bool = False) -> Graph:
                        leave=False)
         except ImportError:  # pragma: no cover
             bar = None
-    q = deque([0])
-    generated = 0
+    # the plan: (tidx, transition, fire, per code, owner-actor?, guard parts)
+    plan = []
+    for tidx, t in enumerate(trans):
+        per = 0 if t.per == "none" else (1 if t.per == "thread" else 2)
+        gd = guard_of(t.fire) if use_guards else None
+        gd = gd or Guard()
+        plan.append((tidx, t, t.fire, per, t.actor == "owner", gd.pcs if per == 1 else None,
+                     gd.field, gd.values, gd.truthy, gd.falsy))
     thread_ranges = {n: tuple(range(n)) for n in range(1, 8)}
-    while q:
-        u = q.popleft()
+    generated = 0
+    canon = sym.canon
+    u = 0
+    while u < len(states):          # BFS: the state list is the queue
         s = states[u]
-        du = depth[u]
+        du1 = depth[u] + 1
         edges = []
+        out.append(edges)
+        if reduce:
+            eperm = []
+            perms.append(eperm)
         if u in errors:            # TLC-style: an invariant violation is not explored further
-            out.append(edges)
+            u += 1
             continue
-        threads = thread_ranges[len(s.th)]
-        for t in trans:
-            per = t.per
-            insts = NONE_I if per == "none" else (threads if per == "thread"
-                                                  else t.instances(k, sc, s))
+        th = s.th
+        threads = thread_ranges[len(th)]
+        for tidx, t, fire, per, owner, pcs, gfield, gvals, gtrue, gfalse in plan:
+            if gfield is not None and s[gfield] not in gvals:
+                continue
+            if gtrue is not None and not s[gtrue]:
+                continue
+            if gfalse is not None and s[gfalse]:
+                continue
+            insts = NONE_I if per == 0 else (threads if per == 1 else sorted(set(s.rtimers)))
             for i in insts:
-                res = t.fire(k, sc, s, i)
+                if pcs is not None and th[i][0] not in pcs:
+                    continue
+                res = fire(k, sc, s, i)
                 if not res:
                     continue
-                actor = t.actor_of(s, i)
                 for s2, tags in res:
                     generated += 1
-                    lk = (t.key, i, actor, tags)
+                    lk = (tidx, i, tags, s.town) if owner else (tidx, i, tags)
                     lid = label_id.get(lk)
                     if lid is None:
                         lid = label_id[lk] = len(labels)
-                        labels.append((t, i, actor, tags))
+                        labels.append((t, i, t.actor_of(s, i), tags))
+                    if reduce:
+                        s2, m = canon(s2)
+                        eperm.append(m)
                     v = index.get(s2)
                     if v is None:
+                        s2 = intern(s2)
                         v = index[s2] = len(states)
                         states.append(s2)
                         parent.append(u)
                         plabel.append(lid)
-                        depth.append(du + 1)
-                        q.append(v)
+                        depth.append(du1)
                         check_state(v, s2)
                     edges.append((v, lid))
-                    for p in edg:
-                        if safety[p.name] is None and p.bad_edge(k, sc, s, actor, t, tags, s2):
-                            safety[p.name] = (u, lid, v)
-                    for p in ante_edge:
-                        if not ante[p.name] and p.antecedent_edge(k, sc, s, actor, t, tags, s2):
-                            ante[p.name] = True
-        out.append(edges)
-        if bar is not None and len(states) % 1000 == 0:
+                    if edge_checks:
+                        run_edge_checks(s, lid, s2, u, v)
+        u += 1
+        if bar is not None and u % 1000 == 0:
             bar.update(1000)
     if bar is not None:
         bar.close()
+    secs = time.perf_counter() - t0
     g = Graph(kernel, scenario, states, index, parent, plabel, depth, out, labels, generated,
-              time.perf_counter() - t0, safety, ante, errors)
+              secs, safety, ante, errors, explore_seconds=secs)
+    if reduce:
+        g.quotient, g.perms = True, perms
+        g.reduced_states, g.reduced_edges = len(states), g.n_edges
+    return g
+
+
+def _unfold(q: Graph) -> Graph:
+    """The full graph of a quotient: every state of every orbit, with real
+    thread indices, in BFS order (so parents give shortest paths)."""
+    t0 = time.perf_counter()
+    n = q.scenario.threads
+    ident = sym.identity(n)
+    qstates, qout, qperms, qlabels = q.states, q.out, q.perms, q.labels
+    states, index, parent, plabel, depth, out = [], {}, [], [], [], []
+    key_of = {}                  # (quotient id, m) -> real id; real = apply(m, canonical)
+    origin = []                  # real id -> (quotient id, m)
+    labels, label_id = [], {}
+    lmap = {}                    # (quotient label id, m) -> real label id
+    inv_cache = {}
+
+    def real_id(cid, m, pu, plid, d):
+        key = (cid, m)
+        r = key_of.get(key)
+        if r is None:
+            s = qstates[cid] if m is ident else sym.apply(m, qstates[cid])
+            r = index.get(s)          # a state with a symmetric stabiliser has several keys
+            if r is None:
+                r = index[s] = len(states)
+                states.append(s)
+                origin.append(key)
+                parent.append(pu)
+                plabel.append(plid)
+                depth.append(d)
+            key_of[key] = r
+        return r
+
+    def real_label(qlid, m):
+        key = (qlid, m)
+        r = lmap.get(key)
+        if r is None:
+            lab = qlabels[qlid] if m is ident else sym.rename_label(qlabels[qlid], m)
+            lk = (lab[0].key, lab[1], lab[2], lab[3])
+            r = label_id.get(lk)
+            if r is None:
+                r = label_id[lk] = len(labels)
+                labels.append(lab)
+            lmap[key] = r
+        return r
+
+    real_id(0, ident, -1, -1, 0)
+    r = 0
+    while r < len(states):
+        cid, m = origin[r]
+        d1 = depth[r] + 1
+        edges = []
+        for (v, qlid), qm in zip(qout[cid], qperms[cid]):
+            # dst = apply(m, successor) and successor = apply(inverse(qm), canonical v)
+            if qm is ident:
+                mm = m
+            else:
+                qi = inv_cache.get(qm)
+                if qi is None:
+                    qi = inv_cache[qm] = sym.inverse(qm)
+                mm = qi if m is ident else sym.compose(m, qi)
+                if mm == ident:
+                    mm = ident
+            lid = real_label(qlid, m)
+            edges.append((real_id(v, mm, r, lid, d1), lid))
+        out.append(edges)
+        r += 1
+    errors = {r for (c, x), r in key_of.items() if c in q.errors}
+    safety = {}
+    for name, hit in q.safety.items():
+        if hit is None:
+            safety[name] = None
+            continue
+        sid, qlid, dst = hit
+        u = key_of[(sid, ident)]
+        if qlid is None:
+            safety[name] = (u, None, None)
+            continue
+        # the quotient edge sid -qlid-> dst, in the real graph from the canonical state itself
+        for v, lid in out[u]:
+            if labels[lid] == qlabels[qlid] and origin[v][0] == dst:
+                safety[name] = (u, lid, v)
+                break
+        else:  # pragma: no cover - the unfolding contains every quotient edge
+            raise AssertionError(f"unfold lost the {name} counterexample edge")
+    g = Graph(q.kernel, q.scenario, states, index, parent, plabel, depth, out, labels,
+              q.generated, q.seconds + time.perf_counter() - t0, safety, dict(q.antecedent),
+              errors, reduced_states=q.reduced_states, reduced_edges=q.reduced_edges,
+              explore_seconds=q.seconds)
     return g

@@ -12,28 +12,52 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..kernel.scenario import STANDARD
-from ..kernel.versions import VERSIONS
-from .run import ORACLE, check, oracle_entry
+from ..kernel.properties import EXTRA, PROPERTIES
+from ..kernel.scenario import STANDARD, parse_scenario
+from ..kernel.versions import ALL, LTS, VERSIONS
+from .run import LTS_ORACLE, MECH_ORACLE, ORACLE, check, oracle_entry
+
+#: scenarios of mechanisms outside the standard set, recorded for every version:
+#: a victim thread's own OOM call (MMF_OOM_REAP_QUEUED, v5.0, separates v4.19 from
+#: v5.15), process_mrelease() (v5.15+) racing the oom_reaper and exit_mmap, and
+#: memory the reaper cannot unmap (both readings of no_premature_kill), and an mm
+#: shared with another process that may run exit_mmap itself (4837fe37adff)
+MECH_SCENARIOS = ("second-oom+victim-oom/2t", "process-mrelease/1t",
+                  "second-oom+process-mrelease/2t", "second-oom+hugetlb/1t",
+                  "second-oom+mlocked/1t", "second-oom+mm-sharer/1t")
 
 
-def build() -> dict:
+def build(which: str = "standard") -> dict:
+    """``standard``: STANDARD x VERSIONS; ``lts``: STANDARD x LTS;
+    ``mechanisms``: MECH_SCENARIOS x every version, with the extra properties."""
     out = {}
+    if which == "mechanisms":
+        for key in MECH_SCENARIOS:
+            sc = parse_scenario(key)
+            out[sc.key] = {k.name: oracle_entry(check(k, sc, PROPERTIES + EXTRA))
+                           for k in ALL.values()}
+        return out
+    kernels = LTS if which == "lts" else VERSIONS
     for sc in STANDARD:
-        out[sc.key] = {k.name: oracle_entry(check(k, sc)) for k in VERSIONS.values()}
+        out[sc.key] = {k.name: oracle_entry(check(k, sc)) for k in kernels.values()}
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--write", action="store_true")
+    ap.add_argument("--lts", action="store_true", help="the LTS kernels' oracle (lts.json)")
+    ap.add_argument("--mechanisms", action="store_true",
+                    help="the oracle of the scenarios outside the standard set (mechanisms.json)")
     a = ap.parse_args(argv)
-    data = build()
+    which = "lts" if a.lts else ("mechanisms" if a.mechanisms else "standard")
+    data = build(which)
     text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    path = {"lts": LTS_ORACLE, "mechanisms": MECH_ORACLE, "standard": ORACLE}[which]
     if a.write:
-        ORACLE.parent.mkdir(parents=True, exist_ok=True)
-        ORACLE.write_text(text)
-        print(f"wrote {ORACLE}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
     else:
         print(text)
     return 0

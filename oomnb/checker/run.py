@@ -13,12 +13,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..kernel.properties import PROPERTIES
+from ..kernel.state import SHARER
 from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R_NAMES, TP_NAMES,
                             VMAS_NAMES)
 from .explore import explore
 from .liveness import check_leadsto
 
 ORACLE = Path(__file__).resolve().parent / "expected" / "standard.json"
+#: the LTS kernels' oracle (same format; read together with ORACLE)
+LTS_ORACLE = Path(__file__).resolve().parent / "expected" / "lts.json"
+#: scenarios outside the standard set, every version (same format)
+MECH_ORACLE = Path(__file__).resolve().parent / "expected" / "mechanisms.json"
 
 
 @dataclass
@@ -93,8 +98,11 @@ def _fmt_val(k, name, v):
         return LOCK_NAMES[v]
     if name == "tpc":
         return TP_NAMES[v]
+    if name == "mrpc":
+        from ..kernel.state import MR_NAMES
+        return MR_NAMES[v]
     if name == "town":
-        return "-" if v < 0 else ("kworker" if v == KWORKER else f"T{v}")
+        return "-" if v < 0 else ("kworker" if v == KWORKER else ("S" if v == SHARER else f"T{v}"))
     if name in ("rlist", "rtimers"):
         return "[" + ",".join(f"T{x}" for x in v) + "]"
     if name == "rtask":
@@ -133,10 +141,13 @@ def steps_of(g, path, start=1, loop=False) -> list:
 
 
 def check(kernel, scenario, props=PROPERTIES, mode: str = "standard", progress=False,
-          keep_graph=False, graph=None) -> Result:
-    """Explore ``kernel`` x ``scenario`` and decide every property."""
+          keep_graph=False, graph=None, symmetry=False) -> Result:
+    """Explore ``kernel`` x ``scenario`` and decide every property.
+    ``symmetry``: explore the quotient by interchangeable threads and
+    unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`)."""
     t0 = time.perf_counter()
-    g = graph if graph is not None else explore(kernel, scenario, props, progress=progress)
+    g = graph if graph is not None else explore(kernel, scenario, props, progress=progress,
+                                                symmetry=symmetry)
     verdicts = {}
     for p in props:
         if p.shape in ("invariant", "edge"):
@@ -188,7 +199,12 @@ def _vac_note(name):
 def load_oracle(path: Path = ORACLE) -> dict:
     if not path.is_file():
         return {}
-    return json.loads(path.read_text())
+    data = json.loads(path.read_text())
+    for extra in (LTS_ORACLE, MECH_ORACLE):
+        if path == ORACLE and extra.is_file():
+            for sc, per in json.loads(extra.read_text()).items():
+                data.setdefault(sc, {}).update(per)
+    return data
 
 
 def oracle_entry(result: Result) -> dict:

@@ -28,7 +28,8 @@ examples:
 def add_arguments(p):
     from ..kernel.versions import known_names
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
-                   help=", ".join(known_names()) + " (case-insensitive, the v optional) or a .py file "
+                   help=", ".join(known_names()) + " (case-insensitive, the v optional; 'lts' = v4.19, v5.15, v6.1, 'all' = "
+                        "the standard and LTS versions) or a .py file "
                         "defining KERNEL (repeatable)")
     p.add_argument("--scenario", action="append", metavar="S",
                    help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
@@ -63,7 +64,7 @@ def run(args) -> int:
     from ..checker.run import check, compare_oracle, load_oracle
     from ..kernel.properties import select
     from ..kernel.scenario import STANDARD, parse_scenario
-    from ..kernel.versions import VERSIONS, load_kernel
+    from ..kernel.versions import VERSIONS, load_kernel, load_kernels
 
     from ..errors import OomnbError
     if args.diff:
@@ -73,7 +74,7 @@ def run(args) -> int:
         if kernels[0] is kernels[1] or kernels[0].name == kernels[1].name:
             raise OomnbError(f"--diff needs two different versions (got {kernels[0].name} twice)")
     elif args.kernel:
-        kernels = [load_kernel(x) for x in args.kernel]
+        kernels = [k for x in args.kernel for k in load_kernels(x)]
     else:
         kernels = list(VERSIONS.values())
     if args.second_freeze_pass:

@@ -118,6 +118,12 @@ class Kernel:
     exit_mmap_locked: bool = False         # v6.1+: unmap under read lock, free under write lock
     exit_mmap_sets_skip: bool = False      # v4.14+ (v6.1+: every mm)
     tree_cleared: bool = False             # v5.18+/v6.1: mm->mmap=NULL / __mt_destroy
+    exit_mmap_oom_barrier: bool = False    # v4.14-v6.0: victim mm -> MMF_OOM_SKIP + write-lock barrier
+    exit_mmap_self_reap: bool = False      # v4.19-v6.0: exit_mmap calls __oom_reap_task_mm first
+    process_mrelease: bool = False         # v5.15+: the process_mrelease() syscall exists
+    reaper_skips_mlocked: bool = True      # __oom_reap_task_mm skips VM_LOCKED (before v5.18)
+    exit_mmap_victim_test: str = "mm"      # "mm": mm_is_oom_victim (v4.15+) | "current" (v4.14)
+    mrelease_skip_check: bool = False      # 6.1 tree: MMF_OOM_SKIP tested again under the lock
     disable_timeout: bool = True           # v4.9+: oom_killer_disable(timeout)
     second_freeze_pass: bool = False       # v4.7/v4.8 74070542099c: freeze again after the disable
     freeze_exempt: str = "tif"             # "tif" (TIF_MEMDIE of the task) | "group"

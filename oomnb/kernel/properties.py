@@ -22,6 +22,7 @@ from typing import Callable
 
 from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE,
                     PM_SUSPENDED, PM_WINDOW, VMAS_DANGLING, VMAS_FREEING)
+from .state import TP_DONE, TP_EM_FREE, TP_EM_SKIP
 
 
 @dataclass(frozen=True)
@@ -255,6 +256,35 @@ GROUPS = {
 }
 
 
+# --- no_premature_kill, strong reading (memory the reaper cannot unmap) ------
+
+def unreapable_mapped(k, sc, s) -> bool:
+    """The mm still maps memory no reaper unmaps (hugetlb; VM_LOCKED where
+    the version's reaper skips it): until exit_mmap's unmap_vmas has run."""
+    if not (sc.hugetlb or (sc.mlocked and k.reaper_skips_mlocked)):
+        return False
+    return s.tpc not in (TP_EM_SKIP, TP_EM_FREE, TP_DONE)
+
+
+def _premature_strong(k, sc, s, actor, tr, tags, s2):
+    return ("kill_W" in tags and bool(s.killed) and not s.gave_up
+            and (s.mem == MEM_MAPPED or unreapable_mapped(k, sc, s)))
+
+
+NO_PREMATURE_KILL_STRONG = Property(
+    "no_premature_kill[strong]", "edge",
+    "No second victim while the first still holds memory that its exit will free: reapable "
+    "memory still mapped, or memory the reaper skips (hugetlb; VM_LOCKED before v5.18; "
+    "mm/oom_kill.c:__oom_reap_task_mm) that exit_mmap has not unmapped yet -- unless the reaper "
+    "gave up.  no_premature_kill is the reapable reading.",
+    bad_edge=_premature_strong,
+    antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
+
+#: properties outside the standard set, selected by name (``--property``)
+EXTRA = (NO_PREMATURE_KILL_STRONG,)
+EXTRA_BY_NAME = {p.name: p for p in EXTRA}
+
+
 def select(names) -> tuple[Property, ...]:
     """Properties by name; ``disable_contract`` / ``suspend_exclusion`` mean
     all their readings and scopes, ``suspend`` (or ``pm_exclusion``) all six."""
@@ -266,8 +296,10 @@ def select(names) -> tuple[Property, ...]:
             out += list(GROUPS[n])
         elif n in BY_NAME:
             out.append(BY_NAME[n])
+        elif n in EXTRA_BY_NAME:
+            out.append(EXTRA_BY_NAME[n])
         else:
             from ..errors import OomnbError
-            raise OomnbError(f"unknown property {n!r} (known: {', '.join(BY_NAME)}, "
-                             f"{', '.join(GROUPS)})")
+            known = ", ".join([*BY_NAME, *EXTRA_BY_NAME, *GROUPS])
+            raise OomnbError(f"unknown property {n!r} (known: {known})")
     return tuple(out)

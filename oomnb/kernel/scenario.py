@@ -27,6 +27,22 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   frozen cgroup (kernel/cgroup/legacy_freezer.c, or cgroup.freeze) and
   the cgroup is never thawed: ``cgroup_freezing(p)`` stays true, so a
   thread leaves only while the freezer exempts it as an OOM victim.
+* ``process-mrelease``: a userspace killer (lmkd, systemd-oomd style) may
+  send V SIGKILL itself (V is then not an OOM victim: no signal->oom_mm,
+  no MMF_OOM_VICTIM) and calls ``process_mrelease(pidfd)`` on V once, a
+  second reaper racing the oom_reaper and ``exit_mmap`` (v5.15+ only).
+* ``hugetlb`` / ``mlocked``: besides its reapable anonymous memory the mm
+  maps memory the reaper skips (__oom_reap_task_mm: VM_HUGETLB in every
+  version; VM_LOCKED before v5.18, :attr:`Kernel.reaper_skips_mlocked`);
+  only exit_mmap's unmap_vmas frees it.  It changes no step, only what
+  ``no_premature_kill[strong]`` counts as memory the victim still holds.
+* ``mm-sharer``: a process outside V shares its mm (CLONE_VM without
+  CLONE_THREAD) and holds an mm_users reference; __oom_kill_process sends
+  it SIGKILL without marking it, and it may drop the last reference and run
+  __mmput/exit_mmap itself (the case of 4837fe37adff).  S is not a
+  candidate of select_bad_process here (the kernel would pick S, which
+  maps the same memory, once V's threads are gone), so no_premature_kill
+  over-reports in this scenario; the scenario is for the exit_mmap race.
 """
 
 from __future__ import annotations
@@ -36,7 +52,8 @@ from dataclasses import dataclass
 from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
-          "second-oom", "fast-exit", "victim-oom", "cgroup-frozen")
+          "second-oom", "fast-exit", "victim-oom", "cgroup-frozen", "process-mrelease", "hugetlb",
+          "mlocked", "mm-sharer")
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,10 @@ class Scenario:
     fast_exit: bool = False
     victim_oom: bool = False
     cgroup_frozen: bool = False
+    mrelease: bool = False
+    hugetlb: bool = False      # the mm also maps hugetlb pages (no reaper unmaps them)
+    mlocked: bool = False      # ... VM_LOCKED memory (the reaper skips it before v5.18)
+    mm_sharer: bool = False    # another process shares V's mm (CLONE_VM, not CLONE_THREAD)
 
     @property
     def name(self) -> str:
@@ -59,7 +80,10 @@ class Scenario:
                                 ("mmap-lock", self.lock_release), ("suspend", self.suspend),
                                 ("second-oom", self.second_oom), ("fast-exit", self.fast_exit),
                                 ("victim-oom", self.victim_oom),
-                                ("cgroup-frozen", self.cgroup_frozen)) if on]
+                                ("cgroup-frozen", self.cgroup_frozen),
+                                ("process-mrelease", self.mrelease),
+                                ("hugetlb", self.hugetlb), ("mlocked", self.mlocked),
+                                ("mm-sharer", self.mm_sharer)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -87,7 +111,9 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "mmap-lock-forever": "lock_forever", "mmap-lock": "lock_release",
                 "suspend": "suspend",
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
-                "victim-oom": "victim_oom", "cgroup-frozen": "cgroup_frozen"}[tok]] = True
+                "victim-oom": "victim_oom", "cgroup-frozen": "cgroup_frozen",
+                "process-mrelease": "mrelease",
+                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):

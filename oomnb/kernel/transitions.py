@@ -37,6 +37,7 @@ from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FILES, FROZ
                     P_SUSP, PM_FREEZING, POST, R_ATTEMPT, R_DONE, R_IDLE, R_SLEEP, R_UNMAP,
                     RELEASED, RUN, TP_AIO, TP_DONE, TP_EM_FREE, TP_EM_SKIP, TP_EM_UNMAP, TP_NONE,
                     VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
+from .state import MR_DONE, MR_GOT_MM, MR_IDLE, MR_LOCKED, SHARER, TP_EM_BARRIER, TP_EM_OOM
 
 NO = ()
 DEREF = frozenset({"deref_mm"})
@@ -89,7 +90,7 @@ class Transition:
         if self.per == "timer":
             return "timer"
         if self.actor == "owner":
-            return "kworker" if s.town == KWORKER else f"T{s.town}"
+            return "kworker" if s.town == KWORKER else ("S" if s.town == SHARER else f"T{s.town}")
         return self.actor
 
 
@@ -269,7 +270,7 @@ def _mmput_users(k, s):
 
 
 def _reader_holds(s) -> bool:
-    return s.rpc == R_UNMAP
+    return s.rpc == R_UNMAP or s.mrpc == MR_LOCKED
 
 
 # ------------------------------------------------------------ transitions
@@ -556,7 +557,7 @@ def t_free_signal_struct(k, sc, s, i):
 def _owner_ok(s) -> bool:
     if s.town < 0:
         return False
-    if s.town == KWORKER:
+    if s.town in (KWORKER, SHARER):
         return True
     return s.th[s.town][0] == IN_MMPUT
 
@@ -567,7 +568,7 @@ def t_exit_aio(k, sc, s, i):
     in v4.5 .. 6.18)."""
     if s.tpc != TP_AIO or not _owner_ok(s) or s.io:
         return NO
-    return [(s._replace(tpc=TP_EM_UNMAP), NO)]
+    return [(s._replace(tpc=_exit_mmap_entry(k, s)), NO)]
 
 
 def t_exit_mmap_unmap(k, sc, s, i):
@@ -609,7 +610,7 @@ def t_exit_mmap_free(k, sc, s, i):
     vmas = VMAS_CLEARED if k.tree_cleared else VMAS_DANGLING
     mmf = s.mmf | MMF_SKIP if k.mmput_sets_skip else s.mmf
     s2 = _mmdrop(s._replace(vmas=vmas, mmf=mmf, tpc=TP_DONE))
-    if s.town == KWORKER:
+    if s.town in (KWORKER, SHARER):
         s2 = s2._replace(town=-1)
     else:
         j = s.town
@@ -793,6 +794,129 @@ def t_wake_oom_reaper_timer(k, sc, s, i):
     return [(s._replace(rlist=(i,) + s.rlist), frozenset({"deref_mm", f"obs:wake:T{i}"}))]
 
 
+# --- v4.14-v6.0: the OOM block at the top of exit_mmap ----------------------
+
+def _exit_mmap_entry(k, s) -> int:
+    """Where exit_mmap starts after exit_aio: v4.14-v6.0 ``if
+    (unlikely(mm_is_oom_victim(mm)))`` enter the OOM block.  The mm is a
+    victim iff mark_oom_victim installed signal->oom_mm (v4.15+:
+    set_bit(MMF_OOM_VICTIM) next to it, 4837fe37adff; v4.14 tested
+    tsk_is_oom_victim(current), the same here since __mmput's owner is a
+    thread of V).  Nothing can mark the mm any more: no thread has it."""
+    victim = bool(s.oom_mm)
+    if k.exit_mmap_victim_test == "current":       # tsk_is_oom_victim(current), v4.14
+        victim = victim and s.town not in (KWORKER, SHARER)
+    if k.exit_mmap_oom_barrier and victim:
+        return TP_EM_OOM
+    return TP_EM_UNMAP
+
+
+def t_exit_mmap_oom(k, sc, s, i):
+    """mm/mmap.c:exit_mmap, OOM block (v4.14-v6.0; 5.15
+    mm/mmap.c:exit_mmap): v4.19+ ``(void)__oom_reap_task_mm(mm)`` -- the
+    exiting task reaps its own mm "to free as much memory as possible"
+    (27ae357fa82b: MMF_UNSTABLE, unmap of every reapable VMA); then
+    ``set_bit(MMF_OOM_SKIP, &mm->flags)`` (212925802454).  No tracepoint
+    (the reaping ones are in oom_reap_task_mm)."""
+    if s.tpc != TP_EM_OOM or not _owner_ok(s):
+        return NO
+    mem, mmf = s.mem, s.mmf | MMF_SKIP
+    if k.exit_mmap_self_reap:
+        mmf |= MMF_UNSTABLE
+        if mem == MEM_MAPPED:
+            mem = MEM_EXITED
+    return [(s._replace(tpc=TP_EM_BARRIER, mem=mem, mmf=mmf), NO)]
+
+
+def t_exit_mmap_barrier(k, sc, s, i):
+    """mm/mmap.c:exit_mmap, OOM block: ``mmap_write_lock(mm);
+    mmap_write_unlock(mm);`` (down_write/up_write before 5.8): waits for a
+    reaper that took mmap_read_trylock before MMF_OOM_SKIP was set; any
+    later attempt sees MMF_OOM_SKIP under the read lock and leaves the mm
+    alone, so unmap_vmas/free_pgtables then run without a lock
+    (212925802454; 4.19 and 5.15 mm/mmap.c:exit_mmap)."""
+    if s.tpc != TP_EM_BARRIER or not _owner_ok(s):
+        return NO
+    if s.lockf or _reader_holds(s):
+        return NO
+    return [(s._replace(tpc=TP_EM_UNMAP), NO)]
+
+
+# --- process_mrelease() (v5.15+): a second reaper driven from userspace -------
+
+def t_user_sigkill(k, sc, s, i):
+    """A userspace killer (lmkd, systemd-oomd style) sends V SIGKILL with
+    pidfd_send_signal()/kill(): SIGNAL_GROUP_EXIT without mark_oom_victim,
+    so V is not an OOM victim (no signal->oom_mm, no MMF_OOM_VICTIM, no
+    TIF_MEMDIE, nothing queued for the oom_reaper).  ``process-mrelease``
+    only; not fair (it may kill or not)."""
+    if not sc.mrelease or s.killed or s.mrpc != MR_IDLE:
+        return NO
+    return [(s._replace(killed=1), NO)]
+
+
+def t_process_mrelease(k, sc, s, i):
+    """mm/oom_kill.c:process_mrelease (v5.15+; linux-source-6.1), up to the
+    lock, called once V has SIGKILL pending: p = find_lock_task_mm(task)
+    (none: -ESRCH); mm = p->mm; mmgrab(mm); task_will_free_mem(p) decides
+    to reap (otherwise 0 if MMF_OOM_SKIP is set, else -EINVAL, and mmdrop);
+    task_unlock(p).  No tracepoint."""
+    if not sc.mrelease or s.mrpc != MR_IDLE or not s.killed:
+        return NO
+    if find_lock_task_mm(s) < 0:
+        return [(s._replace(mrpc=MR_DONE), NO)]                 # -ESRCH
+    if not k.task_will_free_mem(k, s):
+        return [(s._replace(mrpc=MR_DONE), DEREF)]              # mmgrab ... mmdrop
+    return [(s._replace(mrpc=MR_GOT_MM, mm_count=s.mm_count + 1), DEREF)]
+
+
+def t_mrelease_lock(k, sc, s, i):
+    """process_mrelease: mmap_read_lock_killable(mm) (waits while a writer
+    holds it: the scenario's lock holder; exit_mmap's write-locked parts are
+    single steps that wait for readers).  In the 6.1 tree MMF_OOM_SKIP is
+    tested again under the lock "to ensure possible change in exit_mmap is
+    seen" (``Kernel.mrelease_skip_check``): set -> unlock, mmdrop, return 0.
+    An -EINTR from a fatal signal to the caller is not modelled."""
+    if s.mrpc != MR_GOT_MM or s.lockf:
+        return NO
+    if k.mrelease_skip_check and s.mmf & MMF_SKIP:
+        return [(_mmdrop(s._replace(mrpc=MR_DONE)), DEREF)]
+    return [(s._replace(mrpc=MR_LOCKED), DEREF)]
+
+
+def t_mrelease_reap(k, sc, s, i):
+    """process_mrelease: __oom_reap_task_mm(mm) under the read lock
+    (MMF_UNSTABLE; walks mm->mmap (v5.15) / the maple tree (v6.1+) and
+    unmaps every reapable VMA); mmap_read_unlock; mmdrop(mm).  Walking a
+    VMA list that exit_mmap freed without the lock and left in mm->mmap is
+    the use-after-free fixed by f798a1d4f94d ("mm: fix use-after-free bug
+    when mm->mmap is reused after being freed": exit_mmap resets it under
+    mmap_write_lock).  No tracepoint."""
+    if s.mrpc != MR_LOCKED:
+        return NO
+    mem = MEM_REAPED if (s.vmas == VMAS_INTACT and s.mem == MEM_MAPPED) else s.mem
+    s2 = _mmdrop(s._replace(mrpc=MR_DONE, mem=mem, mmf=s.mmf | MMF_UNSTABLE))
+    return [(s2, frozenset({"deref_mm", "walk_vmas"}))]
+
+
+# --- an mm shared with another process (mm-sharer) ---------------------------
+
+def t_sharer_exit(k, sc, s, i):
+    """The process S sharing V's mm dies: __oom_kill_process sent SIGKILL to
+    every user process sharing the victim's mm ("Kill all user processes
+    sharing victim->mm in other thread groups", 4.19/6.1
+    mm/oom_kill.c:__oom_kill_process) without mark_oom_victim; its do_exit
+    -> exit_mm -> mmput drops its mm_users reference, and if that was the
+    last one S runs __mmput and exit_mmap (current is not an OOM victim).
+    ``mm-sharer`` only; S's own exit steps are one step here."""
+    if not sc.mm_sharer or not s.shm or not s.killed:
+        return NO
+    s2, last = _mmput_users(k, s._replace(shm=0))
+    if last:
+        s2 = s2._replace(town=SHARER, tpc=TP_AIO)
+    return [(s2, NO)]
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -818,6 +942,12 @@ DELAY = {
     "freeze_timeout": timing.FREEZE_TIMEOUT,
     "oom_killer_disable_timeout": timing.FREEZE_TIMEOUT,
     "thaw_processes": timing.SUSPENDED,
+    "exit_mmap_oom": timing.EXIT_UNMAP,             # v4.19+: the self-reap unmaps the RSS
+    "exit_mmap_barrier": timing.MMAP_LOCK_HOLD,     # waits for the reaper's read lock
+    "user_sigkill": Delay("env", "a userspace killer sends SIGKILL", "user_kill"),
+    "mrelease_lock": timing.MMAP_LOCK_HOLD,
+    "mrelease_reap": timing.REAP_UNMAP,
+    "sharer_exit": timing.CPU,
 }
 
 
@@ -906,6 +1036,25 @@ TRANSITIONS: tuple[Transition, ...] = (
        "v4.9; 6.12)"),
     _T("thaw_processes", "thaw_processes", "pm", "cpu", "weak", t_thaw_processes,
        "kernel/power/process.c:thaw_processes -> oom_killer_enable (v4.5 .. 6.18; 6.12)"),
+    _T("exit_mmap_oom", "exit_mmap", "owner", "cpu", "weak", t_exit_mmap_oom,
+       "mm/mmap.c:exit_mmap OOM block: __oom_reap_task_mm (27ae357fa82b, v4.19), "
+       "set_bit(MMF_OOM_SKIP) (212925802454, v4.14); 4.19 and 5.15 trees"),
+    _T("exit_mmap_barrier", "exit_mmap", "owner", "lock", "strong", t_exit_mmap_barrier,
+       "mm/mmap.c:exit_mmap OOM block: down_write/up_write(mmap_sem) (212925802454, v4.14); "
+       "mmap_write_lock/unlock in 5.15", lock="mmap_lock"),
+    _T("user_sigkill", "pidfd_send_signal", "mrelease", "cpu", "none", t_user_sigkill,
+       "scenario process-mrelease: a userspace killer's SIGKILL (kernel/signal.c)"),
+    _T("process_mrelease", "process_mrelease", "mrelease", "cpu", "weak", t_process_mrelease,
+       "mm/oom_kill.c:process_mrelease (884a7e5964e0, v5.15; linux-source-6.1)"),
+    _T("mrelease_lock", "mmap_read_lock_killable", "mrelease", "lock", "strong", t_mrelease_lock,
+       "mm/oom_kill.c:process_mrelease mmap_read_lock_killable and the MMF_OOM_SKIP re-check "
+       "(linux-source-6.1)", lock="mmap_lock"),
+    _T("mrelease_reap", "__oom_reap_task_mm", "mrelease", "cpu", "weak", t_mrelease_reap,
+       "mm/oom_kill.c:process_mrelease -> __oom_reap_task_mm (linux-source-6.1); the "
+       "use-after-free fixed by f798a1d4f94d"),
+    _T("sharer_exit", "do_exit", "S", "cpu", "weak", t_sharer_exit,
+       "mm/oom_kill.c:__oom_kill_process sharer loop; kernel/exit.c:exit_mm, kernel/fork.c:mmput "
+       "(scenario mm-sharer; 4837fe37adff)"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -922,6 +1071,10 @@ def transitions_for(k) -> tuple[Transition, ...]:
         if t.key == "exit_mmap_skip" and not k.exit_mmap_sets_skip:
             continue
         if t.key == "oom_killer_disable_timeout" and not k.disable_timeout:
+            continue
+        if t.key in ("exit_mmap_oom", "exit_mmap_barrier") and not k.exit_mmap_oom_barrier:
+            continue
+        if t.actor == "mrelease" and not k.process_mrelease:
             continue
         out.append(t)
     return tuple(out)
@@ -952,11 +1105,14 @@ def initial_state(k, sc) -> State:
     for i in range(n):
         pc = DSTATE if (sc.dstate and i == n - 1) else (FROZEN if sc.cgroup_frozen else RUN)
         th.append((pc, 0, 0))
-    return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0, mm_users=n,
+    sharer = 1 if sc.mm_sharer else 0         # mm-sharer: one more mm_users reference
+    return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0,
+                 mm_users=n + sharer,
                  mm_count=1, mmf=0, mem=MEM_MAPPED, vmas=VMAS_INTACT, town=-1, tpc=TP_NONE,
                  io=1 if sc.aio_blocked else 0, lockf=1 if sc.lock_forever else 0,
                  rpc=R_IDLE, rtask=-1, ratt=0, rnext=0, rlist=(), rtimers=(), rrefs=0, gave_up=0,
-                 disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0)
+                 disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0,
+                 shm=sharer)
 
 
 def successors(k, sc, s, trans=None):

@@ -1,6 +1,6 @@
-"""The four standard kernel versions, the named extra ones (6.12, v4.8
-without 74070542099c, candidate fixes of 6.18) and loading of user
-versions."""
+"""The four standard kernel versions, the LTS kernels (v4.19, v5.15, v6.1),
+the named extra ones (6.12, v4.8 without 74070542099c, candidate fixes of
+6.18) and loading of user versions."""
 
 from __future__ import annotations
 
@@ -12,13 +12,30 @@ from ...errors import OomnbError
 from .v4_5 import KERNEL as V4_5
 from .v4_8 import KERNEL as V4_8
 from .v4_9 import KERNEL as V4_9
+from .v4_19 import KERNEL as V4_19
+from .v5_15 import KERNEL as V5_15
+from .v6_1 import KERNEL as V6_1
 from .v6_18 import KERNEL as V6_18
 
 VERSIONS = {"v4.5": V4_5, "v4.8": V4_8, "v4.9": V4_9, "v6.18": V6_18}
+#: the long-term stable kernels people run (oracle: checker/expected/lts.json)
+LTS = {"v4.19": V4_19, "v5.15": V5_15, "v6.1": V6_1}
+#: every named version of the two sets, oldest first
+ALL = dict(sorted({**VERSIONS, **LTS}.items(),
+                  key=lambda kv: tuple(int(x) for x in kv[1].release.split("."))))
 #: loadable by name but not part of the standard runs
 EXTRA = {"v6.12": "v6_12", "v4.8-no74070542099c": "v4_8_no74070542099c",
          "v6.18+group-oom-victims": "v6_18_group_oom_victims",
          "v6.18+tif-exempt": "v6_18_tif_exempt"}
+
+
+def load_kernels(spec: str) -> list:
+    """``lts`` (the LTS kernels), ``all`` (the standard and LTS versions) or one version."""
+    if spec.strip().lower() == "lts":
+        return list(LTS.values())
+    if spec.strip().lower() == "all":
+        return list(ALL.values())
+    return [load_kernel(spec)]
 
 
 def load_kernel(spec: str):
@@ -27,6 +44,8 @@ def load_kernel(spec: str):
     name = "v" + spec.strip()[1:] if spec.strip()[:1] in ("v", "V") else "v" + spec.strip()
     if name in VERSIONS:
         return VERSIONS[name]
+    if name in LTS:
+        return LTS[name]
     if name in EXTRA:
         return importlib.import_module(f"{__name__}.{EXTRA[name]}").KERNEL
     p = Path(spec)
@@ -53,4 +72,4 @@ def load_kernel(spec: str):
 def known_names() -> list[str]:
     """Every version name ``--kernel`` accepts, oldest first."""
     from ...events import release
-    return sorted([*VERSIONS, *EXTRA], key=release)
+    return sorted([*VERSIONS, *LTS, *EXTRA], key=release)

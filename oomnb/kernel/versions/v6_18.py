@@ -45,5 +45,8 @@ KERNEL = V4_9.derive(
     tree_cleared=True,
     unable_quiet_if_skip=True,
     freeze_exempt="group",
+    process_mrelease=True,                 # v5.15, with the 6.1 tree's MMF_OOM_SKIP re-check
+    mrelease_skip_check=True,
+    reaper_skips_mlocked=False,            # 6.1 tree: only VM_HUGETLB|VM_PFNMAP are skipped
     fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
 )
