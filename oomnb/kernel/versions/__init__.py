@@ -42,6 +42,8 @@ def load_kernel(spec: str):
     """A version name (``v4.9``, ``4.9``, ``V4.9``: case-insensitive, the ``v``
     optional) or a ``.py`` file that defines ``KERNEL``."""
     name = "v" + spec.strip()[1:] if spec.strip()[:1] in ("v", "V") else "v" + spec.strip()
+    if not name.endswith(".py"):
+        name = {n.lower(): n for n in [*VERSIONS, *LTS, *EXTRA]}.get(name.lower(), name)
     if name in VERSIONS:
         return VERSIONS[name]
     if name in LTS:
