@@ -117,11 +117,11 @@ def test_check_diff_first_compact_and_once(capsys):
     lines = out.splitlines()
     assert lines[0] == "Diff v4.8 -> v4.9"
     head = out.split("Fairness")[0]
-    assert "pm_exclusion[tif] VIOLATED -> holds" in head
+    assert "disable_contract[tif] VIOLATED -> holds" in head
     assert all(len(ln) <= 72 for ln in head.splitlines())
-    # each counterexample once: the second pm reading refers to the first
-    assert out.count("the same steps as pm_exclusion[tif]") == 1
-    assert out.count("Counterexample:") == 2
+    # each counterexample once: the [group] reading refers to the [tif] one
+    assert out.count("the same steps as disable_contract[tif]") == 1
+    assert out.count("Counterexample:") == 3
     assert "Total: 2 runs" in out
 
 
