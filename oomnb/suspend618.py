@@ -264,7 +264,7 @@ def _hunk(line: str, width: int = 72) -> str:
 
 
 def _wrap(s: str) -> str:
-    return "\n".join(textwrap.wrap(s, 72))
+    return "\n".join(textwrap.wrap(s, 72, break_on_hyphens=False))
 
 
 def _range(vals) -> str:

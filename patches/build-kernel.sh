@@ -10,14 +10,15 @@
 #             config plus memcg, blk-throttle, cgroup freezer, loop, AIO,
 #             HZ_250, PM_DEBUG, SUSPEND, ftrace)
 #   --out     OUT/src (patched sources), OUT/build (objects, O=), OUT/bzImage,
-#             OUT/BUILD-INFO (tree version, patch, config checksums)
+#             OUT/config, OUT/BUILD-INFO (tree version, patch, config checksums)
 #   --jobs    make -j (default 2)
 #
 # Full build: `make olddefconfig` then `make -jN bzImage` at nice 19; about
 # 25 minutes on two CPUs. Incremental rebuild: edit OUT/src (e.g.
 # mm/oom_kill.c, kernel/freezer.c, kernel/exit.c) and run the same command
 # again (the patch is then already applied and is not applied twice); make
-# recompiles the touched objects and relinks, a few minutes.
+# recompiles the touched objects and relinks, a few minutes. The same holds
+# for another patch with the same --out: the previous one is reversed first.
 set -eu
 
 patch= tree= config= out= jobs=2
@@ -47,6 +48,13 @@ if [ ! -d "$out/src" ]; then
 	cp -al "$tree" "$out/src.part" && mv "$out/src.part" "$out/src"
 fi
 cd "$out/src"
+# OUT/src carries one patch at a time: another one recorded there is reversed
+# first (its files go back to the tree's), so OUT/build is rebuilt incrementally
+if [ -f .build-kernel-patch ] && ! cmp -s .build-kernel-patch "$patch"; then
+	git apply --reverse .build-kernel-patch
+	rm .build-kernel-patch
+	echo "build-kernel.sh: reversed the patch applied before in $out/src"
+fi
 if git apply --reverse --check "$patch" 2>/dev/null; then
 	echo "build-kernel.sh: $(basename "$patch") already applied in $out/src"
 else
@@ -58,12 +66,14 @@ else
 	done
 	git apply "$patch"
 fi
+cp "$patch" .build-kernel-patch
 
 mkdir -p "$out/build"
 cmp -s "$config" "$out/build/.config" || cp "$config" "$out/build/.config"
 make -s O="$out/build" olddefconfig
 nice -n 19 make -s O="$out/build" -j"$jobs" bzImage
 cp "$out/build/arch/x86/boot/bzImage" "$out/bzImage"
+cp "$out/build/.config" "$out/config"  # where oomnb collect --kernel-image looks for it
 {
 	echo "kernel: $(make -s O="$out/build" kernelrelease)"
 	echo "tree: $tree"

@@ -50,3 +50,16 @@ def test_headline_block_fits_the_post():
     text = S.headline_text()
     assert report.check_block(text) == []
     assert "diff --git a/mm/oom_kill.c b/mm/oom_kill.c" in text
+
+
+def test_build_script_refuses_bad_arguments_in_one_line(tmp_path):
+    import subprocess
+    script = S.PATCHES / "build-kernel.sh"
+    patch = S.PATCHES / S.kernel("v6.18+group-oom-victims").patch
+    cases = [([], 2, "--patch is required"),
+             (["--patch", str(patch), "--tree", str(tmp_path), "--config", str(patch), "--out", str(tmp_path / "o")],
+              1, "not a kernel tree")]
+    for args, rc, msg in cases:
+        r = subprocess.run(["sh", str(script), *args], capture_output=True, text=True)
+        assert r.returncode == rc and msg in r.stderr and len(r.stderr.splitlines()) == 1, (args, r.stderr)
+        assert not (tmp_path / "o").exists()
