@@ -306,7 +306,7 @@ def headline_text() -> str:
               "short, and the thread was never frozen."),
         "",
         _wrap(
-            "What 6.18 fixed holds as well: with a v1 cgroup freezer, a frozen "
+            "The change does what it was made for: with a v1 cgroup freezer, a frozen "
             "sibling kept the killed victim from exiting on 6.12 in "
             f"{_count(ref612.sibling_blocked_exit if len(ref612) else [], '')} "
             f"and on 6.18.35 in {_count(ref618.sibling_blocked_exit if len(ref618) else [], '')} "

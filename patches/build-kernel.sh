@@ -12,6 +12,9 @@
 #   --out     OUT/src (patched sources), OUT/build (objects, O=), OUT/bzImage,
 #             OUT/config, OUT/BUILD-INFO (tree version, patch, config checksums)
 #   --jobs    make -j (default 2)
+#   --localversion  appended to the kernel release (make LOCALVERSION=), e.g.
+#             -group-oom-victims, so that the guest's uname -r and the data
+#             set's kernel_release name the patched kernel (default: none)
 #
 # Full build: `make olddefconfig` then `make -jN bzImage` at nice 19; about
 # 25 minutes on two CPUs. Incremental rebuild: edit OUT/src (e.g.
@@ -21,7 +24,7 @@
 # for another patch with the same --out: the previous one is reversed first.
 set -eu
 
-patch= tree= config= out= jobs=2
+patch= tree= config= out= jobs=2 localversion=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--patch) patch=$2; shift 2 ;;
@@ -29,7 +32,8 @@ while [ $# -gt 0 ]; do
 	--config) config=$2; shift 2 ;;
 	--out) out=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
-	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; exit 0 ;;
+	--localversion) localversion=$2; shift 2 ;;
+	-h|--help) sed -n '2,26s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "build-kernel.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -70,12 +74,12 @@ cp "$patch" .build-kernel-patch
 
 mkdir -p "$out/build"
 cmp -s "$config" "$out/build/.config" || cp "$config" "$out/build/.config"
-make -s O="$out/build" olddefconfig
-nice -n 19 make -s O="$out/build" -j"$jobs" bzImage
+make -s O="$out/build" LOCALVERSION="$localversion" olddefconfig
+nice -n 19 make -s O="$out/build" LOCALVERSION="$localversion" -j"$jobs" bzImage
 cp "$out/build/arch/x86/boot/bzImage" "$out/bzImage"
 cp "$out/build/.config" "$out/config"  # where oomnb collect --kernel-image looks for it
 {
-	echo "kernel: $(make -s O="$out/build" kernelrelease)"
+	echo "kernel: $(make -s O="$out/build" LOCALVERSION="$localversion" kernelrelease)"
 	echo "tree: $tree"
 	echo "patch: $(basename "$patch") sha256 $(sha256sum "$patch" | cut -d' ' -f1)"
 	echo "config: sha256 $(sha256sum "$config" | cut -d' ' -f1)"
