@@ -272,14 +272,32 @@ def _range(vals) -> str:
     return f"{min(vals):.3f}-{max(vals):.3f} s" if vals else "-"
 
 
+def _runs(flags) -> str:
+    flags = list(flags)
+    return f"{sum(map(bool, flags))}/{len(flags)}" if flags else "-"
+
+
+def table_text() -> str:
+    """Per kernel, as plain text: how long freeze_processes took and, model verdict / runs showing it,
+    (a) a victim thread ran inside the window, (b) a frozen sibling blocked the victim's exit."""
+    rows = [f"{'kernel':13s}{'freeze_processes':>17s}  {'(a) ran in window':>19s}  {'(b) sibling blocked':>19s}",
+            f"{'':13s}{'(runs)':>17s}  {'model   runs':>19s}  {'model   runs':>19s}"]
+    for k in KERNELS:
+        w, f = windows(k), frozen_runs(k)
+        ref = f[f.freezer == REFRIGERATOR] if len(f) else f
+        fr = _range(w.freeze_end - w.freeze_begin) if len(w) else "-"
+        a = f"{verdict(k.model, SUSPEND).short:8s}{_runs(w.exited_inside_window if len(w) else []):>5s}"
+        b = f"{verdict(k.model, FROZEN).short:8s}{_runs(ref.sibling_blocked_exit if len(ref) else []):>5s}"
+        rows.append(f"{k.label:13s}{fr:>17s}  {a:>19s}  {b:>19s}")
+    return "\n".join(rows)
+
+
 def headline_text() -> str:
     """The post's headline block: the claim, the measured result per kernel (computed), the fix inline."""
     k612, k618, fa, fb = KERNELS
-    w612, w618 = windows(k612), windows(k618)
-    f612, f618 = frozen_runs(k612), frozen_runs(k618)
+    w618 = windows(k618)
     in618 = w618[w618.exited_inside_window]
-    ref612 = f612[f612.freezer == REFRIGERATOR] if len(f612) else f612
-    ref618 = f618[f618.freezer == REFRIGERATOR] if len(f618) else f618
+    measured = [k for k in (fa, fb) if len(windows(k)) or len(frozen_runs(k))]
     parts = [_wrap(
         '59d4d36158ba ("mm/oom_kill: Thaw the entire OOM victim process") '
         "makes freezing_slow_path() exempt every thread of an OOM victim, "
@@ -290,46 +308,49 @@ def headline_text() -> str:
         f"{verdict('v6.18', SUSPEND).short} in 6.18)."),
         "",
         _wrap(
-            "We booted Debian's 6.12 and a 6.18.35 stable build under QEMU, "
-            "OOM-killed a two-thread process in its own memory cgroup while its "
-            "second thread sat in a throttled O_DIRECT read, and ran the suspend "
-            "test (pm_test=freezer). "
-            f"On 6.12 freeze_processes() waited for the reader "
-            f"({_range(w612.freeze_end - w612.freeze_begin)}) and no victim thread "
-            f"ran inside the window ({_count(w612.exited_inside_window, '')}). "
-            f"On 6.18.35 freezing ended after {_range(w618.freeze_end - w618.freeze_begin)} "
-            "with the reader still in D, 'OOM killer disabled.' followed, and the "
-            f"reader exited inside the window in {_count(w618.exited_inside_window, '')}"
+            "We booted Debian's 6.12, a 6.18.35 stable build"
+            + (" and 6.18.35 with each candidate fix below" if len(measured) == 2 else
+               " and 6.18.35 with " + ", ".join(k.label.split("+ ")[-1] for k in measured) if measured else "")
+            + " under QEMU, OOM-killed a two-thread process in its own memory "
+            "cgroup while its second thread sat in a throttled O_DIRECT read, "
+            "and ran the suspend test (pm_test=freezer); for (b), the victim's "
+            "threads sat in a frozen v1 cgroup freezer when it was killed. "
+            "Per kernel, the model's verdict and the runs that showed it:"),
+        "",
+        table_text(),
+        "",
+        _wrap(
+            "On 6.12 freeze_processes() waits for the reader until its read "
+            "returns and freezes it. On 6.18.35 freezing ends in milliseconds "
+            "with the reader still in D, 'OOM killer disabled.' follows, and "
+            "the reader exits inside the window wherever its read completes "
+            "before the thaw"
             + (" (" + ", ".join(f"run {r.run}: {r.other_exit - r.freeze_end:.2f} s after freezing ended"
                                 for r in in618.itertuples()) + ")" if len(in618) else "")
-            + "; in the others the read outlasted the window or the window was "
-              "short, and the thread was never frozen."),
+            + "; it is never frozen. 6.18.35 also does what it was made for: a "
+              "frozen sibling no longer keeps the killed victim from exiting."),
         "",
         _wrap(
-            "The change does what it was made for: with a v1 cgroup freezer, a frozen "
-            "sibling kept the killed victim from exiting on 6.12 in "
-            f"{_count(ref612.sibling_blocked_exit if len(ref612) else [], '')} "
-            f"and on 6.18.35 in {_count(ref618.sibling_blocked_exit if len(ref618) else [], '')} "
-            f"(model {FROZEN[1]}: {verdict('v6.12', FROZEN).short} in 6.12, "
-            f"{verdict('v6.18', FROZEN).short} in 6.18)."),
-        "",
-        _wrap(
-            "Two candidate fixes, checked in the model: (A) count oom_victims "
-            "per thread group and drop the count when the group's last thread "
-            f"exits ({SUSPEND[1]} {verdict(fa.model, SUSPEND).short}, "
-            f"{FROZEN[1]} {verdict(fa.model, FROZEN).short}); (B) keep the "
+            "Two candidate fixes: (A) count oom_victims per thread group and "
+            "drop the count when the group's last thread exits; (B) keep the "
             "whole-group thaw but exempt only the TIF_MEMDIE thread from "
-            f"freezing ({verdict(fb.model, SUSPEND).short}, "
-            f"{verdict(fb.model, FROZEN).short}: it reopens what 6.18 fixed). "
-            "Fix A, against 6.18.35:"),
-        "",
-        patch_inline(fa.patch),
+            "freezing, which reopens (b)."),
     ]
-    measured = [k for k in (fa, fb) if len(windows(k)) or len(frozen_runs(k))]
-    parts += ["", _wrap(
-        "Patched kernels measured: " + (", ".join(k.label for k in measured) if measured else
-                                         "none yet; the patches apply to 6.18.35 and the build "
-                                         "script is patches/build-kernel.sh."))]
+    for k in measured:
+        w = windows(k)
+        if len(w):
+            before = w.other_exit <= w.oom_disabled
+            parts += ["", _wrap(
+                f"With {k.label.split('+ ')[-1]}, the reader exited before 'OOM killer disabled.' in "
+                f"{_runs(before)} suspend runs (freeze_processes {_range(w.freeze_end - w.freeze_begin)}: "
+                "oom_killer_disable() waits for the whole victim)." if k.model == fa.model else
+                f"With {k.label.split('+ ')[-1]}, freeze_processes took "
+                f"{_range(w.freeze_end - w.freeze_begin)} and the reader exited before "
+                f"'OOM killer disabled.' in {_runs(before)} suspend runs.")]
+    if not measured:
+        parts += ["", _wrap("The patched kernels have not been run yet; the patches apply to "
+                            "6.18.35 and patches/build-kernel.sh builds them.")]
+    parts += ["", "Fix A, against 6.18.35:", "", patch_inline(fa.patch)]
     return "\n".join(parts)
 
 
