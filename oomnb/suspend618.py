@@ -206,8 +206,14 @@ def plot_windows(kernels=None):
     from matplotlib.patches import Patch
 
     ks = [k for k in (kernels or KERNELS) if len(windows(k))]
-    fig = Figure(figsize=(7.2, 3.6))
-    axes = fig.subplots(1, len(ks), sharex=True, squeeze=False)[0]
+    nrows = (len(ks) + 1) // 2
+    heights = [max(len(windows(k)) for k in ks[2 * i:2 * i + 2]) for i in range(nrows)]
+    fig = Figure(figsize=(7.2, 1.2 + 0.22 * sum(heights) + 0.5 * nrows))
+    grid = fig.subplots(nrows, min(2, len(ks)), sharex=True, squeeze=False,
+                        gridspec_kw={"height_ratios": heights})
+    axes = [ax for row in grid for ax in row]
+    for ax in axes[len(ks):]:
+        ax.set_visible(False)
     for ax, k in zip(axes, ks):
         w = windows(k)
         for y, r in enumerate(w.itertuples()):
@@ -227,8 +233,10 @@ def plot_windows(kernels=None):
         ax.set_yticklabels([f"{r.run} {str(r.device).replace('/dev/', '')}" for r in w.itertuples()], fontsize=7)
         ax.set_ylim(len(w) - 0.4, -0.6)
         ax.set_title(f"{k.label}: {int(w.exited_inside_window.sum())} of {len(w)} inside", fontsize=9)
+    for ax in grid[-1]:
         ax.set_xlabel("seconds after mark_victim")
-    axes[0].set_ylabel("run, device")
+    for row in grid:
+        row[0].set_ylabel("run, device")
     fig.legend(handles=[Patch(color=PM_COLOR, label="freeze_processes"),
                         Patch(color=WINDOW_COLOR, alpha=0.6, label="window (to thaw_processes)"),
                         Line2D([], [], color="black", lw=1.2, label="OOM killer disabled."),
@@ -237,7 +245,8 @@ def plot_windows(kernels=None):
                         Line2D([], [], ls="", marker="D", color=BAD_COLOR, mec="black",
                                label="... inside the window")],
                loc="lower center", ncol=3, fontsize=7, frameon=False)
-    fig.subplots_adjust(bottom=0.3, top=0.9, wspace=0.25, left=0.1, right=0.98)
+    h = fig.get_figheight()
+    fig.subplots_adjust(bottom=1.1 / h, top=1 - 0.3 / h, wspace=0.25, hspace=0.45, left=0.1, right=0.98)
     return fig
 
 
