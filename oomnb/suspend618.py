@@ -365,17 +365,27 @@ def headline_text() -> str:
 
 def reproduce_text() -> str:
     """How to get the real runs and a patched kernel (commands)."""
+    fa = KERNELS[2]
     return "\n".join([
-        _wrap("The 6.18 suspend runs and a patched kernel (QEMU and virtme-ng on the host; K is "
-              "debian:6.12 or a 6.18 bzImage built with patches/build-kernel.sh):"),
+        _wrap("The suspend runs (QEMU and virtme-ng on the host; K is "
+              "debian:6.12, the 6.18.35 bzImage or a patched one, and S its "
+              "data set under data/):"),
         "",
-        "  oomnb collect --kernel-image K --cgroup 2 \\",
+        "  oomnb collect --kernel-image K --cgroup 2 --out S \\",
         "      --scenario suspend-dstate --virtio-disk \\",
         "      --dstate-bytes 1M --runs 3 --limit 128M",
-        "  oomnb collect --kernel-image K --cgroup 2 --freezer 1 \\",
-        "      --scenario frozen-victim --threads 1 --runs 2 --limit 128M",
-        "  patches/build-kernel.sh --patch patches/P.patch \\",
-        "      --tree LINUX-6.18 --config CONFIG --out OUT",
+        "  oomnb collect --kernel-image K --cgroup 2 --out S \\",
+        "      --freezer 1 --scenario frozen-victim --threads 1 \\",
+        "      --runs 2 --limit 128M",
+        "",
+        _wrap("A patched 6.18.35 (16-25 minutes on two CPUs; another "
+              "patch with the same OUT rebuilds in under a minute):"),
+        "",
+        f"  P=patches/{fa.patch}",
+        "  patches/build-kernel.sh --patch $P --out OUT \\",
+        "      --tree LINUX-6.18.35 --config CONFIG \\",
+        "      --localversion -group-oom-victims",
+        "  K=OUT/bzImage S=data/" + fa.data[0],
     ])
 
 
