@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from . import events as EV
 from .collect.threads import frozen_victim_table, suspend_table, thread_exits
 
 #: model scenario and property of each question
@@ -234,7 +235,7 @@ def plot_windows(kernels=None):
         ax.set_ylim(len(w) - 0.4, -0.6)
         ax.set_title(f"{k.label}: {int(w.exited_inside_window.sum())} of {len(w)} inside", fontsize=9)
     for ax in grid[-1]:
-        ax.set_xlabel("seconds after mark_victim")
+        ax.set_xlabel(f"seconds after {EV.MARK_VICTIM}")
     for row in grid:
         row[0].set_ylabel("run, device")
     fig.legend(handles=[Patch(color=PM_COLOR, label="freeze_processes"),
