@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 from contextlib import redirect_stdout
 
 import pytest
@@ -45,6 +46,8 @@ def test_data_matrix_from_replay(data_json):
     # explained by the current model and none with a reap by v4.5
     guests = _cells(d, emulated=True, version="v6.18")
     assert len(guests) == len(d["matrix"]) - 50 and guests
+    # sets of patched 6.18 kernels (their names end in the patch's local version, data/README) run other code
+    guests = [c for c in guests if re.search(r"linux\d+\.\d+$", c["machine"])]
     assert all(c["ordering"] == cf.CONFORMS and c["timing"] == "-" for c in guests)
     assert all(c["ordering"] == cf.FAILS for c in _cells(d, emulated=True, version="v4.5")
                if c["scenario"] in ("aio-blocked", "dstate-thread", "suspend-dstate"))
