@@ -1,11 +1,11 @@
 """What changed around the seed commit, as data: versions and kernel changes.
 
-Source: ``kernel-oom-history.md`` (the project's shared reference), which
-records for each fact where it was read and how sure it is. Its v4.5 facts
-come from LKML patch pre-images, not a v4.5 tree, and carry confidence marks
-([H]/[M]/[L]); ``VERSION_FACTS`` keeps those marks in the cells that rely on
-them. Commit ids and release tags that the reference marks unverified are
-flagged here (``id_verified`` / ``tag_verified``) and drawn differently by
+Sources: the kernel trees (mm/oom_kill.c, kernel/exit.c, kernel/fork.c,
+kernel/freezer.c, mm/mmap.c of each release) and the LKML patches that
+changed them. The v4.5 facts come from LKML patch pre-images, not a v4.5
+tree, and carry confidence marks ([H]/[M]/[L]); ``VERSION_FACTS`` keeps
+those marks in the cells that rely on them. Commit ids and release tags not
+checked in a tree are flagged here (``id_verified`` / ``tag_verified``) and drawn differently by
 :func:`plot_change_timeline`.
 
 ``df_versions()`` is the side-by-side table of notebook 00;

@@ -8,7 +8,9 @@ Two layers, both pure functions of one line:
   time, level, printk caller id, syslog identifier and the bare message;
 * :func:`classify` takes a bare kernel message and recognises the OOM
   killer's and oom_reaper's messages of every version from 2.6 to 6.x
-  (``kernel-oom-history.md`` §3.13 and the list after it).
+  (the printk format strings of mm/oom_kill.c: dump_header, oom_kill_process,
+  __oom_kill_process, oom_reap_task, __oom_reap_task_mm, dump_tasks, in
+  v2.6 .. 6.18 trees).
 
 Nothing here raises on any input: unknown lines give ``None``.
 """
