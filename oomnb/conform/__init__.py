@@ -244,7 +244,7 @@ def conclusion(res: Result) -> str:
     emu = [e for e in eps if e.emulated]
 
     def kernels(es):
-        rel = sorted({e.release or "?" for e in es}, key=lambda r: ev.release(r) or (99,))
+        rel = sorted({e.release or "?" for e in es}, key=lambda r: (ev.release(r) or (99,), r))
         return ", ".join(rel)
 
     v618 = int(((d.version == "v6.18") & (d.ordering == CONFORMS)).sum())
