@@ -167,3 +167,17 @@ def test_memcg_samples_joined():
     mem = tr.df_memcg()
     assert len(mem) > 1000 and set(mem.clock) == {"monotonic"}
     assert mem.usage_bytes.max() <= 128 << 20
+
+
+def test_a_loose_trace_file_reads_no_run_around_it(tmp_path):
+    """A trace file given alone (e.g. in /tmp or ~) must not pull in the
+    memcg samples or metadata of data-set runs elsewhere below its directory."""
+    import shutil
+
+    from oomnb.trace import Trace, data_dir
+    run = next(p.parent for p in sorted(data_dir().rglob("memcg.csv")))
+    shutil.copytree(run, tmp_path / "other-set" / "some-run")
+    f = tmp_path / "loose.trace"
+    f.write_text((run / "trace.txt").read_text())
+    tr = Trace([str(f)])
+    assert tr.df_memcg().empty

@@ -464,8 +464,10 @@ def _run_dirs(paths):
         if p == "-":
             continue
         P = Path(p)
-        if P.is_file():
-            P = P.parent
+        if P.is_file():                 # a run's file: its run directory, if it is one
+            if (P.parent / "meta.json").is_file():
+                yield P.parent
+            continue                    # a loose file: never the directories around it
         if (P / "meta.json").is_file():
             yield P
         elif P.is_dir():
