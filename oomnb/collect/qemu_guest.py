@@ -26,18 +26,11 @@ from pathlib import Path
 
 from . import qemu
 from .cgroups import parse_mounts, parse_proc_cgroup
+from .metadata import _read
 
 V1_CONTROLLERS = ("memory", "blkio", "freezer")
 TCG_CAVEAT = ("recorded inside a QEMU TCG guest (no hardware virtualisation): throughput and latencies are not "
               "comparable to bare metal (the 2 s reaper timer and the orders of events are)")
-
-
-def _read(path: str, default=None):
-    try:
-        with open(path) as f:
-            return f.read().strip()
-    except OSError:
-        return default
 
 
 def _sh(*argv: str) -> tuple[int, str]:

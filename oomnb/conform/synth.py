@@ -28,21 +28,29 @@ def capture_of_version(g) -> frozenset:
     return frozenset(o.what for e in g.edges() for o in e.observations if o.lines)
 
 
-def random_episode(version, scenario, seed: int, max_steps: int = 60) -> Episode:
-    g = model.state_graph(version, scenario)
+def random_walk(g, seed: int, max_steps: int = 60, t0: float = 0.0):
+    """``(time, edge)`` of a seeded random path through state graph ``g``
+    from the initial state, one step a millisecond."""
     rng = np.random.default_rng(seed)
-    u, t, obs = 0, 0.0, []
+    u, t = 0, t0
     for _ in range(max_steps):
         out = list(g.out_edges(u))
         if not out:
-            break
+            return
         e = out[int(rng.integers(len(out)))]
         t += 0.001
+        yield t, e
+        u = e.dst
+
+
+def random_episode(version, scenario, seed: int, max_steps: int = 60) -> Episode:
+    g = model.state_graph(version, scenario)
+    obs = []
+    for t, e in random_walk(g, seed, max_steps):
         for o in e.observations:
             if o.lines:
                 obs.append(Observed(o.what, pid_of(o.subject), round(t, 6), o.lines[0],
                                     f"{e.key}"))
-        u = e.dst
     n = g.scenario.threads
     return Episode(f"sim/{g.kernel.name}/{g.scenario.key}/{seed}", "sim", None, None, PID0,
                    tuple(PID0 + i for i in range(n)), obs, capture_of_version(g),
@@ -83,14 +91,8 @@ def text_files(version, scenario, seed: int, max_steps: int = 60, comm: str = "v
     lines, one clock)."""
     from .. import events as ev
     g = model.state_graph(version, scenario)
-    rng = np.random.default_rng(seed)
-    u, t, trace, log = 0, 1000.0, [], []
-    for _ in range(max_steps):
-        out = list(g.out_edges(u))
-        if not out:
-            break
-        e = out[int(rng.integers(len(out)))]
-        t += 0.001
+    trace, log = [], []
+    for t, e in random_walk(g, seed, max_steps, t0=1000.0):
         for o in e.observations:
             for name in o.lines:
                 pid = pid_of(o.subject)
@@ -98,6 +100,5 @@ def text_files(version, scenario, seed: int, max_steps: int = 60, comm: str = "v
                     log.append(_log_line(name, pid, t, comm))
                 else:
                     trace.append(_trace_line(name, pid, t, comm))
-        u = e.dst
     head = "# tracer: nop\n#\n"
     return head + "\n".join(trace) + "\n", "\n".join(log) + "\n"
