@@ -277,6 +277,8 @@ analysis("conformance", required=(MARK_VICTIM,),
          optional=(WAKE_REAPER, START_TASK_REAPING, FINISH_TASK_REAPING, SKIP_TASK_REAPING,
                    SCHED_PROCESS_EXIT, SCHED_PROCESS_FREE, REAPED, REAP_UNABLE_LINE),
          doc="replay of observed events through the kernel model")
+analysis("suspend", optional=(SUSPEND_RESUME,),
+         doc="the suspend window (freeze_processes .. thaw_processes) of the suspend scenarios")
 analysis("oom_detection", optional=(RECLAIM_RETRY_ZONE, COMPACT_RETRY, OOM_SCORE_ADJ_UPDATE),
          doc="why the allocator gave up (not enabled by the collector by default)")
 

@@ -67,8 +67,11 @@ def test_collector_enables_what_the_analyses_declare():
     from oomnb.collect import tracefs
     want = set(ev.tracefs_paths())
     assert {ev.EVENTS[n].tracefs for n in ev.ANALYSES["episodes"].required} <= want
-    enabled = set(getattr(tracefs, "EVENTS", ()))
-    assert enabled == want or enabled <= want
+    assert set(tracefs.EVENTS) == want
+    # declaring an event in an analysis is what makes the collector enable it
+    assert ev.EVENTS[ev.SUSPEND_RESUME].tracefs not in want
+    assert ev.EVENTS[ev.SUSPEND_RESUME].tracefs in ev.tracefs_paths(("episodes", "conformance",
+                                                                      "suspend"))
 
 
 def test_every_ftrace_event_the_reader_knows_is_in_the_vocabulary():
