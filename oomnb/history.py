@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-VERSIONS = ["v4.5", "v4.8", "v4.9", "v6.18"]
+VERSIONS = ["v4.5", "v4.8", "v4.9", "v4.19", "v5.15", "v6.1", "v6.18"]
 
 #: aspect -> version -> short statement. "[M]" marks a v4.5 fact of medium
 #: confidence in the reference; unmarked v4.5 cells are its [H] facts.
@@ -27,49 +27,88 @@ VERSION_FACTS: dict[str, dict[str, str]] = {
         "v4.5": "TIF_MEMDIE on one thread",
         "v4.8": "TIF_MEMDIE + signal->oom_victims count",
         "v4.9": "signal->oom_mm set (sticky); TIF_MEMDIE per thread",
+        "v4.19": "signal->oom_mm; MMF_OOM_VICTIM on the mm (4837fe37adff)",
+        "v5.15": "as v4.19",
+        "v6.1": "as v4.19",
         "v6.18": "signal->oom_mm set (tsk_is_oom_victim)",
     },
     "mm reference for OOM decisions": {
         "v4.5": "none kept; scan looks at task->mm",
         "v4.8": "find_lock_task_mm() per attempt (NULL after exit_mm)",
         "v4.9": "signal->oom_mm, pinned by mm_count until free_signal_struct",
+        "v4.19": "signal->oom_mm via mmgrab until free_signal_struct",
+        "v5.15": "as v4.19",
+        "v6.1": "as v4.19",
         "v6.18": "signal->oom_mm via mmgrab until free_signal_struct",
     },
     "skip flag": {
         "v4.5": "none (no MMF_OOM_* flags)",
         "v4.8": "MMF_OOM_REAPED, MMF_OOM_NOT_REAPABLE (two strikes)",
         "v4.9": "MMF_OOM_SKIP: reaper always, __mmput after exit_mmap",
+        "v4.19": "MMF_OOM_SKIP: reaper always, exit_mmap of a victim mm before unmap",
+        "v5.15": "as v4.19; MMF_OOM_REAP_QUEUED queues an mm once",
+        "v6.1": "MMF_OOM_SKIP: reaper always, exit_mmap after unmap",
         "v6.18": "MMF_OOM_SKIP: reaper always, exit_mmap after unmap",
     },
     "who calls exit_oom_victim": {
         "v4.5": "the victim, in exit_mm after mmput",
         "v4.8": "the victim (exit_mm) and the reaper, remotely",
         "v4.9": "the victim only (exit_mm, after mmput)",
+        "v4.19": "the victim only (exit_mm, after mmput)",
+        "v5.15": "the victim only (exit_mm, after mmput)",
+        "v6.1": "the victim only (exit_mm, after mmput)",
         "v6.18": "the victim only (exit_mm, after mmput)",
     },
     "oom_killer_disable": {
         "v4.5": "waits for oom_victims == 0, no timeout",
         "v4.8": "waits, no timeout; then a second freezer pass",
         "v4.9": "waits at most freeze_timeout (20 s), else re-enables",
+        "v4.19": "as v4.9 (20 s timeout)",
+        "v5.15": "as v4.9 (20 s timeout)",
+        "v6.1": "as v4.9 (20 s timeout)",
         "v6.18": "as v4.9 (20 s timeout)",
     },
     "reaper": {
         "v4.5": "none (oom_reaper arrived in v4.6)",
         "v4.8": "10 trylock attempts, HZ/10 apart, oom_lock per attempt",
         "v4.9": "10 attempts, oom_lock; mmget_not_zero gate",
+        "v4.19": "10 attempts, no oom_lock; works on mm_users == 0; exit_mmap waits for it (write-lock barrier)",
+        "v5.15": "as v4.19",
+        "v6.1": "10 attempts, no oom_lock; works on mm_users == 0",
         "v6.18": "10 attempts, no oom_lock; works on mm_users == 0",
+    },
+    "freezer exemption (freezing_slow_path)": {
+        "v4.5": "TIF_MEMDIE of current only (not of the task asked about)",
+        "v4.8": "TIF_MEMDIE of the task",
+        "v4.9": "TIF_MEMDIE of the task",
+        "v4.19": "TIF_MEMDIE of the task",
+        "v5.15": "TIF_MEMDIE of the task",
+        "v6.1": "TIF_MEMDIE of the task",
+        "v6.18": "every thread of a victim group (tsk_is_oom_victim); mark_oom_victim thaws the group",
+    },
+    "process_mrelease()": {
+        "v4.5": "-",
+        "v4.8": "-",
+        "v4.9": "-",
+        "v4.19": "-",
+        "v5.15": "yes (884a7e5964e0); no MMF_OOM_SKIP test under mmap_lock",
+        "v6.1": "yes; MMF_OOM_SKIP tested again under mmap_lock",
+        "v6.18": "as v6.1",
     },
     "reaper delay": {
         "v4.5": "-",
         "v4.8": "none: woken at the kill",
         "v4.9": "none: woken at the kill",
+        "v4.19": "none: woken at the kill",
+        "v5.15": "none: woken at the kill",
+        "v6.1": "OOM_REAPER_DELAY = 2*HZ timer",
         "v6.18": "OOM_REAPER_DELAY = 2*HZ timer",
     },
 }
 
 
 def df_versions() -> pd.DataFrame:
-    """Aspects (rows) of the OOM killer / reaper in the four modelled versions (columns)."""
+    """Aspects (rows) of the OOM killer / reaper in the modelled versions (columns), oldest first."""
     df = pd.DataFrame(VERSION_FACTS).T[VERSIONS]
     df.index.name = "aspect"
     return df
@@ -117,7 +156,7 @@ CHANGES: list[Change] = [
            "exit_mmap unmaps under the read lock, then MMF_OOM_SKIP"),
     Change("v6.9", "72ba14deb40a", "mm: update mark_victim tracepoints fields",
            "oom:mark_victim gains comm, rss, uid, oom_score_adj", tag_verified=False),
-    Change("v6.18", "", "mm/oom_kill: Thaw the entire OOM victim process",
+    Change("v6.18", "59d4d36158ba", "mm/oom_kill: Thaw the entire OOM victim process",
            "mark_oom_victim thaws every thread (seen in 6.18 kallsyms)",
            id_verified=False, tag_verified=False),
 ]

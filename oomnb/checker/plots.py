@@ -15,19 +15,23 @@ import pandas as pd
 
 from ..kernel.properties import PROPERTIES
 from ..kernel.scenario import STANDARD, parse_scenario
-from ..kernel.versions import VERSIONS, load_kernel
+from ..kernel.versions import ALL, load_kernel
 from .render import lanes_of, verdict_table
 from .run import check, compare_oracle, load_oracle
 
+#: the versions of the post's text (its 72-column tables)
 VERSION_ORDER = ("v4.5", "v4.8", "v4.9", "v6.18")
+#: every named version, oldest first: the four above and the LTS kernels (notebook tables, figures)
+TABLE_ORDER = tuple(ALL)
 
 
 @functools.lru_cache(maxsize=None)
 def run_standard(mode: str = "standard") -> tuple:
-    """check() of every standard scenario x version: ((scenario, {version: Result}), ...)."""
+    """check() of every standard scenario x named version (standard and LTS):
+    ((scenario, {version: Result}), ...)."""
     out = []
     for sc in STANDARD:
-        out.append((sc, {v: check(VERSIONS[v], sc, mode=mode) for v in VERSION_ORDER}))
+        out.append((sc, {v: check(ALL[v], sc, mode=mode) for v in TABLE_ORDER}))
     return tuple(out)
 
 
@@ -50,7 +54,7 @@ def df_verdicts(mode: str = "standard") -> pd.DataFrame:
     for sc, rs in run_standard(mode):
         for p in PROPERTIES:
             row = {"scenario": sc.label, "property": p.name}
-            for v in VERSION_ORDER:
+            for v in TABLE_ORDER:
                 row[v] = rs[v].verdicts[p.name].short
             rows.append(row)
     return pd.DataFrame(rows).set_index(["scenario", "property"])
@@ -62,7 +66,7 @@ def df_oracle() -> pd.DataFrame:
     rows = []
     for sc, rs in run_standard():
         row = {"scenario": sc.label}
-        for v in VERSION_ORDER:
+        for v in TABLE_ORDER:
             c = compare_oracle(rs[v], oracle)
             bad = [p for p, x in c.items() if x != "ok"]
             row[v] = "match" if not bad else "differs: " + ",".join(bad)
@@ -74,7 +78,7 @@ def df_state_space() -> pd.DataFrame:
     """States, transitions and depth per scenario and version (no seconds)."""
     rows = []
     for sc, rs in run_standard():
-        for v in VERSION_ORDER:
+        for v in TABLE_ORDER:
             r = rs[v]
             rows.append({"scenario": sc.label, "version": v, "states": r.states,
                          "transitions": r.transitions, "depth": r.depth})
@@ -86,7 +90,7 @@ def df_bounds() -> pd.DataFrame:
     timer expiries before the predicate stops holding)."""
     rows = []
     for sc, rs in run_standard():
-        for v in VERSION_ORDER:
+        for v in TABLE_ORDER:
             for p in ("oom_progress", "pm_progress"):
                 vd = rs[v].verdicts[p]
                 if vd.verdict != "holds" or not vd.bound:
@@ -103,9 +107,9 @@ def df_fairness_change(scenario: str = "aio-blocked+suspend+second-oom") -> pd.D
     """Verdicts that change when oom_lock is only weakly fair."""
     sc = parse_scenario(scenario)
     rows = []
-    for v in VERSION_ORDER:
-        a = check(VERSIONS[v], sc)
-        b = check(VERSIONS[v], sc, mode="weak-oom_lock")
+    for v in TABLE_ORDER:
+        a = check(ALL[v], sc)
+        b = check(ALL[v], sc, mode="weak-oom_lock")
         for p in a.verdicts:
             if a.verdicts[p].verdict != b.verdicts[p].verdict:
                 rows.append({"version": v, "property": p, "strong oom_lock": a.verdicts[p].short,
@@ -294,9 +298,9 @@ def plot_verdict_matrix():
     scen = list(dict.fromkeys(df.index.get_level_values(0)))
     props = [p.name for p in PROPERTIES]
     order = list(VERDICT_COLORS)
-    cols = [(v, sc) for v in VERSION_ORDER for sc in scen]
+    cols = [(v, sc) for v in TABLE_ORDER for sc in scen]
     grid = np.array([[order.index(df.loc[(sc, p), v]) for v, sc in cols] for p in props])
-    fig = Figure(figsize=(7.2, 4.4))
+    fig = Figure(figsize=(max(7.2, 0.2 * len(cols) + 2.6), 4.4))
     ax = fig.subplots()
     ax.imshow(grid, cmap=ListedColormap([VERDICT_COLORS[o] for o in order]), vmin=-0.5,
               vmax=len(order) - 0.5, aspect="auto")
@@ -306,9 +310,9 @@ def plot_verdict_matrix():
                 ax.text(j, i, "x", ha="center", va="center", fontsize=7, color="white", fontweight="bold")
     ax.set_yticks(range(len(props)), props, fontsize=7.5)
     ax.set_xticks(range(len(cols)), [_short(sc) for v, sc in cols], rotation=90, fontsize=6.5)
-    for k in range(1, len(VERSION_ORDER)):
+    for k in range(1, len(TABLE_ORDER)):
         ax.axvline(k * len(scen) - 0.5, color="black", lw=1.2)
-    for k, v in enumerate(VERSION_ORDER):
+    for k, v in enumerate(TABLE_ORDER):
         ax.text((k + 0.5) * len(scen) - 0.5, -0.9, v, ha="center", va="bottom", fontsize=9,
                 fontweight="bold")
     ax.set_xticks(np.arange(-0.5, len(cols)), minor=True)
@@ -321,7 +325,7 @@ def plot_verdict_matrix():
     ax.set_xlabel("standard scenario (victim threads)")
     ax.legend(handles=[Patch(facecolor=VERDICT_COLORS[o], edgecolor="#999999", label=o) for o in order],
               loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=7)
-    ax.set_title(f"Verdicts of {len(props)} properties, {len(scen)} scenarios, {len(VERSION_ORDER)} versions",
+    ax.set_title(f"Verdicts of {len(props)} properties, {len(scen)} scenarios, {len(TABLE_ORDER)} versions",
                  loc="left", pad=30)
     return fig
 
@@ -332,11 +336,12 @@ def plot_state_space():
     scen = list(dict.fromkeys(df["scenario"]))
     fig = Figure(figsize=(7.0, 3.4))
     ax = fig.subplots()
-    width = 0.2
-    colors = {"v4.5": "#999999", "v4.8": "#D55E00", "v4.9": "#0072B2", "v6.18": "#009E73"}
-    for k, v in enumerate(VERSION_ORDER):
+    width = 0.8 / len(TABLE_ORDER)
+    colors = dict(zip(TABLE_ORDER, ("#999999", "#D55E00", "#0072B2", "#56B4E9", "#CC79A7", "#E69F00",
+                                    "#009E73")))
+    for k, v in enumerate(TABLE_ORDER):
         sub = df[df["version"] == v].set_index("scenario").loc[scen]
-        xs = [i + (k - 1.5) * width for i in range(len(scen))]
+        xs = [i + (k - (len(TABLE_ORDER) - 1) / 2) * width for i in range(len(scen))]
         ax.bar(xs, sub["states"], width, color=colors[v], label=v)
     ax.set_yscale("log")
     ax.set_ylabel("distinct states (count)")
