@@ -124,6 +124,56 @@ def verdict_text(scenario: str = "aio-blocked+suspend+second-oom") -> str:
     return verdict_table(rs, list(VERSION_ORDER), [p.name for p in PROPERTIES], cw=11)
 
 
+# --- mechanisms outside the standard set ---------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def run_mechanisms() -> tuple:
+    """check() of every mechanism scenario x named version, with the extra properties:
+    ((scenario, {version: Result}), ...)."""
+    from ..kernel.properties import EXTRA
+    from .oracle import MECH_SCENARIOS
+    out = []
+    for key in MECH_SCENARIOS:
+        sc = parse_scenario(key)
+        out.append((sc, {v: check(ALL[v], sc, PROPERTIES + EXTRA) for v in TABLE_ORDER}))
+    return tuple(out)
+
+
+def df_mechanisms(all_rows: bool = False) -> pd.DataFrame:
+    """Verdicts of the mechanism scenarios: rows (scenario, property), columns
+    versions; only the properties violated in some version unless ``all_rows``;
+    the last column says whether every version matches the stored oracle."""
+    oracle = load_oracle()
+    rows = []
+    for sc, rs in run_mechanisms():
+        same = all(all(x == "ok" for x in compare_oracle(r, oracle).values()) for r in rs.values())
+        for p in next(iter(rs.values())).verdicts:
+            cells = {v: rs[v].verdicts[p].short for v in TABLE_ORDER}
+            if all_rows or "VIOLATED" in cells.values():
+                rows.append({"scenario": sc.label, "property": p, **cells,
+                             "oracle": "match" if same else "differs"})
+    return pd.DataFrame(rows).set_index(["scenario", "property"])
+
+
+def mechanisms_text() -> str:
+    """The post's paragraph on the mechanisms: what each scenario asks, and
+    which properties it violates in which versions (read off the verdicts)."""
+    from .oracle import MECHANISMS
+    out = [_wrap("Beyond the standard scenarios, each of these mechanisms was explored in every "
+                 f"version ({_list(TABLE_ORDER)}); a property is listed where some version "
+                 "violates it.")]
+    for sc, rs in run_mechanisms():
+        lines = [_wrap(f"{sc.key}: {_cite_ids(MECHANISMS[sc.key])}.", "- ", "  ")]
+        for p in next(iter(rs.values())).verdicts:
+            bad = [v for v in TABLE_ORDER if rs[v].verdicts[p].verdict == "violated"]
+            if bad:
+                ok = [v for v in TABLE_ORDER if rs[v].verdicts[p].verdict == "holds"]
+                lines.append(_wrap(f"{p}: violated in {_list(bad)}"
+                                   + (f"; holds in {_list(ok)}" if ok else "") + ".", "    ", "      "))
+        out.append("\n".join(lines))
+    return "\n\n".join(out)
+
+
 # --- the suspend properties and the 6.18 finding -----------------------------
 
 SUSPEND_PROPS = ("disable_contract[tif]", "disable_contract[group]", "suspend_exclusion[tif]",
@@ -276,15 +326,17 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
 
 
 #: short column labels of the standard scenarios in the verdict heat map
-SCENARIO_SHORT = {"aio-blocked+suspend+second-oom": "aio+pm", "mmap-lock-forever+second-oom": "lock",
-                  "dstate-thread+second-oom": "dstate", "fast-exit": "fast"}
+#: short names of scenario tokens in the verdict matrix's column labels ("" drops the token)
+TOKEN_SHORT = {"aio-blocked": "aio", "suspend": "pm", "second-oom": "", "mmap-lock-forever": "lock",
+               "dstate-thread": "dstate", "fast-exit": "fast"}
 VERDICT_COLORS = {"VIOLATED": "#D55E00", "holds": "#56B4E9", "vacuous": "#E5E5E5", "n/a": "#FFFFFF"}
 
 
 def _short(label: str) -> str:
     base, _, rest = label.partition(" (")
     th = rest.split(" ")[0]
-    return f"{SCENARIO_SHORT.get(base, base)}/{th}t"
+    toks = [TOKEN_SHORT.get(tok, tok) for tok in base.split("+")]
+    return f"{'+'.join(x for x in toks if x) or base}/{th}t"
 
 
 def plot_verdict_matrix():
@@ -399,10 +451,9 @@ def summary_claims() -> str:
     return "\n".join(_wrap(x, "", "  ") for x in lines)
 
 
-def property_glossary() -> str:
-    """Each property's name and the kernel claim it encodes (for the post)."""
-    import re
-
+def _cite_ids(text: str) -> str:
+    """Commit ids in ``text`` cited the kernel's way (id and title) where the
+    timeline knows them."""
     from .. import history
     from ..report import COMMIT_ID
 
@@ -411,10 +462,12 @@ def property_glossary() -> str:
             return history.cite(m.group(0))
         except KeyError:
             return m.group(0)
-    out = []
-    for p in PROPERTIES:
-        out.append(_wrap(f"{p.name}: {COMMIT_ID.sub(cite, p.claim)}", "  ", "    "))
-    return "\n".join(out)
+    return COMMIT_ID.sub(cite, text)
+
+
+def property_glossary() -> str:
+    """Each property's name and the kernel claim it encodes (for the post)."""
+    return "\n".join(_wrap(f"{p.name}: {_cite_ids(p.claim)}", "  ", "    ") for p in PROPERTIES)
 
 
 def model_text() -> str:
