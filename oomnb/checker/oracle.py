@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ..kernel.properties import EXTRA, PROPERTIES
+from ..kernel.properties import EXTRA, PROPERTIES, scenario_properties
 from ..kernel.scenario import STANDARD, parse_scenario
 from ..kernel.versions import ALL, LTS, VERSIONS
 from .run import LTS_ORACLE, MECH_ORACLE, ORACLE, check, oracle_entry
@@ -20,11 +20,19 @@ from .run import LTS_ORACLE, MECH_ORACLE, ORACLE, check, oracle_entry
 #: scenarios of mechanisms outside the standard set, recorded for every version:
 #: a victim thread's own OOM call (MMF_OOM_REAP_QUEUED, v5.0, separates v4.19 from
 #: v5.15), process_mrelease() (v5.15+) racing the oom_reaper and exit_mmap, and
-#: memory the reaper cannot unmap (both readings of no_premature_kill), and an mm
-#: shared with another process that may run exit_mmap itself (4837fe37adff)
+#: memory the reaper cannot unmap (both readings of no_premature_kill), an mm
+#: shared with another process that may run exit_mmap itself (4837fe37adff), the
+#: robust-futex walk the OOM_REAPER_DELAY is for (e4a38402c36e) and an mm global
+#: init shares; each with its mechanism's properties (scenario_properties)
 MECH_SCENARIOS = ("second-oom+victim-oom/2t", "process-mrelease/1t",
                   "second-oom+process-mrelease/2t", "second-oom+hugetlb/1t",
-                  "second-oom+mlocked/1t", "second-oom+mm-sharer/1t")
+                  "second-oom+mlocked/1t", "second-oom+mm-sharer/1t",
+                  # --- robust futex: the reaper against exit_robust_list, with and without
+                  # the timing assumption, and process_mrelease (not delayed at all)
+                  "robust-futex/1t", "robust-futex+walk-within-delay/2t",
+                  "process-mrelease+robust-futex+walk-within-delay/1t",
+                  # --- init sharing the mm: hidden, never reaped, never freed
+                  "second-oom+init-sharer/1t")
 
 
 def build(which: str = "standard") -> dict:
@@ -34,8 +42,8 @@ def build(which: str = "standard") -> dict:
     if which == "mechanisms":
         for key in MECH_SCENARIOS:
             sc = parse_scenario(key)
-            out[sc.key] = {k.name: oracle_entry(check(k, sc, PROPERTIES + EXTRA))
-                           for k in ALL.values()}
+            props = PROPERTIES + EXTRA + scenario_properties(sc)
+            out[sc.key] = {k.name: oracle_entry(check(k, sc, props)) for k in ALL.values()}
         return out
     kernels = LTS if which == "lts" else VERSIONS
     for sc in STANDARD:
