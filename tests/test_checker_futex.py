@@ -159,3 +159,15 @@ def test_the_timing_assumption_needs_the_token():
     from oomnb.errors import OomnbError
     with pytest.raises(OomnbError):
         parse_scenario("walk-within-delay")
+
+
+def test_symmetry_reduction_keeps_the_robust_bits():
+    """State.robust is indexed by thread: the reduced exploration permutes it."""
+    from oomnb.checker.explore import explore
+    k, sc = ALL["v6.18"], parse_scenario("dstate-thread+" + ASSUMED + "/3t")
+    full = check(k, sc, (ROBUST_LIST_INTACT,))
+    red = check(k, sc, (ROBUST_LIST_INTACT,), symmetry=True)
+    assert explore(k, sc, (ROBUST_LIST_INTACT,), symmetry=True).reduced_states < full.states
+    assert (red.states, red.transitions) == (full.states, full.transitions)
+    assert red.verdicts["robust_list_intact"].verdict == full.verdicts["robust_list_intact"].verdict
+    replay(k, sc, red.verdicts["robust_list_intact"].steps)
