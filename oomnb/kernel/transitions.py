@@ -938,10 +938,11 @@ def t_exit_robust_list(k, sc, s, i):
     reads the list head, futex_offset, list_op_pending and each entry with
     get_user() on its own mm and, per futex it owns, handle_futex_death
     sets FUTEX_OWNER_DIED and wakes a waiter.  On memory the oom_reaper
-    already unmapped get_user() faults (MMF_UNSTABLE) or reads a fresh
-    zero page and the walk "silently returns on any sign of list-walking
-    problem": the waiters are never woken (the bug e4a38402c36e, v5.18,
-    delays the reaper for).  One step (futex_cleanup_begin/_end and the
+    already unmapped, the fault fails (6.18 include/linux/oom.h:
+    check_stable_address_space, VM_FAULT_SIGBUS on an MMF_UNSTABLE mm) and
+    the walk "silently returns on any sign of list-walking problem": the
+    waiters are never woken.  That is why e4a38402c36e (v5.18) delays the
+    reaper.  One step (futex_cleanup_begin/_end and the
     PI-state list are folded in); scenario robust-futex."""
     if s.th[i][0] != EXITING or not s.robust >> i & 1:
         return NO
