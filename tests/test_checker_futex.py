@@ -171,3 +171,30 @@ def test_symmetry_reduction_keeps_the_robust_bits():
     assert (red.states, red.transitions) == (full.states, full.transitions)
     assert red.verdicts["robust_list_intact"].verdict == full.verdicts["robust_list_intact"].verdict
     replay(k, sc, red.verdicts["robust_list_intact"].steps)
+
+
+@pytest.mark.parametrize("kernel,key", [("v6.18", "robust-futex/2t"),
+                                        ("v6.18+robust-futex-delay", "fast-exit"),
+                                        ("v6.18+robust-futex-delay", "robust-futex+victim-oom"),
+                                        ("v4.9", "second-oom+init-sharer"),
+                                        ("v6.18", "second-oom+init-sharer/2t")])
+def test_every_edge_observes_what_it_does(kernel, key):
+    """The observation check of the standard scenarios, on these mechanisms
+    (the undelayed queue is a reaper_wake with a push; the walk is silent)."""
+    from test_model_observations import _agrees
+
+    from oomnb import events as ev
+    from oomnb import model
+    g = model.state_graph(kernel, key)
+    k = g.kernel
+    seen = set()
+    for e in g.edges():
+        s, s2 = g.states[e.src], g.states[e.dst]
+        if e.key == "exit_robust_list":
+            assert not e.observations
+        for o in e.observations:
+            assert _agrees(k, e, s, s2, o) is None, (e.key, o)
+            assert all(ev.EVENTS[n].emitted_by(k) for n in o.lines)
+            seen.add((e.key, o.what))
+    if kernel == "v6.18+robust-futex-delay" and key == "fast-exit":
+        assert ("out_of_memory", ev.REAPER_WAKE) in seen
