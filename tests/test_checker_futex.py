@@ -198,3 +198,18 @@ def test_every_edge_observes_what_it_does(kernel, key):
             seen.add((e.key, o.what))
     if kernel == "v6.18+robust-futex-delay" and key == "fast-exit":
         assert ("out_of_memory", ev.REAPER_WAKE) in seen
+
+
+def test_the_timing_assumption_as_a_formula():
+    """walk-within-delay in the delays of oomnb.kernel.timing: satisfiable
+    with the 2*HZ timer (v5.18+), false without a delay."""
+    import sympy as sp
+
+    from oomnb.kernel.transitions import walk_within_delay_condition
+    c = walk_within_delay_condition(ALL["v6.18"])
+    assert c.free_symbols == {timing.t_cpu, timing.OOM_REAPER_DELAY, timing.HZ}
+    vals = timing.kernel_values(ALL["v6.18"])
+    assert c.subs(vals).subs(timing.t_cpu, 0.001) == sp.true
+    assert c.subs(vals).subs(timing.t_cpu, 1.5) == sp.false
+    for name in ("v4.9", "v4.19", "v5.15"):
+        assert walk_within_delay_condition(ALL[name]) == sp.false

@@ -58,7 +58,9 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   oom_reaper timer expires, i.e. SIGKILL delivery plus the steps up to the
   end of exit_robust_list take less than OOM_REAPER_DELAY
   (``Kernel.reaper_delay``, the ``OOM_REAPER_DELAY`` timer of
-  :mod:`oomnb.kernel.timing`).  A timer armed without delay (``0``) is
+  :mod:`oomnb.kernel.timing`; the condition as a formula:
+  ``transitions.walk_within_delay_condition``, ``2*t_cpu <
+  OOM_REAPER_DELAY/HZ`` in 6.x).  A timer armed without delay (``0``) is
   not constrained.  Without this token the timer is one abstract step
   that may fire at any time after it was armed.
 * ``init-sharer``: global init shares V's mm (CLONE_VM without

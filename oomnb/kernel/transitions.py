@@ -990,6 +990,21 @@ def walk_pending_within_delay(k, sc, s) -> bool:
     return False
 
 
+def walk_within_delay_condition(k):
+    """What ``walk-within-delay`` assumes, in the delays of :mod:`timing`:
+    the steps a killed thread that is not stuck takes from the kill to the
+    end of its walk (``do_exit``: SIGKILL delivery, then
+    ``exit_robust_list``) end before the oom_reaper timer of version ``k``
+    can expire (OOM_REAPER_DELAY/HZ, at the earliest on time: no slack).
+    A sympy relation; ``false`` where the reaper is not delayed (before
+    v5.18: ``Kernel.reaper_delay`` is 0)."""
+    import sympy as sp
+    walk = sum((BY_KEY[key].delay.expr(k) for key in ("do_exit", "exit_robust_list")),
+               sp.Integer(0))
+    timer = BY_KEY["wake_oom_reaper_timer"].delay.expr(k) - timing.t_slack
+    return sp.Lt(walk, timer)
+
+
 # --- init sharing the mm --------------------------------------------------------
 
 def init_pins_mm(k, s):
