@@ -12,7 +12,7 @@ import pytest
 from oomnb.checker.oracle import MECH_SCENARIOS
 from oomnb.checker.run import LTS_ORACLE, MECH_ORACLE, check, compare_oracle, load_oracle
 from oomnb.kernel import STANDARD, parse_scenario
-from oomnb.kernel.properties import EXTRA, PROPERTIES
+from oomnb.kernel.properties import EXTRA, PROPERTIES, scenario_properties
 from oomnb.kernel.transitions import transitions_for
 from oomnb.kernel.versions import ALL, LTS, VERSIONS, load_kernel
 
@@ -48,7 +48,7 @@ def test_lts_oracle_is_separate_and_complete():
 def test_mechanism_scenarios_match_their_oracle(key):
     sc, oracle = parse_scenario(key), load_oracle()
     for k in ALL.values():
-        cmp = compare_oracle(check(k, sc, PROPERTIES + EXTRA), oracle)
+        cmp = compare_oracle(check(k, sc, PROPERTIES + EXTRA + scenario_properties(sc)), oracle)
         assert all(v == "ok" for v in cmp.values()), (k.name, key, cmp)
 
 

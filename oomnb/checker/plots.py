@@ -130,12 +130,13 @@ def verdict_text(scenario: str = "aio-blocked+suspend+second-oom") -> str:
 def run_mechanisms() -> tuple:
     """check() of every mechanism scenario x named version, with the extra properties:
     ((scenario, {version: Result}), ...)."""
-    from ..kernel.properties import EXTRA
+    from ..kernel.properties import EXTRA, scenario_properties
     from .oracle import MECH_SCENARIOS
     out = []
     for key in MECH_SCENARIOS:
         sc = parse_scenario(key)
-        out.append((sc, {v: check(ALL[v], sc, PROPERTIES + EXTRA) for v in TABLE_ORDER}))
+        props = PROPERTIES + EXTRA + scenario_properties(sc)
+        out.append((sc, {v: check(ALL[v], sc, props) for v in TABLE_ORDER}))
     return tuple(out)
 
 

@@ -42,6 +42,9 @@ REF_SCALARS = ("town", "rtask")
 REF_SEQS = ("rlist",)
 #: ... a set of thread indices kept as a sorted tuple
 REF_SETS = ("rtimers",)
+#: ... a bit mask indexed by thread (bit j: thread j); only threads that still hold the
+#: mm can have a bit set (robust: exit_robust_list runs before exit_mm drops it)
+REF_BITS = ("robust",)
 #: fields known to hold no thread index
 PLAIN = frozenset({"killed", "oom_victims", "sig_victims", "oom_mm", "mm_users", "mm_count",
                    "mmf", "mem", "vmas", "tpc", "io", "lockf", "ratt", "rnext", "rrefs",
@@ -51,7 +54,7 @@ PLAIN = frozenset({"killed", "oom_victims", "sig_victims", "oom_mm", "mm_users",
 
 def supported(state_cls=State) -> bool:
     """Every field is either ``th``, a known thread reference or plain."""
-    known = {"th"} | set(REF_SCALARS) | set(REF_SEQS) | set(REF_SETS) | PLAIN
+    known = {"th"} | set(REF_SCALARS) | set(REF_SEQS) | set(REF_SETS) | set(REF_BITS) | PLAIN
     return set(state_cls._fields) <= known
 
 
@@ -74,9 +77,12 @@ def apply(m: tuple, s):
     rtask = s.rtask
     if rtask >= 0:
         rtask = m[rtask]
+    robust = s.robust
+    if robust:
+        robust = sum(1 << m[j] for j in range(n) if robust >> j & 1)
     return s._replace(th=tuple(th), town=town, rtask=rtask,
                       rlist=tuple(m[x] for x in s.rlist),
-                      rtimers=tuple(sorted(m[x] for x in s.rtimers)))
+                      rtimers=tuple(sorted(m[x] for x in s.rtimers)), robust=robust)
 
 
 def canon(s):

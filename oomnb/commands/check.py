@@ -88,6 +88,9 @@ def run(args) -> int:
             scenarios = [parse_scenario(s.name, args.threads) for s in STANDARD
                          if not (s.dstate and args.threads < 2)]
     props = select(args.property)
+    if not args.property:       # and the properties of the scenarios' mechanisms
+        from ..kernel.properties import scenario_properties
+        props += tuple(dict.fromkeys(p for sc in scenarios for p in scenario_properties(sc)))
     narrowed = bool(args.kernel or args.scenario or args.property or args.diff)
     oracle = load_oracle()
     show_ce = narrowed or args.trace

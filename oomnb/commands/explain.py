@@ -28,8 +28,8 @@ def run(args) -> int:
     import dataclasses
 
     from ..errors import OomnbError
-    from ..kernel.properties import BY_NAME, EXTRA_BY_NAME
-    PROPS = {**BY_NAME, **EXTRA_BY_NAME}
+    from ..kernel.properties import BY_NAME, EXTRA_BY_NAME, MECH_BY_NAME
+    PROPS = {**BY_NAME, **EXTRA_BY_NAME, **MECH_BY_NAME}
     from ..kernel.transitions import TRANSITIONS, fairness_of, transitions_for
     from ..kernel.versions import ALL as VERSIONS
     from ..kernel.versions import known_names, load_kernel

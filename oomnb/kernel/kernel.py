@@ -136,6 +136,15 @@ class Kernel:
     exit_oom_victim_before_mmput: bool = False
     unable_quiet_if_skip: bool = False     # v4.17+: no "unable to reap" once MMF_OOM_SKIP is set
     skip_name: str = "MMF_OOM_SKIP"
+    # --- robust futex
+    reaper_delay_robust_only: bool = False  # patch: OOM_REAPER_DELAY only if a thread still has
+                                            # a robust list (process_has_robust_futex); else no
+                                            # delay, and process_mrelease does not reap it
+    # --- init sharing the mm
+    init_sharer: str = "hide"              # __oom_kill_process when global init shares the mm:
+                                           # "hide" (v4.8+: set the skip flag, no reaper) |
+                                           # "skip" (v4.5: no SIGKILL to init, nothing else) |
+                                           # "none" (no is_global_init test: reaper queued)
     oom_abort: Callable = abort_oom_mm
     victim_candidate: Callable = candidate_skipflag
     task_will_free_mem: Callable = twfm_skipflag

@@ -136,7 +136,8 @@ def possible(k, t) -> dict:
     out = {}
     for tg in branches.get(t.key, []):
         if tg == "wake" and (not k.has_reaper or (t.key != "wake_oom_reaper_timer"
-                                                  and k.queue == "timer")):
+                                                  and k.queue == "timer"
+                                                  and not k.reaper_delay_robust_only)):
             continue                      # no reaper; queue_oom_reaper only arms the timer
         tag = "kill_W" if tg == "kill_W" else f"obs:{tg}:T0"
         for _, o in _tagged(k, BY_KEY[t.key], _AnyState, {tag}):

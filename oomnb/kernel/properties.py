@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from .state import MEM_REAPED
 from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE,
                     PM_SUSPENDED, PM_WINDOW, VMAS_DANGLING, VMAS_FREEING)
 from .state import TP_DONE, TP_EM_FREE, TP_EM_SKIP
@@ -285,6 +286,47 @@ EXTRA = (NO_PREMATURE_KILL_STRONG,)
 EXTRA_BY_NAME = {p.name: p for p in EXTRA}
 
 
+# --- robust futex -------------------------------------------------------------
+
+def _reaps(s, s2) -> bool:
+    """The step unmaps V's reapable memory remotely (oom_reaper, process_mrelease)."""
+    return s.mem == MEM_MAPPED and s2.mem == MEM_REAPED
+
+
+ROBUST_LIST_INTACT = Property(
+    "robust_list_intact", "edge",
+    "No reaper (the oom_reaper, process_mrelease) unmaps the victim's memory while a thread of "
+    "it that has a robust futex list has not finished exit_robust_list: the walk reads the "
+    "list in that memory with get_user() and on reaped memory leaves the waiters asleep for "
+    "ever (e4a38402c36e \"oom_kill.c: futex: delay the OOM reaper to allow time for proper "
+    "futex cleanup\", v5.18: OOM_REAPER_DELAY).",
+    bad_edge=lambda k, sc, s, a, tr, tags, s2: _reaps(s, s2) and bool(s.robust),
+    antecedent_state=lambda k, sc, s: bool(s.killed and s.robust))
+
+
+# --- init sharing the mm ----------------------------------------------------------
+
+INIT_MM_NOT_REAPED = Property(
+    "init_mm_not_reaped", "edge",
+    "No reaper unmaps an mm that global init shares: init is never killed and keeps using that "
+    "memory (\"We cannot use oom_reaper for the mm shared by this process because it wouldn't "
+    "get killed and so the memory might be still used\", v4.8 mm/oom_kill.c:oom_kill_process; "
+    "the is_global_init test of the sharer loop, 4.9 and 6.12 __oom_kill_process).",
+    bad_edge=lambda k, sc, s, a, tr, tags, s2: bool(sc.init_sharer) and _reaps(s, s2),
+    antecedent_state=lambda k, sc, s: bool(sc.init_sharer and s.killed))
+
+#: properties of one mechanism, checked by default in the scenarios that have it
+#: (scenario field -> properties) and selectable by name everywhere
+SCENARIO_PROPERTIES = {"robust_futex": (ROBUST_LIST_INTACT,),
+                       "init_sharer": (INIT_MM_NOT_REAPED,)}
+MECH_BY_NAME = {p.name: p for ps in SCENARIO_PROPERTIES.values() for p in ps}
+
+
+def scenario_properties(sc) -> tuple:
+    """The mechanism properties of the tokens scenario ``sc`` has."""
+    return tuple(p for f, ps in SCENARIO_PROPERTIES.items() if getattr(sc, f) for p in ps)
+
+
 def select(names) -> tuple[Property, ...]:
     """Properties by name; ``disable_contract`` / ``suspend_exclusion`` mean
     all their readings and scopes, ``suspend`` (or ``pm_exclusion``) all six."""
@@ -298,8 +340,10 @@ def select(names) -> tuple[Property, ...]:
             out.append(BY_NAME[n])
         elif n in EXTRA_BY_NAME:
             out.append(EXTRA_BY_NAME[n])
+        elif n in MECH_BY_NAME:
+            out.append(MECH_BY_NAME[n])
         else:
             from ..errors import OomnbError
-            known = ", ".join([*BY_NAME, *EXTRA_BY_NAME, *GROUPS])
+            known = ", ".join([*BY_NAME, *EXTRA_BY_NAME, *MECH_BY_NAME, *GROUPS])
             raise OomnbError(f"unknown property {n!r} (known: {known})")
     return tuple(out)

@@ -43,6 +43,32 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   candidate of select_bad_process here (the kernel would pick S, which
   maps the same memory, once V's threads are gone), so no_premature_kill
   over-reports in this scenario; the scenario is for the exit_mmap race.
+* ``robust-futex``: every thread of V has registered a robust futex list
+  (set_robust_list) whose entries live in V's anonymous memory.  In
+  do_exit each thread walks it in ``exit_robust_list`` at the start of
+  exit_mm, before it gives up the mm (4.9: exit_mm -> mm_release; 6.1,
+  6.12, 6.18: exit_mm -> exit_mm_release -> futex_exit_release ->
+  futex_cleanup), reading user memory with
+  get_user() to set FUTEX_OWNER_DIED and wake waiters.  What the waiters
+  are and what they do is not modelled; ``robust_list_intact`` says the
+  memory must still be there.
+* ``walk-within-delay``: a timing assumption for ``robust-futex``: a
+  victim thread that is not stuck (not frozen, not in D state, not
+  blocked on a lock) finishes its robust-list walk before a *delayed*
+  oom_reaper timer expires, i.e. SIGKILL delivery plus the steps up to the
+  end of exit_robust_list take less than OOM_REAPER_DELAY
+  (``Kernel.reaper_delay``, the ``OOM_REAPER_DELAY`` timer of
+  :mod:`oomnb.kernel.timing`; the condition as a formula:
+  ``transitions.walk_within_delay_condition``, ``2*t_cpu <
+  OOM_REAPER_DELAY/HZ`` in 6.x).  A timer armed without delay (``0``) is
+  not constrained.  Without this token the timer is one abstract step
+  that may fire at any time after it was armed.
+* ``init-sharer``: global init shares V's mm (CLONE_VM without
+  CLONE_THREAD).  __oom_kill_process does not kill it (is_global_init);
+  from v4.8 it hides the mm instead (MMF_OOM_REAPED, v4.9+ MMF_OOM_SKIP,
+  "oom killer %d (%s) has mm pinned by %d (%s)") and does not queue the
+  reaper.  Init keeps its mm_users reference for ever, so V's exit never
+  runs __mmput.
 """
 
 from __future__ import annotations
@@ -53,7 +79,11 @@ from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
           "second-oom", "fast-exit", "victim-oom", "cgroup-frozen", "process-mrelease", "hugetlb",
-          "mlocked", "mm-sharer")
+          "mlocked", "mm-sharer",
+          # --- robust futex
+          "robust-futex", "walk-within-delay",
+          # --- init sharing the mm
+          "init-sharer")
 
 
 @dataclass(frozen=True)
@@ -72,6 +102,11 @@ class Scenario:
     hugetlb: bool = False      # the mm also maps hugetlb pages (no reaper unmaps them)
     mlocked: bool = False      # ... VM_LOCKED memory (the reaper skips it before v5.18)
     mm_sharer: bool = False    # another process shares V's mm (CLONE_VM, not CLONE_THREAD)
+    # --- robust futex
+    robust_futex: bool = False       # every thread of V has a robust list (set_robust_list)
+    walk_within_delay: bool = False  # timing assumption: the walk ends within OOM_REAPER_DELAY
+    # --- init sharing the mm
+    init_sharer: bool = False        # global init shares V's mm (never killed, never exits)
 
     @property
     def name(self) -> str:
@@ -83,7 +118,10 @@ class Scenario:
                                 ("cgroup-frozen", self.cgroup_frozen),
                                 ("process-mrelease", self.mrelease),
                                 ("hugetlb", self.hugetlb), ("mlocked", self.mlocked),
-                                ("mm-sharer", self.mm_sharer)) if on]
+                                ("mm-sharer", self.mm_sharer),
+                                ("robust-futex", self.robust_futex),
+                                ("walk-within-delay", self.walk_within_delay),
+                                ("init-sharer", self.init_sharer)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -113,7 +151,9 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
                 "victim-oom": "victim_oom", "cgroup-frozen": "cgroup_frozen",
                 "process-mrelease": "mrelease",
-                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer"}[tok]] = True
+                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer",
+                "robust-futex": "robust_futex", "walk-within-delay": "walk_within_delay",
+                "init-sharer": "init_sharer"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):
@@ -126,6 +166,11 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
         raise OomnbError(f"threads must be 1..3, got {n}")
     if kw.get("dstate") and n < 2:
         raise OomnbError("dstate-thread needs at least 2 threads (one of them in D state)")
+    if kw.get("walk_within_delay") and not kw.get("robust_futex"):
+        raise OomnbError("walk-within-delay is a timing assumption about robust-futex (add it)")
+    if kw.get("init_sharer") and (kw.get("mm_sharer") or kw.get("mrelease")):
+        raise OomnbError("init-sharer cannot be combined with mm-sharer or process-mrelease "
+                         "(one sharer process; task_will_free_mem's sharer test is not modelled)")
     return Scenario(threads=n, **kw)
 
 

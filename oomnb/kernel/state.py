@@ -137,6 +137,9 @@ class State(NamedTuple):
     sig_freed: int     # free_signal_struct() ran
     mrpc: int = 0      # process_mrelease() caller (process-mrelease scenario), MR_* below
     shm: int = 0       # the mm-sharer process still holds an mm_users reference
+    # --- robust futex
+    robust: int = 0    # bit i: thread Ti still has tsk->robust_list registered (its exit_robust_list
+                       # walk has not run yet; futex_cleanup sets it to NULL after the walk)
 
 
 _FIELD_INDEX = {name: n for n, name in enumerate(State._fields)}

@@ -25,6 +25,7 @@ says which tree each correction was checked in).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -178,6 +179,8 @@ def wake_oom_reaper(k, s, i, tags):
             if s.mmf & MMF_REAP_QUEUED:
                 return s
             s = s._replace(mmf=s.mmf | MMF_REAP_QUEUED)
+        if not reaper_delayed(k, s):
+            return queue_undelayed(k, s, i, tags)
         return s._replace(rrefs=s.rrefs + 1, rtimers=tuple(sorted(s.rtimers + (i,))))
     if k.queue_mmf_test:
         tags.add("deref_mm")
@@ -195,7 +198,7 @@ def wake_oom_reaper(k, s, i, tags):
     return s._replace(rrefs=s.rrefs + 1, rlist=(i,) + lst)
 
 
-def kill_victim(k, s, tags):
+def kill_victim(k, s, tags, sc=None):
     """oom_kill_process(V): the thread that gets TIF_MEMDIE is
     find_lock_task_mm(V); SIGKILL to the group; mark_oom_victim; then
     wake_oom_reaper / queue_oom_reaper of that thread.  The whole kill is
@@ -208,6 +211,8 @@ def kill_victim(k, s, tags):
     s = s._replace(killed=1)
     s2 = mark_oom_victim(k, s, t)
     tags.add(f"obs:kill:T{t}" if s2 is not s else f"obs:kill_again:T{t}")
+    if sc is not None and sc.init_sharer and k.init_sharer == "hide":
+        return init_pins_mm(k, s2)
     return wake_oom_reaper(k, s2, t, tags)
 
 
@@ -227,7 +232,7 @@ def select_bad_process(k, s, tags):
     return "none"
 
 
-def out_of_memory(k, s, current, tags):
+def out_of_memory(k, s, current, tags, sc=None):
     """mm/oom_kill.c:out_of_memory (with select_bad_process and
     oom_kill_process), called with oom_lock held.  Returns false at once if
     oom_killer_disabled.  ``current`` is a victim thread index (the
@@ -245,7 +250,7 @@ def out_of_memory(k, s, current, tags):
         return wake_oom_reaper(k, s2, current, tags)
     sel = select_bad_process(k, s, tags)
     if sel == "V":
-        return kill_victim(k, s, tags)
+        return kill_victim(k, s, tags, sc)
     if sel == "W":
         tags.add("kill_W")
         return s._replace(w_killed=1)
@@ -378,7 +383,7 @@ def t_a_out_of_memory(k, sc, s, i):
     if s.apc != 1:
         return NO
     tags = set()
-    s2 = out_of_memory(k, s, None, tags)
+    s2 = out_of_memory(k, s, None, tags, sc)
     return [(s2._replace(apc=0, oom_lock=L_FREE), frozenset(tags))]
 
 
@@ -405,8 +410,8 @@ def t_refrigerator_exit(k, sc, s, i):
 
 def t_do_exit(k, sc, s, i):
     """get_signal() dequeues SIGKILL -> kernel/exit.c:do_exit ->
-    exit_signals() sets PF_EXITING.  Leaves out: robust futexes,
-    exit_mm_release, coredump wait."""
+    exit_signals() sets PF_EXITING.  Leaves out the coredump wait (the
+    robust-futex walk is ``exit_robust_list``, at the start of exit_mm)."""
     if s.th[i][0] != RUN or not s.killed or freezing(k, sc, s, i):
         return NO
     return [(s._replace(th=_set_th(s, i, pc=EXITING)), NO)]
@@ -423,7 +428,7 @@ def t_victim_out_of_memory(k, sc, s, i):
             or freezing(k, sc, s, i):
         return NO
     tags = set()
-    s2 = out_of_memory(k, s, i, tags)
+    s2 = out_of_memory(k, s, i, tags, sc)
     if s2 == s:
         return NO
     return [(s2, frozenset(tags))]
@@ -444,9 +449,11 @@ def t_exit_mm(k, sc, s, i):
     """kernel/exit.c:exit_mm up to mmput: mmap_read_lock(mm) (down_read,
     blocks while another process holds it for write), mmgrab_lazy_tlb /
     atomic_inc(&mm->mm_count), task_lock; current->mm = NULL;
-    mmap_read_unlock (v4.5-6.18; 6.12 kernel/exit.c).  Leaves out
-    mm_release/futexes, sync_mm_rss, core_state, mm_update_next_owner."""
-    if s.th[i][0] != EXITING or s.lockf:
+    mmap_read_unlock (v4.5-6.18; 6.12 kernel/exit.c).  The robust-futex
+    walk at its start is its own step (``exit_robust_list``, scenario
+    robust-futex).  Leaves out the rest of mm_release, sync_mm_rss,
+    core_state, mm_update_next_owner."""
+    if s.th[i][0] != EXITING or s.lockf or s.robust >> i & 1:    # exit_robust_list first
         return NO
     nxt = EXIT_OOM_EARLY if k.exit_oom_victim_before_mmput else MMPUT
     return [(s._replace(th=_set_th(s, i, pc=nxt), mm_count=s.mm_count + 1), NO)]
@@ -784,7 +791,7 @@ def t_wake_oom_reaper_timer(k, sc, s, i):
     OOM_REAPER_DELAY (2*HZ) timer callback (one abstract timer step): if
     the oom_mm has MMF_OOM_SKIP, put_task_struct and stop; else push on
     oom_reaper_list and wake the reaper (e4a38402c36e; 6.12 source)."""
-    if i not in s.rtimers:
+    if i not in s.rtimers or walk_pending_within_delay(k, sc, s):
         return NO
     lst = list(s.rtimers)
     lst.remove(i)
@@ -867,6 +874,8 @@ def t_process_mrelease(k, sc, s, i):
         return [(s._replace(mrpc=MR_DONE), NO)]                 # -ESRCH
     if not k.task_will_free_mem(k, s):
         return [(s._replace(mrpc=MR_DONE), DEREF)]              # mmgrab ... mmdrop
+    if k.reaper_delay_robust_only and s.robust:                 # patch: "!reap || delay_reap"
+        return [(s._replace(mrpc=MR_DONE), DEREF)]
     return [(s._replace(mrpc=MR_GOT_MM, mm_count=s.mm_count + 1), DEREF)]
 
 
@@ -917,6 +926,100 @@ def t_sharer_exit(k, sc, s, i):
     return [(s2, NO)]
 
 
+# --- robust futex ------------------------------------------------------------
+
+def t_exit_robust_list(k, sc, s, i):
+    """kernel/futex/core.c:exit_robust_list, at the start of exit_mm:
+    exit_mm -> exit_mm_release -> futex_exit_release -> futex_cleanup ->
+    exit_robust_list; tsk->robust_list = NULL (6.1, 6.12, 6.18
+    kernel/exit.c:exit_mm, kernel/fork.c:exit_mm_release; before the
+    split, 4.9 kernel/exit.c:exit_mm -> kernel/fork.c:mm_release).  The
+    thread is past exit_signals (PF_EXITING) and still has ->mm; the walk
+    reads the list head, futex_offset, list_op_pending and each entry with
+    get_user() on its own mm and, per futex it owns, handle_futex_death
+    sets FUTEX_OWNER_DIED and wakes a waiter.  On memory the oom_reaper
+    already unmapped, the fault fails (6.18 include/linux/oom.h:
+    check_stable_address_space, VM_FAULT_SIGBUS on an MMF_UNSTABLE mm) and
+    the walk "silently returns on any sign of list-walking problem": the
+    waiters are never woken.  That is why e4a38402c36e (v5.18) delays the
+    reaper.  One step (futex_cleanup_begin/_end and the
+    PI-state list are folded in); scenario robust-futex."""
+    if s.th[i][0] != EXITING or not s.robust >> i & 1:
+        return NO
+    return [(s._replace(robust=s.robust & ~(1 << i)), NO)]
+
+
+def reaper_delayed(k, s) -> bool:
+    """queue_oom_reaper arms the oom_reaper timer with OOM_REAPER_DELAY:
+    always (v5.18+, e4a38402c36e), or with the 2025 proposal only while a
+    thread of the victim still has a robust list
+    (``process_has_robust_futex``; ``Kernel.reaper_delay_robust_only``)."""
+    return not (k.reaper_delay_robust_only and not s.robust)
+
+
+def queue_undelayed(k, s, i, tags):
+    """queue_oom_reaper(tsk, delay=false) of the 2025 proposal: the timer
+    expires at once (``jiffies + 0``); the callback's push on
+    oom_reaper_list and wake-up are folded into the queueing step."""
+    tags.add(f"obs:wake:T{i}")
+    return s._replace(rrefs=s.rrefs + 1, rlist=(i,) + s.rlist)
+
+
+@functools.lru_cache(maxsize=None)
+def _delay_nonzero(expr: str) -> bool:
+    return timing.jiffies(None, expr) != 0
+
+
+def walk_pending_within_delay(k, sc, s) -> bool:
+    """Timing assumption ``walk-within-delay``: a delayed oom_reaper timer
+    (a non-zero ``Kernel.reaper_delay``) does not expire while a killed
+    victim thread that is not stuck has yet to finish its robust-list walk:
+    it is in do_exit before exit_robust_list, or on its way there and not
+    held by the freezer (a thawed thread leaving the refrigerator counts).
+    A thread the freezer keeps (PM or a frozen cgroup, where the version
+    does not exempt it) or one in D state is not covered: nothing bounds
+    how long it waits."""
+    if not sc.walk_within_delay or not s.robust or not s.killed:
+        return False
+    if not _delay_nonzero(k.reaper_delay):
+        return False
+    for j, (pc, _, _) in enumerate(s.th):
+        if s.robust >> j & 1 and (pc == EXITING or pc in (RUN, FROZEN)
+                                  and not freezing(k, sc, s, j)):
+            return True
+    return False
+
+
+def walk_within_delay_condition(k):
+    """What ``walk-within-delay`` assumes, in the delays of :mod:`timing`:
+    the steps a killed thread that is not stuck takes from the kill to the
+    end of its walk (``do_exit``: SIGKILL delivery, then
+    ``exit_robust_list``) end before the oom_reaper timer of version ``k``
+    can expire (OOM_REAPER_DELAY/HZ, at the earliest on time: no slack).
+    A sympy relation; ``false`` where the reaper is not delayed (before
+    v5.18: ``Kernel.reaper_delay`` is 0)."""
+    import sympy as sp
+    walk = sum((BY_KEY[key].delay.expr(k) for key in ("do_exit", "exit_robust_list")),
+               sp.Integer(0))
+    timer = BY_KEY["wake_oom_reaper_timer"].delay.expr(k) - timing.t_slack
+    return sp.Lt(walk, timer)
+
+
+# --- init sharing the mm --------------------------------------------------------
+
+def init_pins_mm(k, s):
+    """__oom_kill_process, the loop over processes sharing the victim's mm
+    (v4.8 oom_kill_process, 4.9 and 6.12 __oom_kill_process): for global
+    init ``can_oom_reap = false; set_bit(MMF_OOM_SKIP, &mm->flags)``
+    (v4.8: MMF_OOM_REAPED, with kthreads too, "hide mm which is shared
+    with kthread or global init"; 6.18 mm_flags_set) and pr_info("oom
+    killer %d (%s) has mm pinned by %d (%s)") (``events.MM_PINNED``, a
+    context line, not part of the kill observation); init gets no SIGKILL
+    and the reaper is not queued.  In v4.5 init is only skipped
+    (``Kernel.init_sharer``).  Scenario init-sharer."""
+    return s._replace(mmf=s.mmf | MMF_SKIP)
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -948,6 +1051,8 @@ DELAY = {
     "mrelease_lock": timing.MMAP_LOCK_HOLD,
     "mrelease_reap": timing.REAP_UNMAP,
     "sharer_exit": timing.CPU,
+    # --- robust futex
+    "exit_robust_list": timing.CPU,                  # a few get_user() on the victim's memory
 }
 
 
@@ -1055,6 +1160,12 @@ TRANSITIONS: tuple[Transition, ...] = (
     _T("sharer_exit", "do_exit", "S", "cpu", "weak", t_sharer_exit,
        "mm/oom_kill.c:__oom_kill_process sharer loop; kernel/exit.c:exit_mm, kernel/fork.c:mmput "
        "(scenario mm-sharer; 4837fe37adff)"),
+    # --- robust futex
+    _T("exit_robust_list", "exit_robust_list", "thread", "cpu", "weak", t_exit_robust_list,
+       "kernel/futex/core.c:exit_robust_list via kernel/exit.c:exit_mm -> kernel/fork.c:"
+       "exit_mm_release -> futex_exit_release -> futex_cleanup (6.1, 6.12, 6.18); 4.9 "
+       "kernel/exit.c:exit_mm -> kernel/fork.c:mm_release (scenario robust-futex)",
+       per="thread"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -1105,14 +1216,14 @@ def initial_state(k, sc) -> State:
     for i in range(n):
         pc = DSTATE if (sc.dstate and i == n - 1) else (FROZEN if sc.cgroup_frozen else RUN)
         th.append((pc, 0, 0))
-    sharer = 1 if sc.mm_sharer else 0         # mm-sharer: one more mm_users reference
+    sharer = 1 if sc.mm_sharer or sc.init_sharer else 0   # the sharer's mm_users reference
     return State(th=tuple(th), killed=0, oom_victims=0, sig_victims=0, oom_mm=0,
                  mm_users=n + sharer,
                  mm_count=1, mmf=0, mem=MEM_MAPPED, vmas=VMAS_INTACT, town=-1, tpc=TP_NONE,
                  io=1 if sc.aio_blocked else 0, lockf=1 if sc.lock_forever else 0,
                  rpc=R_IDLE, rtask=-1, ratt=0, rnext=0, rlist=(), rtimers=(), rrefs=0, gave_up=0,
                  disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0,
-                 shm=sharer)
+                 shm=sharer, robust=(1 << n) - 1 if sc.robust_futex else 0)
 
 
 def successors(k, sc, s, trans=None):

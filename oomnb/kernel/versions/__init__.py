@@ -26,7 +26,9 @@ ALL = dict(sorted({**VERSIONS, **LTS}.items(),
 #: loadable by name but not part of the standard runs
 EXTRA = {"v6.12": "v6_12", "v4.8-no74070542099c": "v4_8_no74070542099c",
          "v6.18+group-oom-victims": "v6_18_group_oom_victims",
-         "v6.18+tif-exempt": "v6_18_tif_exempt"}
+         "v6.18+tif-exempt": "v6_18_tif_exempt",
+         # --- robust futex
+         "v6.18+robust-futex-delay": "v6_18_robust_delay"}
 
 
 def load_kernels(spec: str) -> list:

@@ -34,6 +34,7 @@ KERNEL = Kernel(
     disable_timeout=False,
     freeze_exempt="tif-of-current",
     skip_name="(none)",
+    init_sharer="skip",            # 4.5.7 oom_kill_process: is_global_init(p) -> continue, no flag
     oom_abort=abort_v4_5,
     victim_candidate=candidate_v4_5,
     task_will_free_mem=twfm_v4_5,

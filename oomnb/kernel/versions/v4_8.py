@@ -45,6 +45,8 @@ KERNEL = V4_5.derive(
     second_freeze_pass=True,
     freeze_exempt="tif",
     skip_name="MMF_OOM_REAPED",
+    init_sharer="hide",            # oom_kill_process: init (or a kthread) shares the mm ->
+                                   # set_bit(MMF_OOM_REAPED), no wake_oom_reaper ("has mm pinned by")
     oom_abort=abort_v4_8,
     victim_candidate=candidate_skipflag,
     task_will_free_mem=twfm_skipflag,
