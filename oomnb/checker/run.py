@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..kernel.properties import PROPERTIES
+from ..kernel.properties import PROPERTIES, standard_properties
 from ..kernel.state import SHARER
 from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R_NAMES, TP_NAMES,
                             VMAS_NAMES)
@@ -144,7 +144,11 @@ def check(kernel, scenario, props=PROPERTIES, mode: str = "standard", progress=F
           keep_graph=False, graph=None, symmetry=False) -> Result:
     """Explore ``kernel`` x ``scenario`` and decide every property.
     ``symmetry``: explore the quotient by interchangeable threads and
-    unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`)."""
+    unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`).
+    The default property set is the scenario's
+    (:func:`oomnb.kernel.properties.standard_properties`)."""
+    if props is PROPERTIES:
+        props = standard_properties(scenario)
     t0 = time.perf_counter()
     g = graph if graph is not None else explore(kernel, scenario, props, progress=progress,
                                                 symmetry=symmetry)

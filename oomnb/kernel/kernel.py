@@ -136,6 +136,17 @@ class Kernel:
     exit_oom_victim_before_mmput: bool = False
     unable_quiet_if_skip: bool = False     # v4.17+: no "unable to reap" once MMF_OOM_SKIP is set
     skip_name: str = "MMF_OOM_SKIP"
+    # --- memcg OOM path (memcg-oom, oom-group) ------------------------------
+    memcg_oom_lock: str = "mutex"          # mem_cgroup_out_of_memory takes oom_lock with "mutex"
+                                           # (mutex_lock, 4.19 tree) | "killable"
+                                           # (mutex_lock_killable, 7775face2079, v5.1) |
+                                           # "trylock" (a patch: the page allocator's way)
+    memcg_dying_bail: bool = False         # should_force_charge()/task_is_dying() under oom_lock
+                                           # (7775face2079 v5.1 .. 6.12; gone in 6.18)
+    memcg_oom_group: bool = False          # memory.oom.group (3d8b38eb81ca, v4.19)
+    oom_group_queues_members: bool = True  # oom_kill_memcg_member -> __oom_kill_process queues
+                                           # each member for the reaper (every version with the
+                                           # group; False: a patch that only signals and marks)
     oom_abort: Callable = abort_oom_mm
     victim_candidate: Callable = candidate_skipflag
     task_will_free_mem: Callable = twfm_skipflag

@@ -43,6 +43,18 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   candidate of select_bad_process here (the kernel would pick S, which
   maps the same memory, once V's threads are gone), so no_premature_kill
   over-reports in this scenario; the scenario is for the exit_mmap race.
+* ``memcg-oom``: the OOM is a memcg's (mm/memcontrol.c:
+  mem_cgroup_out_of_memory): the charger A is W's thread; it waits for
+  oom_lock in the mutex's queue (mutex_lock, or mutex_lock_killable from
+  v5.1: a fatal signal ends the wait) instead of the page allocator's
+  mutex_trylock, and V's threads may hit the memcg limit and invoke the
+  memcg OOM killer themselves.  Selection scans the memcg's tasks, which
+  here are all of V and W, so it is the global selection of the model.
+* ``oom-group``: the memcg has memory.oom.group set (cgroup v2, v4.19+):
+  the kill of V kills W (and A) too, and W becomes a second OOM victim
+  queued for the reaper (``w_*`` state fields).  On kernels without
+  memory.oom.group (before v4.19) the knob does not exist and the kill
+  is the single-process kill.
 """
 
 from __future__ import annotations
@@ -53,7 +65,7 @@ from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
           "second-oom", "fast-exit", "victim-oom", "cgroup-frozen", "process-mrelease", "hugetlb",
-          "mlocked", "mm-sharer")
+          "mlocked", "mm-sharer", "memcg-oom", "oom-group")
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class Scenario:
     hugetlb: bool = False      # the mm also maps hugetlb pages (no reaper unmaps them)
     mlocked: bool = False      # ... VM_LOCKED memory (the reaper skips it before v5.18)
     mm_sharer: bool = False    # another process shares V's mm (CLONE_VM, not CLONE_THREAD)
+    memcg_oom: bool = False    # the OOM is a memcg's: A charges, V's threads may charge too
+    oom_group: bool = False    # memory.oom.group: the kill takes V and W together
 
     @property
     def name(self) -> str:
@@ -83,7 +97,9 @@ class Scenario:
                                 ("cgroup-frozen", self.cgroup_frozen),
                                 ("process-mrelease", self.mrelease),
                                 ("hugetlb", self.hugetlb), ("mlocked", self.mlocked),
-                                ("mm-sharer", self.mm_sharer)) if on]
+                                ("mm-sharer", self.mm_sharer),
+                                ("memcg-oom", self.memcg_oom),
+                                ("oom-group", self.oom_group)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -113,7 +129,8 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
                 "victim-oom": "victim_oom", "cgroup-frozen": "cgroup_frozen",
                 "process-mrelease": "mrelease",
-                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer"}[tok]] = True
+                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer",
+                "memcg-oom": "memcg_oom", "oom-group": "oom_group"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):
@@ -124,6 +141,9 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
         n = 2 if kw.get("dstate") else 1
     if not 1 <= n <= 3:
         raise OomnbError(f"threads must be 1..3, got {n}")
+    if kw.get("oom_group") and not kw.get("memcg_oom"):
+        raise OomnbError("oom-group needs memcg-oom (the group kill is modelled on the memcg "
+                         "OOM path)")
     if kw.get("dstate") and n < 2:
         raise OomnbError("dstate-thread needs at least 2 threads (one of them in D state)")
     return Scenario(threads=n, **kw)
@@ -137,4 +157,5 @@ STANDARD = (
     Scenario(threads=2, dstate=True, second_oom=True),
     Scenario(threads=1, fast_exit=True),
     Scenario(threads=2, dstate=True, suspend=True),
+    Scenario(threads=1, second_oom=True, memcg_oom=True, oom_group=True),
 )
