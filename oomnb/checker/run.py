@@ -16,6 +16,7 @@ from ..kernel.properties import PROPERTIES, standard_properties
 from ..kernel.state import SHARER
 from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R_NAMES, TP_NAMES,
                             VMAS_NAMES)
+from ..kernel.transitions import task_label
 from .explore import explore
 from .liveness import check_leadsto
 
@@ -84,9 +85,9 @@ class Result:
 
 
 def _fmt_val(k, name, v):
-    if name == "mmf":
+    if name in ("mmf", "w_mmf"):
         return k.fmt_flags(v)
-    if name == "mem":
+    if name in ("mem", "w_mem"):
         return MEM_NAMES[v]
     if name == "vmas":
         return VMAS_NAMES[v]
@@ -104,9 +105,9 @@ def _fmt_val(k, name, v):
     if name == "town":
         return "-" if v < 0 else ("kworker" if v == KWORKER else ("S" if v == SHARER else f"T{v}"))
     if name in ("rlist", "rtimers"):
-        return "[" + ",".join(f"T{x}" for x in v) + "]"
+        return "[" + ",".join(task_label(x) for x in v) + "]"
     if name == "rtask":
-        return "-" if v < 0 else f"T{v}"
+        return "-" if v < 0 else task_label(v)
     return str(v)
 
 

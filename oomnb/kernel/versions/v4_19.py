@@ -49,7 +49,8 @@ KERNEL = V4_9.derive(
     exit_mmap_oom_barrier=True,
     exit_mmap_self_reap=True,
     unable_quiet_if_skip=True,
-    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
+    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm"),
+              ("memcg_oom_lock", "mutex_lock")),
     memcg_oom_group=True,          # 4.19 mm/memcontrol.c:mem_cgroup_get_oom_group (3d8b38eb81ca)
     memcg_oom_lock="mutex",        # 4.19 mm/memcontrol.c:mem_cgroup_out_of_memory mutex_lock
     memcg_dying_bail=False,

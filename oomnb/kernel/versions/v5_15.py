@@ -27,6 +27,7 @@ KERNEL = V4_19.derive(
     queue_mmf_test=True,
     process_mrelease=True,
     mrelease_skip_check=False,
-    memcg_oom_lock="killable",     # 7775face2079 (v5.1); 6.1 mm/memcontrol.c:mem_cgroup_out_of_memory
+    memcg_oom_lock="killable",     # 7775face2079 (v5.1); 6.1 mm/memcontrol.c
+    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
     memcg_dying_bail=True,         # ... ret = task_is_dying() || out_of_memory(&oc)
 )
