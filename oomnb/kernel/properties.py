@@ -301,11 +301,10 @@ MEMCG_DYING_CHARGER_BAILS = Property(
 GROUP_REAP_PROGRESS = Property(
     "group_reap_progress", "leadsto",
     "Once memory.oom.group has made W an OOM victim too, W's reapable memory is eventually "
-    "unmapped even if W never gets to exit: the group kill queues every member for the "
-    "oom_reaper (queue_oom_reaper / wake_oom_reaper per __oom_kill_process, 3d8b38eb81ca) and "
-    "the reaper gets to each queued task in turn.",
+    "unmapped, also on paths where W never gets to exit (its exit is not a fair step): the "
+    "group kill queues every member for the oom_reaper (queue_oom_reaper / wake_oom_reaper per "
+    "__oom_kill_process, 3d8b38eb81ca) and the reaper gets to each queued task in turn.",
     P=lambda k, sc, s: bool(s.w_oom_mm), Q=lambda k, sc, s: s.w_mem != MEM_MAPPED,
-    exclude=frozenset({"w_exit"}),
     out_of_scope=lambda sc: None if sc.oom_group else "no memory.oom.group",
     bound="")
 

@@ -1104,7 +1104,9 @@ def t_w_exit(k, sc, s, i):
     exit_oom_victim (TIF_MEMDIE cleared, oom_victims--), as one step, once
     its thread A is out of the charge path.  exit_mmap's mmap_write_lock
     (or the v4.14-v6.0 write-lock barrier) waits for a reaper holding W's
-    mmap_read_lock, so the step waits too."""
+    mmap_read_lock, so the step waits too.  Not fair: W may sit in an
+    uninterruptible sleep and never get to do_exit, the case the reaper is
+    for (as with V's dstate-thread), so nothing may rely on W's exit."""
     if not s.w_killed or s.w_exited or s.apc != A_IDLE or not group_kill(k, sc):
         return NO
     if s.rpc == R_UNMAP and s.rtask == W_TASK:
@@ -1321,7 +1323,7 @@ TRANSITIONS: tuple[Transition, ...] = (
        t_thread_mem_cgroup_oom,
        "mm/memcontrol.c:mem_cgroup_out_of_memory by a thread of V (the race in the changelog of "
        "7775face2079); mm/oom_kill.c:out_of_memory (6.12)", per="thread"),
-    _T("w_exit", "do_exit", "W", "cpu", "weak", t_w_exit,
+    _T("w_exit", "do_exit", "W", "cpu", "none", t_w_exit,
        "kernel/exit.c:do_exit/exit_mm, kernel/fork.c:__mmput, mm/mmap.c:exit_mmap, "
        "mm/oom_kill.c:exit_oom_victim for W (4.19, 6.12; scenario oom-group)"),
     _T("w_reap_attempt", "oom_reap_task_mm", "oom_reaper", "lock", "weak", t_w_reap_attempt,
