@@ -273,7 +273,8 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
 
 #: short column labels of the standard scenarios in the verdict heat map
 SCENARIO_SHORT = {"aio-blocked+suspend+second-oom": "aio+pm", "mmap-lock-forever+second-oom": "lock",
-                  "dstate-thread+second-oom": "dstate", "fast-exit": "fast"}
+                  "dstate-thread+second-oom": "dstate", "fast-exit": "fast",
+                  "second-oom+memcg-oom+oom-group": "memcg+group"}
 VERDICT_COLORS = {"VIOLATED": "#D55E00", "holds": "#56B4E9", "vacuous": "#E5E5E5", "n/a": "#FFFFFF"}
 
 

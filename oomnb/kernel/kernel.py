@@ -58,8 +58,11 @@ def abort_v4_8(k, s) -> bool:
 def abort_oom_mm(k, s) -> bool:
     """v4.9+ ``oom_evaluate_task``: ``tsk_is_oom_victim`` (signal->oom_mm)
     without MMF_OOM_SKIP aborts the scan (v4.9 and 6.12
-    mm/oom_kill.c:oom_evaluate_task)."""
-    return bool(_iterated(s) and s.oom_mm and not s.mmf & MMF_SKIP)
+    mm/oom_kill.c:oom_evaluate_task); W too once memory.oom.group made it
+    a victim (``oom-group``; W's exit sets MMF_OOM_SKIP, so a W that is no
+    longer iterated never aborts)."""
+    return bool(_iterated(s) and s.oom_mm and not s.mmf & MMF_SKIP) or \
+        bool(s.w_oom_mm and not s.w_mmf & MMF_SKIP)
 
 
 def candidate_v4_5(k, s) -> bool:

@@ -978,12 +978,6 @@ def _kill_w(k, s, tags):
     return wake_oom_reaper(k, s, W_TASK, tags)
 
 
-def _w_abort(s) -> bool:
-    """oom_evaluate_task(W): tsk_is_oom_victim(W) without MMF_OOM_SKIP on
-    its mm aborts the scan (6.12 mm/oom_kill.c; W is in the scanned memcg)."""
-    return bool(s.w_oom_mm and not s.w_mmf & MMF_SKIP)
-
-
 def memcg_oom_kill(k, sc, s, current, tags):
     """mm/oom_kill.c:out_of_memory for a memcg OOM (called under oom_lock by
     mem_cgroup_out_of_memory).  Without memory.oom.group it is the model's
@@ -1005,9 +999,7 @@ def memcg_oom_kill(k, sc, s, current, tags):
     if current is None and s.w_killed and not s.w_exited and not s.w_mmf & MMF_SKIP:
         s2 = _mark_w(k, s)                 # task_will_free_mem(current): mark A, queue W's mm
         return wake_oom_reaper(k, s2, W_TASK, tags)
-    sel = select_bad_process(k, s, tags)
-    if sel != "abort" and _w_abort(s):
-        sel = "abort"
+    sel = select_bad_process(k, s, tags)     # W's abort: Kernel.oom_abort (abort_oom_mm)
     if sel == "V":
         s = kill_victim(k, s, tags)
         return _kill_w(k, s, tags)
@@ -1026,7 +1018,7 @@ def t_mem_cgroup_oom(k, sc, s, i):
     allocator's __alloc_pages_may_oom only tries (mutex_trylock) and backs
     off.  A dying A does not start a charge that reaches here
     (should_force_charge() ``goto force`` before v5.16, then
-    ``passed_oom && task_is_dying()``); reclaim, the retries, the
+    ``passed_oom && task_is_dying()``, a4ebf1b6ca1e); reclaim, the retries, the
     memory.oom.group lookup and the margin re-check under the lock
     (mem_cgroup_margin) are not modelled, like the allocator's
     get_page_from_freelist re-check.  A version whose memcg path only
