@@ -16,9 +16,10 @@ Abstractions (what the state leaves out):
   whether W has exited) and the index ``W_TASK`` on the reaper's list.
   W is one single-threaded process whose mm nobody else locks or pins:
   its exit (do_exit .. exit_mm, exit_mmap included) is one step, its
-  mm_struct's lifetime is not tracked, and it does not freeze.  The allocating task ``A`` is a kernel-context allocator that
-  is never frozen; under ``memcg-oom`` it is W's thread charging the
-  memcg (so killing W makes A a dying charger).
+  mm_struct's lifetime is not tracked, and it does not freeze.  The
+  allocating task ``A`` is a kernel-context allocator that is never
+  frozen; under ``memcg-oom`` it is W's thread charging the memcg (so
+  killing W makes A a dying charger).
 * The address space is one token: ``mem`` (mapped / unmapped by the
   oom_reaper / unmapped by ``exit_mmap``) and ``vmas`` (the VMA tree and
   page tables: intact / being freed without a lock / freed with a
