@@ -25,7 +25,8 @@ memory.oom.group" (v4.19): oom_kill_process asks mem_cgroup_get_oom_group()
 and kills every task of that memcg with mem_cgroup_scan_tasks(oom_group,
 oom_kill_memcg_member) (mm/oom_kill.c); mem_cgroup_out_of_memory takes
 oom_lock with a plain ``mutex_lock`` and calls out_of_memory with no
-re-check of the charger (7775face2079, v5.1, came later).
+re-check of the charger (7775face2079, v5.1, came later; it was also
+offered to 4.19-stable, so a late 4.19.y may have it: not checked).
 
 Still as v4.9: wake_oom_reaper's ``tsk == oom_reaper_list ||
 tsk->oom_reaper_list`` test (no MMF_OOM_REAP_QUEUED), no OOM_REAPER_DELAY,
