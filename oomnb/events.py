@@ -172,7 +172,10 @@ KILLED = _ev(
     "killed", "printk", KILL, "mm/oom_kill.c:__oom_kill_process", columns=("kill_printk",),
     fmt="%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB, "
         "shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd",
-    doc="no prefix before v5.1; UID/pgtables/oom_score_adj from v5.4")
+    doc="no prefix before v5.1; UID/pgtables/oom_score_adj from v5.4; the prefix is "
+        "out_of_memory's message, \"Memory cgroup out of memory\" for a memcg OOM (6.12 "
+        "mm/oom_kill.c:out_of_memory -> oom_kill_process); memory.oom.group prints one line per "
+        "task of the group (oom_kill_memcg_member -> __oom_kill_process)")
 KILL_DECISION = _ev(
     "kill_decision", "printk", None, "mm/oom_kill.c:oom_kill_process", until="v5.1",
     fmt="%s: Kill process %d (%s) score %u or sacrifice child")
@@ -200,6 +203,11 @@ ALREADY_EXITING = _ev(
     "already_exiting", "printk", KILL, "mm/oom_kill.c:oom_kill_process", since="v5.15",
     fmt="%s: OOM victim %d (%s) is already exiting. Skip killing the task",
     doc="task_will_free_mem(victim): mark_oom_victim + queue_oom_reaper, no SIGKILL line")
+OOM_GROUP_KILL = _ev(
+    "oom_group_kill", "printk", None, "mm/memcontrol.c:mem_cgroup_print_oom_group", since="v4.19",
+    fmt="Tasks in %s are going to be killed due to memory.oom.group set",
+    doc="3d8b38eb81ca: before the kills of the group's tasks (4.19, 6.12 mm/oom_kill.c:"
+        "oom_kill_process)")
 NO_KILLABLE = _ev("no_killable", "printk", None, "mm/oom_kill.c:out_of_memory",
                   fmt="Out of memory and no killable processes...")
 TASK_TABLE = _ev("task_table", "printk", None, "mm/oom_kill.c:dump_tasks", since="v4.19",

@@ -40,7 +40,7 @@ def test_every_declared_move_is_decided_by_sympy():
     # the only increases are kills that queue the victim; a rank that meets
     # one must have a component above it that decreases first
     assert {p["transition"] for p in rank.proofs() if p["kind"] == "increases"} <= \
-        {"out_of_memory", "victim_out_of_memory"}
+        {"out_of_memory", "victim_out_of_memory", "memcg_out_of_memory", "thread_mem_cgroup_oom"}
 
 
 def test_moves_name_existing_transitions():

@@ -61,12 +61,14 @@ def test_versions_are_named_and_ordered():
 
 def test_derivations_are_the_cited_changes():
     v419, v515, v61 = LTS["v4.19"], LTS["v5.15"], LTS["v6.1"]
-    assert set(v515.diff(v419)) == {"queue_mmf_test", "process_mrelease"}
+    # ... and 7775face2079 (v5.1) in the memcg OOM path
+    assert set(v515.diff(v419)) == {"queue_mmf_test", "process_mrelease", "memcg_oom_lock",
+                                    "memcg_dying_bail"}
     assert v61.diff(load_kernel("v6.12")) == {}       # same model as the 6.12 tree
     d = v419.diff(VERSIONS["v4.9"])
     assert set(d) == {"reaper_oom_lock", "reaper_mmget_gate", "reaper_skip_check",
                       "mmput_sets_skip", "exit_mmap_oom_barrier", "exit_mmap_self_reap",
-                      "unable_quiet_if_skip"}
+                      "unable_quiet_if_skip", "memcg_oom_group"}
     keys = {t.key for t in transitions_for(v515)}
     assert {"exit_mmap_oom", "exit_mmap_barrier"} <= keys
     assert not {"exit_mmap_oom", "exit_mmap_barrier"} & {t.key for t in transitions_for(v61)}

@@ -9,7 +9,9 @@ import pytest
 from checker_common import replay, result
 
 from oomnb.kernel import STANDARD, parse_scenario
-from oomnb.kernel.properties import BY_NAME
+from oomnb.kernel.properties import BY_NAME, EXTRA_BY_NAME, MECH_BY_NAME
+
+BY_NAME = {**BY_NAME, **EXTRA_BY_NAME, **MECH_BY_NAME}  # the mechanisms' own properties too
 
 CASES = [(v, s.key) for s in STANDARD for v in ("v4.5", "v4.8", "v4.9", "v6.18")] + \
     [(v, "victim-oom/2t") for v in ("v4.8", "v4.9")] + \

@@ -190,12 +190,13 @@ def test_performance_standard_all_versions_is_small():
 def test_v6_12_freezer_exemption_vs_v6_18():
     """6.12 exempts only TIF_MEMDIE threads from freezing; 6.18 ("thaw the
     entire OOM victim process") the whole group: only the group readings of
-    the suspend properties change, with 2 threads."""
+    the suspend properties change, with 2 threads.  (6.12 also still has the
+    memcg path's task_is_dying() re-check: tests/test_checker_memcg.py.)"""
     from oomnb.checker.run import check
     from oomnb.kernel import load_kernel, parse_scenario
     k612 = load_kernel("v6.12")
     assert k612.freeze_exempt == "tif" and VERSIONS["v6.18"].diff(k612) == {
-        "freeze_exempt": ("group", "tif")}
+        "freeze_exempt": ("group", "tif"), "memcg_dying_bail": (False, True)}
     r = check(k612, parse_scenario(S2))
     base = result("v6.18", S2)
     changed = {p for p in r.verdicts if r.verdicts[p].verdict != base.verdicts[p].verdict}

@@ -174,7 +174,7 @@ def test_scenario_parsing():
     assert {s.key for s in STANDARD} == {
         "aio-blocked+suspend+second-oom/1t", "aio-blocked+suspend+second-oom/2t",
         "mmap-lock-forever+second-oom/1t", "dstate-thread+second-oom/2t", "fast-exit/1t",
-        "dstate-thread+suspend/2t"}
+        "dstate-thread+suspend/2t", "second-oom+memcg-oom+oom-group/1t"}
     for bad in ("nonsense", "threads=4", "dstate-thread+threads=1"):
         with pytest.raises(OomnbError):
             parse_scenario(bad)

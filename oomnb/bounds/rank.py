@@ -186,6 +186,20 @@ for args in (
      "v4.8: V killed again: a thread is marked (already queued)"),
 ):
     _mv(REAPER, *args)
+# --- memcg OOM path: W, a memory.oom.group victim, is one more task for the reaper
+for args in (
+    ("w_reap_attempt", [("attempt", n)], [("unmap", None)], "n<R", "W: trylock taken"),
+    ("w_reap_attempt", [("attempt", n)], [("done", None)], "n<R",
+     "W: MMF_OOM_SKIP under the lock"),
+    ("w_reap_unmap", [("unmap", None)], [("done", None)], "", "W's memory unmapped"),
+    ("w_oom_reap_task", [("done", None)], [("idle", None)], "", "oom_reap_task returns (W)"),
+):
+    _mv(REAPER, *args)
+for key in ("memcg_out_of_memory", "thread_mem_cgroup_oom"):
+    for slot in ("queued", "timer"):
+        _mv(REAPER, key, [], [(slot, None)], "", "a memcg kill queues a victim")
+        _mv(REAPER, key, [], [(slot, None), (slot, None)], "",
+            "a memory.oom.group kill queues V and W")
 _mv(REAPER, "exit_mm", [("markable", None)], [], "",
     "an unmarked thread leaves its mm: it can no longer be marked", waits=False)
 _mv(REAPER, "reap_unmap", [("unmap", None)], [("done", None)], "",

@@ -336,7 +336,8 @@ def plot_swimlane(steps, title: str = "", bad_step: int | None = None, lanes=Non
 #: short column labels of the standard scenarios in the verdict heat map
 #: short names of scenario tokens in the verdict matrix's column labels ("" drops the token)
 TOKEN_SHORT = {"aio-blocked": "aio", "suspend": "pm", "second-oom": "", "mmap-lock-forever": "lock",
-               "dstate-thread": "dstate", "fast-exit": "fast"}
+               "dstate-thread": "dstate", "fast-exit": "fast", "memcg-oom": "memcg",
+               "oom-group": "group"}
 VERDICT_COLORS = {"VIOLATED": "#D55E00", "holds": "#56B4E9", "vacuous": "#E5E5E5", "n/a": "#FFFFFF"}
 
 

@@ -12,10 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..kernel.properties import PROPERTIES
+from ..kernel.properties import PROPERTIES, standard_properties
 from ..kernel.state import SHARER
 from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R_NAMES, TP_NAMES,
                             VMAS_NAMES)
+from ..kernel.transitions import task_label
 from .explore import explore
 from .liveness import check_leadsto
 
@@ -84,9 +85,9 @@ class Result:
 
 
 def _fmt_val(k, name, v):
-    if name == "mmf":
+    if name in ("mmf", "w_mmf"):
         return k.fmt_flags(v)
-    if name == "mem":
+    if name in ("mem", "w_mem"):
         return MEM_NAMES[v]
     if name == "vmas":
         return VMAS_NAMES[v]
@@ -104,9 +105,9 @@ def _fmt_val(k, name, v):
     if name == "town":
         return "-" if v < 0 else ("kworker" if v == KWORKER else ("S" if v == SHARER else f"T{v}"))
     if name in ("rlist", "rtimers"):
-        return "[" + ",".join(f"T{x}" for x in v) + "]"
+        return "[" + ",".join(task_label(x) for x in v) + "]"
     if name == "rtask":
-        return "-" if v < 0 else f"T{v}"
+        return "-" if v < 0 else task_label(v)
     return str(v)
 
 
@@ -144,7 +145,11 @@ def check(kernel, scenario, props=PROPERTIES, mode: str = "standard", progress=F
           keep_graph=False, graph=None, symmetry=False) -> Result:
     """Explore ``kernel`` x ``scenario`` and decide every property.
     ``symmetry``: explore the quotient by interchangeable threads and
-    unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`)."""
+    unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`).
+    The default property set is the scenario's
+    (:func:`oomnb.kernel.properties.standard_properties`)."""
+    if props is PROPERTIES:
+        props = standard_properties(scenario)
     t0 = time.perf_counter()
     g = graph if graph is not None else explore(kernel, scenario, props, progress=progress,
                                                 symmetry=symmetry)

@@ -49,7 +49,9 @@ REF_BITS = ("robust",)
 PLAIN = frozenset({"killed", "oom_victims", "sig_victims", "oom_mm", "mm_users", "mm_count",
                    "mmf", "mem", "vmas", "tpc", "io", "lockf", "ratt", "rnext", "rrefs",
                    "gave_up", "disabled", "oom_lock", "apc", "w_killed", "pm", "sig_freed",
-                   "rpc", "mrpc", "shm"})
+                   "rpc", "mrpc", "shm",
+                   # memcg OOM path: W's own state (W_TASK in the reaper fields is not a thread)
+                   "w_memdie", "w_oom_mm", "w_mmf", "w_mem", "w_exited"})
 
 
 def supported(state_cls=State) -> bool:
@@ -75,14 +77,14 @@ def apply(m: tuple, s):
     if 0 <= town < n:
         town = m[town]
     rtask = s.rtask
-    if rtask >= 0:
+    if 0 <= rtask < n:
         rtask = m[rtask]
     robust = s.robust
     if robust:
         robust = sum(1 << m[j] for j in range(n) if robust >> j & 1)
     return s._replace(th=tuple(th), town=town, rtask=rtask,
-                      rlist=tuple(m[x] for x in s.rlist),
-                      rtimers=tuple(sorted(m[x] for x in s.rtimers)), robust=robust)
+                      rlist=tuple(m[x] if x < n else x for x in s.rlist),
+                      rtimers=tuple(sorted(m[x] if x < n else x for x in s.rtimers)), robust=robust)
 
 
 def canon(s):
@@ -139,7 +141,7 @@ def rename(text: str, m: tuple) -> str:
 def rename_label(label, m: tuple):
     """A label (transition, instance, actor, tags) seen through ``m``."""
     t, i, actor, tags = label
-    if i is not None and t.per in ("thread", "timer"):
+    if i is not None and t.per in ("thread", "timer") and i < len(m):
         i = m[i]
     return (t, i, rename(actor, m), frozenset(rename(x, m) for x in tags) if tags else tags)
 

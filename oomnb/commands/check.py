@@ -122,7 +122,7 @@ def run(args) -> int:
         for sc in scenarios:
             ra = next(r for r in results if r.scenario == sc and r.kernel.name == a)
             rb = next(r for r in results if r.scenario == sc and r.kernel.name == b)
-            for p in [p.name for p in props]:
+            for p in ra.verdicts:      # the scenario's properties (memcg ones included)
                 if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
                     changed.append((sc, p, ra.verdicts[p].short, rb.verdicts[p].short))
         print(f"verdicts that change ({len(changed)}):" if changed else "no verdict changes")
@@ -136,9 +136,9 @@ def run(args) -> int:
     print(textwrap.fill(f"Fairness ({args.fairness}): {FAIRNESS_TEXT[args.fairness]}.", 72))
     mismatches = 0
     vnames = [k.name for k in kernels]
-    pnames = [p.name for p in props]
     for sc in scenarios:
         rs = {r.kernel.name: r for r in results if r.scenario == sc}
+        pnames = list(next(iter(rs.values())).verdicts)
         cmp = {v: compare_oracle(r, oracle) for v, r in rs.items()}
         print()
         print(f"== {sc.label} ==")

@@ -58,8 +58,11 @@ def abort_v4_8(k, s) -> bool:
 def abort_oom_mm(k, s) -> bool:
     """v4.9+ ``oom_evaluate_task``: ``tsk_is_oom_victim`` (signal->oom_mm)
     without MMF_OOM_SKIP aborts the scan (v4.9 and 6.12
-    mm/oom_kill.c:oom_evaluate_task)."""
-    return bool(_iterated(s) and s.oom_mm and not s.mmf & MMF_SKIP)
+    mm/oom_kill.c:oom_evaluate_task); W too once memory.oom.group made it
+    a victim (``oom-group``; W's exit sets MMF_OOM_SKIP, so a W that is no
+    longer iterated never aborts)."""
+    return bool(_iterated(s) and s.oom_mm and not s.mmf & MMF_SKIP) or \
+        bool(s.w_oom_mm and not s.w_mmf & MMF_SKIP)
 
 
 def candidate_v4_5(k, s) -> bool:
@@ -145,6 +148,17 @@ class Kernel:
                                            # "hide" (v4.8+: set the skip flag, no reaper) |
                                            # "skip" (v4.5: no SIGKILL to init, nothing else) |
                                            # "none" (no is_global_init test: reaper queued)
+    # --- memcg OOM path (memcg-oom, oom-group) ------------------------------
+    memcg_oom_lock: str = "mutex"          # mem_cgroup_out_of_memory takes oom_lock with "mutex"
+                                           # (mutex_lock, 4.19 tree) | "killable"
+                                           # (mutex_lock_killable, 7775face2079, v5.1) |
+                                           # "trylock" (a patch: the page allocator's way)
+    memcg_dying_bail: bool = False         # should_force_charge()/task_is_dying() under oom_lock
+                                           # (7775face2079 v5.1 .. 6.12; gone in 6.18)
+    memcg_oom_group: bool = False          # memory.oom.group (3d8b38eb81ca, v4.19)
+    oom_group_queues_members: bool = True  # oom_kill_memcg_member -> __oom_kill_process queues
+                                           # each member for the reaper (every version with the
+                                           # group; False: a patch that only signals and marks)
     oom_abort: Callable = abort_oom_mm
     victim_candidate: Callable = candidate_skipflag
     task_will_free_mem: Callable = twfm_skipflag

@@ -132,6 +132,11 @@ def possible(k, t) -> dict:
         "oom_reap_task": ["unable"] + (["unable_quiet"] if k.unable_quiet_if_skip else [])
                          + (["giving_up"] if k.reaper_done == "two-strike" else []),
         "wake_oom_reaper_timer": ["wake"],
+        # --- memcg OOM path
+        "memcg_out_of_memory": ["kill", "kill_again", "wake", "kill_W"],
+        "thread_mem_cgroup_oom": ["kill", "kill_again", "wake", "kill_W"],
+        "w_reap_attempt": ["reap_start", "reap_skip"],
+        "w_reap_unmap": ["reap_finish"],
     }
     out = {}
     for tg in branches.get(t.key, []):

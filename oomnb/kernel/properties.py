@@ -199,15 +199,16 @@ REAPER_QUEUE_INTEGRITY = Property(
 
 def _accounting_bad(k, sc, s):
     if k.oom_victims_per_group:          # one count per victim group until its last exit
-        return s.oom_victims != s.sig_victims
-    return s.oom_victims != sum(t[1] for t in s.th)
+        return s.oom_victims != s.sig_victims + s.w_memdie
+    return s.oom_victims != sum(t[1] for t in s.th) + s.w_memdie
 
 
 OOM_VICTIMS_ACCOUNTING = Property(
     "oom_victims_accounting", "invariant",
     "The global oom_victims always equals the number of threads with TIF_MEMDIE "
     "(mark_oom_victim ++ once per thread; exit_oom_victim -- once, test_and_clear in v4.8); "
-    "with per-group counting, the number of victim groups not yet exited.",
+    "with per-group counting, the number of victim groups not yet exited (W, a "
+    "memory.oom.group victim, counts its one thread).",
     bad_state=_accounting_bad,
     antecedent_state=lambda k, sc, s: s.oom_victims > 0)
 
@@ -281,6 +282,44 @@ NO_PREMATURE_KILL_STRONG = Property(
     bad_edge=_premature_strong,
     antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
 
+# --- memcg OOM path (memcg-oom, oom-group) ------------------------------------
+
+def _dying_oom(k, sc, s, actor, tr, tags, s2):
+    return "dying_oom" in tags
+
+
+MEMCG_DYING_CHARGER_BAILS = Property(
+    "memcg_dying_charger_bails", "edge",
+    "A memcg charger that is already dying (fatal signal pending: here W's thread A after a "
+    "memory.oom.group kill that came while it waited for oom_lock) does not run the OOM killer: "
+    "mem_cgroup_out_of_memory gives up the killable oom_lock wait or re-checks task_is_dying() "
+    "under the lock (7775face2079, v5.1).  Versions without the re-check (4.19, and 6.18 after "
+    "\"memcg, oom: do not bypass oom killer for dying tasks\") let it run out_of_memory.",
+    bad_edge=_dying_oom,
+    antecedent_edge=lambda k, sc, s, a, tr, tags, s2: a == "A" and sc.memcg_oom and bool(s.w_killed)
+    and s.apc != 0)
+
+GROUP_REAP_PROGRESS = Property(
+    "group_reap_progress", "leadsto",
+    "Once memory.oom.group has made W an OOM victim too, W's reapable memory is eventually "
+    "unmapped, also on paths where W never gets to exit (its exit is not a fair step): the "
+    "group kill queues every member for the oom_reaper (queue_oom_reaper / wake_oom_reaper per "
+    "__oom_kill_process, 3d8b38eb81ca) and the reaper gets to each queued task in turn.",
+    P=lambda k, sc, s: bool(s.w_oom_mm), Q=lambda k, sc, s: s.w_mem != MEM_MAPPED,
+    out_of_scope=lambda sc: None if sc.oom_group else "no memory.oom.group",
+    bound="")
+
+#: properties the memcg scenarios add to the standard set
+MEMCG_PROPERTIES = (MEMCG_DYING_CHARGER_BAILS, GROUP_REAP_PROGRESS)
+
+
+def standard_properties(sc) -> tuple:
+    """The properties checked by default in scenario ``sc``: the standard
+    set, plus those of the mechanisms it has (:func:`scenario_properties`:
+    the memcg path's in ``memcg-oom`` scenarios, ...)."""
+    return PROPERTIES + scenario_properties(sc)
+
+
 #: properties outside the standard set, selected by name (``--property``)
 EXTRA = (NO_PREMATURE_KILL_STRONG,)
 EXTRA_BY_NAME = {p.name: p for p in EXTRA}
@@ -317,7 +356,8 @@ INIT_MM_NOT_REAPED = Property(
 
 #: properties of one mechanism, checked by default in the scenarios that have it
 #: (scenario field -> properties) and selectable by name everywhere
-SCENARIO_PROPERTIES = {"robust_futex": (ROBUST_LIST_INTACT,),
+SCENARIO_PROPERTIES = {"memcg_oom": MEMCG_PROPERTIES,
+                       "robust_futex": (ROBUST_LIST_INTACT,),
                        "init_sharer": (INIT_MM_NOT_REAPED,)}
 MECH_BY_NAME = {p.name: p for ps in SCENARIO_PROPERTIES.values() for p in ps}
 

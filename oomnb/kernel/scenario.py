@@ -69,6 +69,18 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   "oom killer %d (%s) has mm pinned by %d (%s)") and does not queue the
   reaper.  Init keeps its mm_users reference for ever, so V's exit never
   runs __mmput.
+* ``memcg-oom``: the OOM is a memcg's (mm/memcontrol.c:
+  mem_cgroup_out_of_memory): the charger A is W's thread; it waits for
+  oom_lock in the mutex's queue (mutex_lock, or mutex_lock_killable from
+  v5.1: a fatal signal ends the wait) instead of the page allocator's
+  mutex_trylock, and V's threads may hit the memcg limit and invoke the
+  memcg OOM killer themselves.  Selection scans the memcg's tasks, which
+  here are all of V and W, so it is the global selection of the model.
+* ``oom-group``: the memcg has memory.oom.group set (cgroup v2, v4.19+):
+  the kill of V kills W (and A) too, and W becomes a second OOM victim
+  queued for the reaper (``w_*`` state fields).  On kernels without
+  memory.oom.group (before v4.19) the knob does not exist and the kill
+  is the single-process kill.
 """
 
 from __future__ import annotations
@@ -83,7 +95,9 @@ TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "sus
           # --- robust futex
           "robust-futex", "walk-within-delay",
           # --- init sharing the mm
-          "init-sharer")
+          "init-sharer",
+          # --- memcg OOM path
+          "memcg-oom", "oom-group")
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,8 @@ class Scenario:
     walk_within_delay: bool = False  # timing assumption: the walk ends within OOM_REAPER_DELAY
     # --- init sharing the mm
     init_sharer: bool = False        # global init shares V's mm (never killed, never exits)
+    memcg_oom: bool = False    # the OOM is a memcg's: A charges, V's threads may charge too
+    oom_group: bool = False    # memory.oom.group: the kill takes V and W together
 
     @property
     def name(self) -> str:
@@ -121,7 +137,9 @@ class Scenario:
                                 ("mm-sharer", self.mm_sharer),
                                 ("robust-futex", self.robust_futex),
                                 ("walk-within-delay", self.walk_within_delay),
-                                ("init-sharer", self.init_sharer)) if on]
+                                ("init-sharer", self.init_sharer),
+                                ("memcg-oom", self.memcg_oom),
+                                ("oom-group", self.oom_group)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -153,7 +171,8 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "process-mrelease": "mrelease",
                 "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer",
                 "robust-futex": "robust_futex", "walk-within-delay": "walk_within_delay",
-                "init-sharer": "init_sharer"}[tok]] = True
+                "init-sharer": "init_sharer",
+                "memcg-oom": "memcg_oom", "oom-group": "oom_group"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):
@@ -164,6 +183,9 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
         n = 2 if kw.get("dstate") else 1
     if not 1 <= n <= 3:
         raise OomnbError(f"threads must be 1..3, got {n}")
+    if kw.get("oom_group") and not kw.get("memcg_oom"):
+        raise OomnbError("oom-group needs memcg-oom (the group kill is modelled on the memcg "
+                         "OOM path)")
     if kw.get("dstate") and n < 2:
         raise OomnbError("dstate-thread needs at least 2 threads (one of them in D state)")
     if kw.get("walk_within_delay") and not kw.get("robust_futex"):
@@ -182,4 +204,5 @@ STANDARD = (
     Scenario(threads=2, dstate=True, second_oom=True),
     Scenario(threads=1, fast_exit=True),
     Scenario(threads=2, dstate=True, suspend=True),
+    Scenario(threads=1, second_oom=True, memcg_oom=True, oom_group=True),
 )

@@ -10,8 +10,16 @@ Abstractions (what the state leaves out):
 * One victim thread group ``V`` with one ``mm_struct`` ``M``.  ``W`` is
   the one other killable process in the same memcg; it is represented
   only by ``w_killed`` (selecting it is what ``no_premature_kill`` is
-  about).  The allocating task ``A`` is a kernel-context allocator that
-  is never frozen.
+  about), except under ``oom-group`` (memory.oom.group), where the kill
+  of V kills W too and W is a second OOM victim with its own mm: the
+  ``w_*`` fields (TIF_MEMDIE, signal->oom_mm, the mm's flags and memory,
+  whether W has exited) and the index ``W_TASK`` on the reaper's list.
+  W is one single-threaded process whose mm nobody else locks or pins:
+  its exit (do_exit .. exit_mm, exit_mmap included) is one step, its
+  mm_struct's lifetime is not tracked, and it does not freeze.  The
+  allocating task ``A`` is a kernel-context allocator that is never
+  frozen; under ``memcg-oom`` it is W's thread charging the memcg (so
+  killing W makes A a dying charger).
 * The address space is one token: ``mem`` (mapped / unmapped by the
   oom_reaper / unmapped by ``exit_mmap``) and ``vmas`` (the VMA tree and
   page tables: intact / being freed without a lock / freed with a
@@ -103,6 +111,11 @@ PM_WINDOW = frozenset({P_PASS2, P_SUSP})     # oom_killer_disable() returned tru
 PM_SUSPENDED = frozenset({P_SUSP})          # freeze_processes() returned 0, before thaw_processes()
 PM_IN_DISABLE = frozenset({P_DIS_LOCK, P_DIS_WAIT})
 
+# --- memcg OOM path ---------------------------------------------------------
+A_IDLE, A_HOLDS, A_WAITS = 0, 1, 2   # apc: A's place; A_WAITS: queued on oom_lock (memcg-oom)
+A_NAMES = {0: "idle", 1: "holds oom_lock", 2: "waits for oom_lock"}
+W_TASK = 7        # W as an entry of oom_reaper_list / oom_reaper_timer / rtask (not a V thread)
+
 
 class State(NamedTuple):
     """One global state.  ``th[i] = (pc, TIF_MEMDIE, had_TIF_MEMDIE)``."""
@@ -140,6 +153,12 @@ class State(NamedTuple):
     # --- robust futex
     robust: int = 0    # bit i: thread Ti still has tsk->robust_list registered (its exit_robust_list
                        # walk has not run yet; futex_cleanup sets it to NULL after the walk)
+    # --- memcg OOM path (memcg-oom, oom-group): W as a second victim ---------------
+    w_memdie: int = 0  # TIF_MEMDIE on W's thread (counted in oom_victims)
+    w_oom_mm: int = 0  # W's signal->oom_mm is set (tsk_is_oom_victim(W))
+    w_mmf: int = 0     # W's mm->flags, MMF_* bits above
+    w_mem: int = 0     # W's address space: MEM_MAPPED / MEM_REAPED / MEM_EXITED
+    w_exited: int = 0  # W ran do_exit through exit_mm (its mm is gone, exit_oom_victim done)
 
 
 _FIELD_INDEX = {name: n for n, name in enumerate(State._fields)}

@@ -39,6 +39,7 @@ from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FILES, FROZ
                     RELEASED, RUN, TP_AIO, TP_DONE, TP_EM_FREE, TP_EM_SKIP, TP_EM_UNMAP, TP_NONE,
                     VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
 from .state import MR_DONE, MR_GOT_MM, MR_IDLE, MR_LOCKED, SHARER, TP_EM_BARRIER, TP_EM_OOM
+from .state import A_HOLDS, A_IDLE, A_WAITS, W_TASK
 
 NO = ()
 DEREF = frozenset({"deref_mm"})
@@ -170,23 +171,26 @@ def wake_oom_reaper(k, s, i, tags):
     ``tsk == oom_reaper_list || tsk->oom_reaper_list`` else get_task_struct
     and LIFO push.  v5.18+ ``queue_oom_reaper``: skip if
     test_and_set_bit(MMF_OOM_REAP_QUEUED) (v5.0+), get_task_struct, arm
-    tsk->oom_reaper_timer (OOM_REAPER_DELAY)."""
+    tsk->oom_reaper_timer (OOM_REAPER_DELAY).  ``i`` may be ``W_TASK``
+    (oom-group): the flags are then W's mm's."""
     if not k.has_reaper:
         return s
     if k.queue == "timer":
         if k.queue_mmf_test:
-            tags.add("deref_mm")
-            if s.mmf & MMF_REAP_QUEUED:
+            if i != W_TASK:
+                tags.add("deref_mm")
+            if _mmf_of(s, i) & MMF_REAP_QUEUED:
                 return s
-            s = s._replace(mmf=s.mmf | MMF_REAP_QUEUED)
-        if not reaper_delayed(k, s):
+            s = _with_mmf(s, i, _mmf_of(s, i) | MMF_REAP_QUEUED)
+        if not reaper_delayed(k, s, i):
             return queue_undelayed(k, s, i, tags)
         return s._replace(rrefs=s.rrefs + 1, rtimers=tuple(sorted(s.rtimers + (i,))))
     if k.queue_mmf_test:
-        tags.add("deref_mm")
-        if s.mmf & MMF_REAP_QUEUED:
+        if i != W_TASK:
+            tags.add("deref_mm")
+        if _mmf_of(s, i) & MMF_REAP_QUEUED:
             return s
-        s = s._replace(mmf=s.mmf | MMF_REAP_QUEUED)
+        s = _with_mmf(s, i, _mmf_of(s, i) | MMF_REAP_QUEUED)
     lst = s.rlist
     if lst and lst[0] == i:
         return s
@@ -194,8 +198,22 @@ def wake_oom_reaper(k, s, i, tags):
         return s
     if s.rtask == i and s.rnext:           # stale pointer of the task being reaped
         return s
-    tags.add(f"obs:wake:T{i}")
+    tags.add(f"obs:wake:{task_label(i)}")
     return s._replace(rrefs=s.rrefs + 1, rlist=(i,) + lst)
+
+
+def task_label(i) -> str:
+    """``T0``.. for a thread of V, ``W`` for W (oom-group)."""
+    return "W" if i == W_TASK else f"T{i}"
+
+
+def _mmf_of(s, i) -> int:
+    """mm->flags of the mm of reaper entry ``i`` (V's, or W's for ``W_TASK``)."""
+    return s.w_mmf if i == W_TASK else s.mmf
+
+
+def _with_mmf(s, i, v):
+    return s._replace(w_mmf=v) if i == W_TASK else s._replace(mmf=v)
 
 
 def kill_victim(k, s, tags, sc=None):
@@ -371,7 +389,7 @@ def t_alloc_may_oom(k, sc, s, i):
     the model shows as the step being disabled while the lock is held).
     Without ``second-oom`` A invokes the OOM killer once; with it, any
     number of times until W is killed."""
-    if s.apc != 0 or s.oom_lock != L_FREE or not _a_wants(sc, s):
+    if s.apc != 0 or s.oom_lock != L_FREE or not _a_wants(sc, s) or sc.memcg_oom:
         return NO
     return [(s._replace(apc=1, oom_lock=L_A), NO)]
 
@@ -379,8 +397,9 @@ def t_alloc_may_oom(k, sc, s, i):
 def t_a_out_of_memory(k, sc, s, i):
     """out_of_memory() by A under oom_lock (select_bad_process ->
     oom_kill_process), then mutex_unlock(&oom_lock).  v4.5/v4.8 also end
-    with schedule_timeout_killable(1), folded in."""
-    if s.apc != 1:
+    with schedule_timeout_killable(1), folded in.  (The memcg charger:
+    ``memcg_out_of_memory``.)"""
+    if s.apc != 1 or sc.memcg_oom:
         return NO
     tags = set()
     s2 = out_of_memory(k, s, None, tags, sc)
@@ -677,7 +696,7 @@ def t_reap_attempt(k, sc, s, i):
     mmap_read_trylock; MMF_OOM_SKIP under the lock -> ret true.
     Trylock, find and gates are one step (under oom_lock in v4.8/v4.9);
     MMU-notifier and partial-reap failures are not modelled."""
-    if s.rpc != R_ATTEMPT:
+    if s.rpc != R_ATTEMPT or s.rtask == W_TASK:
         return NO
     if k.reaper_oom_lock and s.oom_lock != L_FREE:
         return NO
@@ -710,7 +729,7 @@ def t_reap_unmap(k, sc, s, i):
     order), up_read/mmap_read_unlock; v4.8 sets MMF_OOM_REAPED; v4.8/v4.9
     mmput_async (the last put schedules __mmput on a kworker) and release
     oom_lock; v4.8 mmdrop."""
-    if s.rpc != R_UNMAP:
+    if s.rpc != R_UNMAP or s.rtask == W_TASK:
         return NO
     tags = {"deref_mm", "walk_vmas", "obs:reap_finish"}
     mem = s.mem
@@ -737,7 +756,7 @@ def t_reap_sleep(k, sc, s, i):
     """schedule_timeout_idle(HZ/10) after a failed attempt (one abstract
     step); after MAX_OOM_REAP_RETRIES (``Kernel.max_reap_retries``, 10)
     failures the loop ends."""
-    if s.rpc != R_SLEEP:
+    if s.rpc != R_SLEEP or s.rtask == W_TASK:
         return NO
     if s.ratt < k.max_reap_retries:
         return [(s._replace(rpc=R_ATTEMPT), NO)]
@@ -751,7 +770,7 @@ def t_oom_reap_task_done(k, sc, s, i):
     (remote, test_and_clear); put_task_struct.  v4.9+ (v4.9, 6.12):
     ``done:`` tsk->oom_reaper_list = NULL; set_bit(MMF_OOM_SKIP) always;
     put_task_struct."""
-    if s.rpc != R_DONE:
+    if s.rpc != R_DONE or s.rtask == W_TASK:
         return NO
     tags = set()
     exhausted = s.ratt > k.max_reap_retries
@@ -790,15 +809,18 @@ def t_wake_oom_reaper_timer(k, sc, s, i):
     """v5.18+ mm/oom_kill.c:wake_oom_reaper(struct timer_list *), the
     OOM_REAPER_DELAY (2*HZ) timer callback (one abstract timer step): if
     the oom_mm has MMF_OOM_SKIP, put_task_struct and stop; else push on
-    oom_reaper_list and wake the reaper (e4a38402c36e; 6.12 source)."""
-    if i not in s.rtimers or walk_pending_within_delay(k, sc, s):
+    oom_reaper_list and wake the reaper (e4a38402c36e; 6.12 source).  The
+    timer of W (oom-group) reads W's mm; the robust-futex timing assumption
+    holds back V's timer only."""
+    if i not in s.rtimers or (i != W_TASK and walk_pending_within_delay(k, sc, s)):
         return NO
     lst = list(s.rtimers)
     lst.remove(i)
     s = s._replace(rtimers=tuple(lst))
-    if s.mmf & MMF_SKIP:
-        return [(s._replace(rrefs=s.rrefs - 1), DEREF)]
-    return [(s._replace(rlist=(i,) + s.rlist), frozenset({"deref_mm", f"obs:wake:T{i}"}))]
+    deref = frozenset() if i == W_TASK else DEREF
+    if _mmf_of(s, i) & MMF_SKIP:
+        return [(s._replace(rrefs=s.rrefs - 1), deref)]
+    return [(s._replace(rlist=(i,) + s.rlist), frozenset(deref | {f"obs:wake:{task_label(i)}"}))]
 
 
 # --- v4.14-v6.0: the OOM block at the top of exit_mmap ----------------------
@@ -949,19 +971,22 @@ def t_exit_robust_list(k, sc, s, i):
     return [(s._replace(robust=s.robust & ~(1 << i)), NO)]
 
 
-def reaper_delayed(k, s) -> bool:
+def reaper_delayed(k, s, i=None) -> bool:
     """queue_oom_reaper arms the oom_reaper timer with OOM_REAPER_DELAY:
     always (v5.18+, e4a38402c36e), or with the 2025 proposal only while a
     thread of the victim still has a robust list
-    (``process_has_robust_futex``; ``Kernel.reaper_delay_robust_only``)."""
-    return not (k.reaper_delay_robust_only and not s.robust)
+    (``process_has_robust_futex``; ``Kernel.reaper_delay_robust_only``).
+    W (oom-group, ``i == W_TASK``) has no robust list in the model."""
+    if not k.reaper_delay_robust_only:
+        return True
+    return bool(s.robust) and i != W_TASK
 
 
 def queue_undelayed(k, s, i, tags):
     """queue_oom_reaper(tsk, delay=false) of the 2025 proposal: the timer
     expires at once (``jiffies + 0``); the callback's push on
     oom_reaper_list and wake-up are folded into the queueing step."""
-    tags.add(f"obs:wake:T{i}")
+    tags.add(f"obs:wake:{task_label(i)}")
     return s._replace(rrefs=s.rrefs + 1, rlist=(i,) + s.rlist)
 
 
@@ -1020,6 +1045,213 @@ def init_pins_mm(k, s):
     return s._replace(mmf=s.mmf | MMF_SKIP)
 
 
+# --- memcg OOM path (memcg-oom, oom-group) -------------------------------------
+
+def group_kill(k, sc) -> bool:
+    """memory.oom.group is set (``oom-group``) and the version has it
+    (3d8b38eb81ca, v4.19: mm/memcontrol.c:mem_cgroup_get_oom_group)."""
+    return bool(sc.oom_group and k.memcg_oom_group)
+
+
+def a_dying(sc, s) -> bool:
+    """mm/memcontrol.c:task_is_dying() (should_force_charge() before 5.16)
+    of the charger A, W's thread: W was sent SIGKILL (fatal_signal_pending;
+    tsk_is_oom_victim and PF_EXITING come with it here)."""
+    return bool(sc.memcg_oom and s.w_killed)
+
+
+def _mark_w(k, s):
+    """mark_oom_victim(W): test_and_set TIF_MEMDIE on W's thread; cmpxchg
+    W's signal->oom_mm (its mmgrab is not tracked: W's mm_struct lives as
+    long as the model needs it); oom_victims++ (per thread or per group:
+    W is one thread)."""
+    if s.w_memdie:
+        return s
+    return s._replace(w_memdie=1, w_oom_mm=1, oom_victims=s.oom_victims + 1)
+
+
+def _kill_w(k, s, tags):
+    """__oom_kill_process(W): find_lock_task_mm(W) (none once W has exited:
+    "already exiting. Skip killing the task"); SIGKILL; mark_oom_victim;
+    "Killed process" (only the first kill is observed); queue_oom_reaper /
+    wake_oom_reaper(W)."""
+    if s.w_exited:
+        return s
+    if not s.w_killed:
+        tags.add("kill_W")
+    s = _mark_w(k, s._replace(w_killed=1))
+    if not k.oom_group_queues_members:
+        return s
+    return wake_oom_reaper(k, s, W_TASK, tags)
+
+
+def memcg_oom_kill(k, sc, s, current, tags):
+    """mm/oom_kill.c:out_of_memory for a memcg OOM (called under oom_lock by
+    mem_cgroup_out_of_memory).  Without memory.oom.group it is the model's
+    out_of_memory: ``oom_killer_disabled`` is tested for memcg OOMs too;
+    what is_memcg_oom(oc) changes (no notifier chain, no panic_on_oom=1,
+    no oom_kill_allocating_task, no panic when nothing is killable, the
+    "Memory cgroup out of memory" prefix, mem_cgroup_scan_tasks instead of
+    for_each_process) changes nothing here, V and W being the memcg's tasks.
+    With memory.oom.group: oom_kill_process(victim) kills the victim, then
+    mem_cgroup_scan_tasks(oom_group, oom_kill_memcg_member) runs
+    __oom_kill_process on every task of the group (v4.19, 6.12
+    mm/oom_kill.c): V's threads again (TIF_MEMDIE set, queueing refused:
+    only the printk repeats, not modelled) and W.  ``current`` is A (None):
+    task_will_free_mem(current) applies to a dying A, whose mm is W's."""
+    if not group_kill(k, sc):
+        return out_of_memory(k, s, current, tags, sc)
+    if s.disabled:
+        return s
+    if current is None and s.w_killed and not s.w_exited and not s.w_mmf & MMF_SKIP:
+        s2 = _mark_w(k, s)                 # task_will_free_mem(current): mark A, queue W's mm
+        return wake_oom_reaper(k, s2, W_TASK, tags)
+    sel = select_bad_process(k, s, tags)     # W's abort: Kernel.oom_abort (abort_oom_mm)
+    if sel == "V":
+        s = kill_victim(k, s, tags, sc)
+        return _kill_w(k, s, tags)
+    if sel == "W":
+        s = _kill_w(k, s, tags)
+        return kill_victim(k, s, tags, sc) if find_lock_task_mm(s) >= 0 else s
+    return s
+
+
+def t_mem_cgroup_oom(k, sc, s, i):
+    """mm/memcontrol.c:try_charge_memcg -> mem_cgroup_oom ->
+    mem_cgroup_out_of_memory by the charger A (``memcg-oom``), up to the
+    oom_lock wait: mutex_lock(&oom_lock) (4.19 tree) or
+    mutex_lock_killable(&oom_lock) (7775face2079, v5.1; 6.12): A sleeps in
+    the mutex's wait queue until the lock is handed to it, where the page
+    allocator's __alloc_pages_may_oom only tries (mutex_trylock) and backs
+    off.  A dying A does not start a charge that reaches here
+    (should_force_charge() ``goto force`` before v5.16, then
+    ``passed_oom && task_is_dying()``, a4ebf1b6ca1e); reclaim, the retries, the
+    memory.oom.group lookup and the margin re-check under the lock
+    (mem_cgroup_margin) are not modelled, like the allocator's
+    get_page_from_freelist re-check.  A version whose memcg path only
+    tries (``memcg_oom_lock="trylock"``) takes the lock here or not at all."""
+    if s.apc != A_IDLE or not sc.memcg_oom or not _a_wants(sc, s):
+        return NO
+    if k.memcg_oom_lock == "trylock":
+        if s.oom_lock != L_FREE:
+            return NO
+        return [(s._replace(apc=A_HOLDS, oom_lock=L_A), NO)]
+    return [(s._replace(apc=A_WAITS), NO)]
+
+
+def t_memcg_oom_lock(k, sc, s, i):
+    """mutex_lock / mutex_lock_killable(&oom_lock) in
+    mem_cgroup_out_of_memory returns 0: the lock is handed to the waiting
+    charger A.  A queued waiter is strongly fair (it is woken when the lock
+    is released; mutex handoff keeps it from starving), also under the
+    weak-oom_lock fairness mode that lets a trylock lose forever."""
+    if s.apc != A_WAITS or s.oom_lock != L_FREE:
+        return NO
+    return [(s._replace(apc=A_HOLDS, oom_lock=L_A), NO)]
+
+
+def t_memcg_oom_lock_killed(k, sc, s, i):
+    """mutex_lock_killable(&oom_lock) returns -EINTR: a fatal signal reached
+    the waiting charger A (W was killed, e.g. by a memory.oom.group kill
+    while A waited) and mem_cgroup_out_of_memory returns true without the
+    OOM killer (7775face2079, v5.1; 6.12 mm/memcontrol.c).  A plain
+    mutex_lock (4.19) keeps waiting."""
+    if s.apc != A_WAITS or k.memcg_oom_lock != "killable" or not a_dying(sc, s):
+        return NO
+    return [(s._replace(apc=A_IDLE), NO)]
+
+
+def t_memcg_out_of_memory(k, sc, s, i):
+    """mem_cgroup_out_of_memory under oom_lock by A: ``ret =
+    task_is_dying() || out_of_memory(&oc)`` (7775face2079 v5.1 .. 6.12;
+    ``Kernel.memcg_dying_bail``) -- a dying charger returns without the OOM
+    killer; 4.19 and 6.18.y call out_of_memory(&oc) whatever the charger's
+    state -- then mutex_unlock(&oom_lock)."""
+    if s.apc != A_HOLDS or not sc.memcg_oom:
+        return NO
+    tags = set()
+    if a_dying(sc, s):
+        if k.memcg_dying_bail:
+            return [(s._replace(apc=A_IDLE, oom_lock=L_FREE), NO)]
+        tags.add("dying_oom")
+    s2 = memcg_oom_kill(k, sc, s, None, tags)
+    return [(s2._replace(apc=A_IDLE, oom_lock=L_FREE), frozenset(tags))]
+
+
+def t_thread_mem_cgroup_oom(k, sc, s, i):
+    """A thread of V that is not yet killed hits the memcg limit and runs
+    mem_cgroup_out_of_memory itself (``memcg-oom``): oom_lock is taken,
+    out_of_memory selects V (the memory hog: itself) and kills it, with
+    the group under memory.oom.group, and the lock is released, all in one
+    step; A may be waiting for the lock meanwhile (the race of
+    7775face2079: the kill makes the waiting A a dying charger).  Not fair:
+    the thread may or may not charge."""
+    if s.th[i][0] != RUN or not sc.memcg_oom or s.killed or s.oom_lock != L_FREE \
+            or freezing(k, sc, s, i):
+        return NO
+    tags = set()
+    s2 = memcg_oom_kill(k, sc, s, i, tags)
+    if s2 == s:
+        return NO
+    return [(s2, frozenset(tags))]
+
+
+def t_w_exit(k, sc, s, i):
+    """W (killed by the group kill) dies: get_signal -> do_exit -> exit_mm ->
+    mmput -> __mmput -> exit_mmap (W's memory is unmapped; MMF_OOM_SKIP set
+    as for V: the OOM block v4.14-v6.0, for every mm from v6.1) ->
+    exit_oom_victim (TIF_MEMDIE cleared, oom_victims--), as one step, once
+    its thread A is out of the charge path.  exit_mmap's mmap_write_lock
+    (or the v4.14-v6.0 write-lock barrier) waits for a reaper holding W's
+    mmap_read_lock, so the step waits too.  Not fair: W may sit in an
+    uninterruptible sleep and never get to do_exit, the case the reaper is
+    for (as with V's dstate-thread), so nothing may rely on W's exit."""
+    if not s.w_killed or s.w_exited or s.apc != A_IDLE or not group_kill(k, sc):
+        return NO
+    if s.rpc == R_UNMAP and s.rtask == W_TASK:
+        return NO
+    mem = MEM_EXITED if s.w_mem == MEM_MAPPED else s.w_mem
+    sets_skip = k.exit_mmap_sets_skip or k.mmput_sets_skip or (k.exit_mmap_oom_barrier
+                                                               and s.w_oom_mm)
+    mmf = s.w_mmf | MMF_SKIP if sets_skip else s.w_mmf
+    s2 = s._replace(w_exited=1, w_mem=mem, w_mmf=mmf)
+    if s.w_memdie:
+        s2 = s2._replace(w_memdie=0, oom_victims=s2.oom_victims - 1)
+    return [(s2, NO)]
+
+
+def t_w_reap_attempt(k, sc, s, i):
+    """oom_reap_task_mm on W's mm (oom-group, v4.19+ code): mmap_read_trylock
+    (nobody else holds W's mmap_lock across steps: it succeeds);
+    MMF_OOM_SKIP under the lock -> nothing to do."""
+    if s.rpc != R_ATTEMPT or s.rtask != W_TASK:
+        return NO
+    att = s.ratt + 1
+    if k.reaper_skip_check and s.w_mmf & MMF_SKIP:
+        return [(s._replace(rpc=R_DONE, ratt=att), frozenset({"obs:reap_skip:W"}))]
+    return [(s._replace(rpc=R_UNMAP, ratt=att), frozenset({"obs:reap_start:W"}))]
+
+
+def t_w_reap_unmap(k, sc, s, i):
+    """__oom_reap_task_mm on W's mm: MMF_UNSTABLE, unmap every reapable VMA
+    (W's memory, unless its exit already unmapped it), mmap_read_unlock."""
+    if s.rpc != R_UNMAP or s.rtask != W_TASK:
+        return NO
+    mem = MEM_REAPED if s.w_mem == MEM_MAPPED else s.w_mem
+    return [(s._replace(rpc=R_DONE, w_mem=mem, w_mmf=s.w_mmf | MMF_UNSTABLE),
+             frozenset({"obs:reap_finish:W"}))]
+
+
+def t_w_oom_reap_task_done(k, sc, s, i):
+    """oom_reap_task tail for W: tsk->oom_reaper_list = NULL;
+    set_bit(MMF_OOM_SKIP) on W's mm (W's trylock never fails, so every
+    version's ``done:`` sets it); put_task_struct."""
+    if s.rpc != R_DONE or s.rtask != W_TASK:
+        return NO
+    return [(s._replace(w_mmf=s.w_mmf | MMF_SKIP, rpc=R_IDLE, rtask=-1, ratt=0, rnext=0,
+                        rrefs=s.rrefs - 1), NO)]
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -1053,6 +1285,16 @@ DELAY = {
     "sharer_exit": timing.CPU,
     # --- robust futex
     "exit_robust_list": timing.CPU,                  # a few get_user() on the victim's memory
+    # --- memcg OOM path
+    "mem_cgroup_oom": timing.CPU,                   # the charge gets to the OOM path
+    "memcg_oom_lock": timing.CPU,                   # oom_lock held by another out_of_memory
+    "memcg_oom_lock_killed": timing.SIGKILL_DELIVERY,  # the fatal signal wakes the waiter
+    "memcg_out_of_memory": timing.CPU,
+    "thread_mem_cgroup_oom": timing.VICTIM_ALLOCATES,  # a thread of V charges
+    "w_exit": timing.EXIT_UNMAP,                    # W's exit_mmap unmaps its RSS
+    "w_reap_attempt": timing.REAP_ATTEMPT,
+    "w_reap_unmap": timing.REAP_UNMAP,
+    "w_oom_reap_task": timing.CPU,
 }
 
 
@@ -1166,9 +1408,42 @@ TRANSITIONS: tuple[Transition, ...] = (
        "exit_mm_release -> futex_exit_release -> futex_cleanup (6.1, 6.12, 6.18); 4.9 "
        "kernel/exit.c:exit_mm -> kernel/fork.c:mm_release (scenario robust-futex)",
        per="thread"),
+    # --- memcg OOM path (memcg-oom, oom-group)
+    _T("mem_cgroup_oom", "mem_cgroup_oom", "A", "cpu", "weak", t_mem_cgroup_oom,
+       "mm/memcontrol.c:try_charge_memcg -> mem_cgroup_oom -> mem_cgroup_out_of_memory (4.19 "
+       "mutex_lock; 7775face2079 v5.1 mutex_lock_killable; 6.1, 6.12, 6.18.y)"),
+    _T("memcg_oom_lock", "mutex_lock_killable", "A", "lock", "strong", t_memcg_oom_lock,
+       "mm/memcontrol.c:mem_cgroup_out_of_memory oom_lock wait (4.19 mutex_lock; "
+       "7775face2079 v5.1 mutex_lock_killable; 6.12); kernel/locking/mutex.c handoff",
+       lock="oom_lock"),
+    _T("memcg_oom_lock_killed", "mutex_lock_killable=-EINTR", "A", "cpu", "weak",
+       t_memcg_oom_lock_killed,
+       "mm/memcontrol.c:mem_cgroup_out_of_memory: if (mutex_lock_killable(&oom_lock)) return "
+       "true (7775face2079, v5.1; 6.1, 6.12, 6.18.y)"),
+    _T("memcg_out_of_memory", "mem_cgroup_out_of_memory", "A", "cpu", "weak",
+       t_memcg_out_of_memory,
+       "mm/memcontrol.c:mem_cgroup_out_of_memory task_is_dying() || out_of_memory(&oc) "
+       "(7775face2079 v5.1 .. 6.12; 4.19 and 6.18.y without the re-check); mm/oom_kill.c:"
+       "out_of_memory, oom_kill_process, mem_cgroup_get_oom_group, oom_kill_memcg_member "
+       "(3d8b38eb81ca, v4.19; 6.12)"),
+    _T("thread_mem_cgroup_oom", "mem_cgroup_out_of_memory", "thread", "cpu", "none",
+       t_thread_mem_cgroup_oom,
+       "mm/memcontrol.c:mem_cgroup_out_of_memory by a thread of V (the race in the changelog of "
+       "7775face2079); mm/oom_kill.c:out_of_memory (6.12)", per="thread"),
+    _T("w_exit", "do_exit", "W", "cpu", "none", t_w_exit,
+       "kernel/exit.c:do_exit/exit_mm, kernel/fork.c:__mmput, mm/mmap.c:exit_mmap, "
+       "mm/oom_kill.c:exit_oom_victim for W (4.19, 6.12; scenario oom-group)"),
+    _T("w_reap_attempt", "oom_reap_task_mm", "oom_reaper", "lock", "weak", t_w_reap_attempt,
+       "mm/oom_kill.c:oom_reap_task_mm on W's mm (212925802454 v4.14; 4.19, 6.12)"),
+    _T("w_reap_unmap", "__oom_reap_task_mm", "oom_reaper", "cpu", "weak", t_w_reap_unmap,
+       "mm/oom_kill.c:__oom_reap_task_mm on W's mm (4.19, 6.12)"),
+    _T("w_oom_reap_task", "oom_reap_task", "oom_reaper", "cpu", "weak", t_w_oom_reap_task_done,
+       "mm/oom_kill.c:oom_reap_task done: for W (4.19, 6.12)"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
+#: transitions of W as a memory.oom.group victim (v4.19+)
+MEMCG_GROUP_KEYS = frozenset({"w_exit", "w_reap_attempt", "w_reap_unmap", "w_oom_reap_task"})
 
 
 def transitions_for(k) -> tuple[Transition, ...]:
@@ -1186,6 +1461,9 @@ def transitions_for(k) -> tuple[Transition, ...]:
         if t.key in ("exit_mmap_oom", "exit_mmap_barrier") and not k.exit_mmap_oom_barrier:
             continue
         if t.actor == "mrelease" and not k.process_mrelease:
+            continue
+        # --- memcg OOM path: W as a victim only where memory.oom.group exists
+        if t.key in MEMCG_GROUP_KEYS and not k.memcg_oom_group:
             continue
         out.append(t)
     return tuple(out)
@@ -1205,8 +1483,8 @@ def fairness_of(t: Transition, k=None, mode: str = "standard") -> str:
     if t.key in ("exit_mmap_unmap", "exit_mmap_free") and k is not None \
             and not k.exit_mmap_locked:
         fair = "weak"                              # no mmap lock in exit_mmap before v4.14
-    if mode == "weak-oom_lock" and lock == "oom_lock":
-        return "weak"
+    if mode == "weak-oom_lock" and lock == "oom_lock" and t.key != "memcg_oom_lock":
+        return "weak"                              # a queued mutex waiter stays strong
     return fair
 
 

@@ -20,6 +20,14 @@ Read in a 4.19 tree (mm/oom_kill.c, mm/mmap.c).  Changes against v4.9:
 * v4.17: "unable to reap" is not printed once MMF_OOM_SKIP is set
   (oom_reap_task: ``attempts <= MAX_OOM_REAP_RETRIES || test_bit(MMF_OOM_SKIP)``).
 
+memcg OOM path (mm/memcontrol.c, 4.19 tree): 3d8b38eb81ca "mm, oom: introduce
+memory.oom.group" (v4.19): oom_kill_process asks mem_cgroup_get_oom_group()
+and kills every task of that memcg with mem_cgroup_scan_tasks(oom_group,
+oom_kill_memcg_member) (mm/oom_kill.c); mem_cgroup_out_of_memory takes
+oom_lock with a plain ``mutex_lock`` and calls out_of_memory with no
+re-check of the charger (7775face2079, v5.1, came later; it was also
+offered to 4.19-stable, so a late 4.19.y may have it: not checked).
+
 Still as v4.9: wake_oom_reaper's ``tsk == oom_reaper_list ||
 tsk->oom_reaper_list`` test (no MMF_OOM_REAP_QUEUED), no OOM_REAPER_DELAY,
 exit_mmap frees the VMAs without a lock, TIF_MEMDIE freezer exemption.
@@ -42,5 +50,9 @@ KERNEL = V4_9.derive(
     exit_mmap_oom_barrier=True,
     exit_mmap_self_reap=True,
     unable_quiet_if_skip=True,
-    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
+    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm"),
+              ("memcg_oom_lock", "mutex_lock")),
+    memcg_oom_group=True,          # 4.19 mm/memcontrol.c:mem_cgroup_get_oom_group (3d8b38eb81ca)
+    memcg_oom_lock="mutex",        # 4.19 mm/memcontrol.c:mem_cgroup_out_of_memory mutex_lock
+    memcg_dying_bail=False,
 )

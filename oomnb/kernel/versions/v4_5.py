@@ -38,4 +38,5 @@ KERNEL = Kernel(
     oom_abort=abort_v4_5,
     victim_candidate=candidate_v4_5,
     task_will_free_mem=twfm_v4_5,
+    fn_names=(("memcg_oom_lock", "mutex_lock"),),
 )

@@ -50,7 +50,8 @@ KERNEL = V4_5.derive(
     oom_abort=abort_v4_8,
     victim_candidate=candidate_skipflag,
     task_will_free_mem=twfm_skipflag,
-    fn_names=(("reap_attempt", "__oom_reap_task"), ("reap_unmap", "__oom_reap_task:unmap")),
+    fn_names=(("reap_attempt", "__oom_reap_task"), ("reap_unmap", "__oom_reap_task:unmap"),
+              ("memcg_oom_lock", "mutex_lock")),
 )
 
 #: v4.8 without 74070542099c's second freezing pass (the kernel the commit fixed)

@@ -36,5 +36,6 @@ KERNEL = V4_8.derive(
     skip_name="MMF_OOM_SKIP",
     oom_abort=abort_oom_mm,
     victim_candidate=candidate_skipflag,
-    fn_names=(("reap_attempt", "__oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm:unmap")),
+    fn_names=(("reap_attempt", "__oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm:unmap"),
+              ("memcg_oom_lock", "mutex_lock")),
 )

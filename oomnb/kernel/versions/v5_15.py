@@ -7,6 +7,13 @@ Changes against v4.19: "oom, oom_reaper: do not enqueue same task twice"
 mm instead of testing the task's list pointers.  process_mrelease()
 (v5.15) is the ``process-mrelease`` scenario token.  Not yet: the
 OOM_REAPER_DELAY timer (v5.18) and the exit_mmap rework (v6.1).
+
+memcg OOM path: 7775face2079 "memcg: killed threads should not invoke
+memcg OOM killer" (v5.1): mem_cgroup_out_of_memory waits for oom_lock with
+``mutex_lock_killable`` (a fatal signal ends the wait, ``return true``)
+and re-checks ``should_force_charge()`` (renamed ``task_is_dying()``:
+tsk_is_oom_victim(current) || fatal_signal_pending(current) || PF_EXITING)
+under the lock before out_of_memory; the same code is in the 6.1 tree.
 """
 
 from .v4_19 import KERNEL as V4_19
@@ -20,4 +27,7 @@ KERNEL = V4_19.derive(
     queue_mmf_test=True,
     process_mrelease=True,
     mrelease_skip_check=False,
+    memcg_oom_lock="killable",     # 7775face2079 (v5.1); 6.1 mm/memcontrol.c
+    fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
+    memcg_dying_bail=True,         # ... ret = task_is_dying() || out_of_memory(&oc)
 )

@@ -20,6 +20,13 @@ thread and kernel/freezer.c:freezing_slow_path exempts every thread of a
 group with signal->oom_mm (``tsk_is_oom_victim(p)``) instead of TIF_MEMDIE
 threads; oom_victims still counts the TIF_MEMDIE thread only and
 exit_oom_victim() still runs at the end of that thread's exit_mm().
+
+memcg OOM path (linux-6.18.y mm/memcontrol.c:mem_cgroup_out_of_memory):
+mutex_lock_killable(&oom_lock) (7775face2079, v5.1) and memory.oom.group
+(3d8b38eb81ca, v4.19), but no ``task_is_dying()`` re-check under the lock:
+"memcg, oom: do not bypass oom killer for dying tasks" (after 6.12) lets a
+dying charger run out_of_memory so that the oom_reaper can be queued for
+it; the 6.12 tree still has ``ret = task_is_dying() || out_of_memory(&oc)``.
 """
 
 from .v4_9 import KERNEL as V4_9
@@ -49,4 +56,7 @@ KERNEL = V4_9.derive(
     mrelease_skip_check=True,
     reaper_skips_mlocked=False,            # 6.1 tree: only VM_HUGETLB|VM_PFNMAP are skipped
     fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
+    memcg_oom_group=True,          # 3d8b38eb81ca (v4.19); 6.12 mm/oom_kill.c:oom_kill_process
+    memcg_oom_lock="killable",     # 7775face2079 (v5.1)
+    memcg_dying_bail=False,        # 6.18.y: ret = out_of_memory(&oc)
 )
