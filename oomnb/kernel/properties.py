@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE,
+from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_STILL_MAPPED, PM_IN_DISABLE,
                     PM_SUSPENDED, PM_WINDOW, VMAS_DANGLING, VMAS_FREEING)
 from .state import TP_DONE, TP_EM_FREE, TP_EM_SKIP
 
@@ -164,14 +164,15 @@ FROZEN_SIBLING_EXIT = Property(
 # --- no_premature_kill -------------------------------------------------------
 
 def _premature(k, sc, s, actor, tr, tags, s2):
-    return "kill_W" in tags and s.mem == MEM_MAPPED and not s.gave_up and bool(s.killed)
+    return "kill_W" in tags and s.mem in MEM_STILL_MAPPED and not s.gave_up and bool(s.killed)
 
 
 NO_PREMATURE_KILL = Property(
     "no_premature_kill", "edge",
     "A second victim (W, another mm) is not selected while the first victim's reapable memory "
     "is still mapped, unless the reaper tried and failed: more than MAX_OOM_REAP_RETRIES failed "
-    "mmap trylocks on this mm (v4.8: the second exhaustion).",
+    "mmap trylocks or partial reaps on this mm (v4.8: the second exhaustion).  A partial reap "
+    "(a VMA whose MMU notifier refused) leaves reapable memory mapped.",
     bad_edge=_premature,
     antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
 
@@ -233,7 +234,7 @@ REAP_PROGRESS = Property(
     "Once V is killed, every reapable VMA of its mm is eventually unmapped, on every fair path "
     "on which its IO never completes (so a blocked victim cannot unmap it itself: the reaper "
     "must) and no lock is held forever.",
-    P=lambda k, sc, s: bool(s.killed), Q=lambda k, sc, s: s.mem != MEM_MAPPED,
+    P=lambda k, sc, s: bool(s.killed), Q=lambda k, sc, s: s.mem not in MEM_STILL_MAPPED,
     exclude=frozenset({"aio_complete", "dstate_io_done", "lock_release"}),
     out_of_scope=lambda sc: "a lock may be held forever" if sc.lock_forever else None,
     bound="attempt+timer")
@@ -266,17 +267,27 @@ def unreapable_mapped(k, sc, s) -> bool:
     return s.tpc not in (TP_EM_SKIP, TP_EM_FREE, TP_DONE)
 
 
+def pinned_allocated(k, sc, s) -> bool:
+    """Pages pinned by in-flight direct IO (``odirect``) stay allocated,
+    mapped or not, until the IO completes: neither the reaper's unmap nor
+    exit_mmap's frees them."""
+    return bool(s.pin)
+
+
 def _premature_strong(k, sc, s, actor, tr, tags, s2):
     return ("kill_W" in tags and bool(s.killed) and not s.gave_up
-            and (s.mem == MEM_MAPPED or unreapable_mapped(k, sc, s)))
+            and (s.mem in MEM_STILL_MAPPED or unreapable_mapped(k, sc, s)
+                 or pinned_allocated(k, sc, s)))
 
 
 NO_PREMATURE_KILL_STRONG = Property(
     "no_premature_kill[strong]", "edge",
-    "No second victim while the first still holds memory that its exit will free: reapable "
-    "memory still mapped, or memory the reaper skips (hugetlb; VM_LOCKED before v5.18; "
-    "mm/oom_kill.c:__oom_reap_task_mm) that exit_mmap has not unmapped yet -- unless the reaper "
-    "gave up.  no_premature_kill is the reapable reading.",
+    "No second victim while the first still holds memory that will be freed: reapable "
+    "memory still mapped, memory the reaper skips (hugetlb; VM_LOCKED before v5.18; "
+    "mm/oom_kill.c:__oom_reap_task_mm) that exit_mmap has not unmapped yet, or pages pinned by "
+    "in-flight direct IO, which only the IO's completion frees (the reaper reports them "
+    "reaped: anon-rss counts mapped pages) -- unless the reaper gave up.  no_premature_kill "
+    "is the reapable reading.",
     bad_edge=_premature_strong,
     antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
 

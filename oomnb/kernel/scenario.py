@@ -43,6 +43,25 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   candidate of select_bad_process here (the kernel would pick S, which
   maps the same memory, once V's threads are gone), so no_premature_kill
   over-reports in this scenario; the scenario is for the exit_mmap race.
+* ``odirect``: direct IO is in flight on part of V's anonymous memory (a
+  read into it with O_DIRECT, through io_uring or AIO, or by a thread the
+  model does not follow): the block layer holds those pages
+  (block/bio.c:bio_iov_iter_get_pages: a page reference from
+  iov_iter_get_pages2 in the 6.1 tree, a FOLL_PIN pin from
+  iov_iter_extract_pages in the 6.12 tree) until the IO completes and
+  __bio_release_pages drops it (folio_put_refs / unpin_user_folio).  Unmapping, by the reaper or by exit_mmap,
+  removes the PTEs (anon-rss drops) but frees none of those pages; only the
+  completion does (``dio_complete``, an ``IO`` step: not fair, it may never
+  happen).  Nothing on the exit path waits for it.
+* ``mmu-notifier``: a driver (a GPU userptr, a KVM-style secondary MMU)
+  registered an MMU notifier on V's mm whose ``invalidate_range_start`` may
+  refuse a non-blocking invalidation (-EAGAIN).  From v4.19 the reaper's
+  __oom_reap_task_mm then skips that VMA and fails the attempt (a partial
+  reap; :attr:`Kernel.reaper_mmu_notifier`); each attempt may succeed or
+  fail.  The notifier is released by exit_mmap's mmu_notifier_release; an
+  interval notifier (mmu_interval_notifier_insert, which
+  mm/mmu_notifier.c:mn_itree_release leaves registered, 6.1 tree) is not
+  modelled.
 """
 
 from __future__ import annotations
@@ -53,7 +72,9 @@ from ..errors import OomnbError
 
 TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "suspend",
           "second-oom", "fast-exit", "victim-oom", "cgroup-frozen", "process-mrelease", "hugetlb",
-          "mlocked", "mm-sharer")
+          "mlocked", "mm-sharer",
+          # --- pinned and partly reaped memory
+          "odirect", "mmu-notifier")
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,9 @@ class Scenario:
     hugetlb: bool = False      # the mm also maps hugetlb pages (no reaper unmaps them)
     mlocked: bool = False      # ... VM_LOCKED memory (the reaper skips it before v5.18)
     mm_sharer: bool = False    # another process shares V's mm (CLONE_VM, not CLONE_THREAD)
+    # --- pinned and partly reaped memory
+    odirect: bool = False      # direct IO in flight pins part of the anonymous memory
+    mmu_notifier: bool = False  # an MMU notifier may refuse non-blocking invalidation
 
     @property
     def name(self) -> str:
@@ -83,7 +107,9 @@ class Scenario:
                                 ("cgroup-frozen", self.cgroup_frozen),
                                 ("process-mrelease", self.mrelease),
                                 ("hugetlb", self.hugetlb), ("mlocked", self.mlocked),
-                                ("mm-sharer", self.mm_sharer)) if on]
+                                ("mm-sharer", self.mm_sharer),
+                                ("odirect", self.odirect),
+                                ("mmu-notifier", self.mmu_notifier)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -113,7 +139,8 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "second-oom": "second_oom", "fast-exit": "fast_exit",
                 "victim-oom": "victim_oom", "cgroup-frozen": "cgroup_frozen",
                 "process-mrelease": "mrelease",
-                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer"}[tok]] = True
+                "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer",
+                "odirect": "odirect", "mmu-notifier": "mmu_notifier"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):

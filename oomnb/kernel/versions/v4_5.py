@@ -34,6 +34,7 @@ KERNEL = Kernel(
     disable_timeout=False,
     freeze_exempt="tif-of-current",
     skip_name="(none)",
+    reaper_mmu_notifier="none",            # no reaper
     oom_abort=abort_v4_5,
     victim_candidate=candidate_v4_5,
     task_will_free_mem=twfm_v4_5,

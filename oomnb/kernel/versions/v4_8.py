@@ -45,6 +45,7 @@ KERNEL = V4_5.derive(
     second_freeze_pass=True,
     freeze_exempt="tif",
     skip_name="MMF_OOM_REAPED",
+    reaper_mmu_notifier="none",            # 4.8.17 __oom_reap_task: no mmu_notifier call
     oom_abort=abort_v4_8,
     victim_candidate=candidate_skipflag,
     task_will_free_mem=twfm_skipflag,
