@@ -20,11 +20,15 @@ from .run import LTS_ORACLE, MECH_ORACLE, ORACLE, check, oracle_entry
 #: scenarios of mechanisms outside the standard set, recorded for every version:
 #: a victim thread's own OOM call (MMF_OOM_REAP_QUEUED, v5.0, separates v4.19 from
 #: v5.15), process_mrelease() (v5.15+) racing the oom_reaper and exit_mmap, and
-#: memory the reaper cannot unmap (both readings of no_premature_kill), and an mm
-#: shared with another process that may run exit_mmap itself (4837fe37adff)
+#: memory the reaper cannot unmap (both readings of no_premature_kill), an mm
+#: shared with another process that may run exit_mmap itself (4837fe37adff),
+#: pages pinned by in-flight direct IO and partial reaps (an MMU notifier that
+#: refuses non-blocking invalidation, 93065ac753e4)
 MECH_SCENARIOS = ("second-oom+victim-oom/2t", "process-mrelease/1t",
                   "second-oom+process-mrelease/2t", "second-oom+hugetlb/1t",
-                  "second-oom+mlocked/1t", "second-oom+mm-sharer/1t")
+                  "second-oom+mlocked/1t", "second-oom+mm-sharer/1t",
+                  # --- pinned and partly reaped memory
+                  "second-oom+odirect/1t", "second-oom+mmu-notifier/1t")
 
 
 def build(which: str = "standard") -> dict:

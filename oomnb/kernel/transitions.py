@@ -937,8 +937,10 @@ def notifier_may_refuse(k, sc, s) -> bool:
     notifier is registered: exit_mmap starts with mmu_notifier_release(mm),
     which calls ->release and unhooks every notifier of the mm's list
     (mm/mmu_notifier.c:mn_hlist_release; 4.9, 4.19 and 6.18 mm/mmap.c:exit_mmap
-    call it first), so exit_mmap's own __oom_reap_task_mm (v4.19-v6.0) and
-    any later attempt find nothing to refuse."""
+    call it first), so exit_mmap's own __oom_reap_task_mm (v4.19-v6.0: "the
+    above call to mmu_notifier_release(mm) ensures mmu notifier callbacks in
+    __oom_reap_task_mm() will not block", 4.19 mm/mmap.c:exit_mmap) and any
+    later attempt find nothing to refuse."""
     return (sc.mmu_notifier and k.reaper_mmu_notifier == "nonblock"
             and s.tpc in (TP_NONE, TP_AIO))
 
