@@ -704,9 +704,15 @@ def t_reap_unmap(k, sc, s, i):
     unmap_page_range every reapable one (v6.x mas_for_each_rev, reverse
     order), up_read/mmap_read_unlock; v4.8 sets MMF_OOM_REAPED; v4.8/v4.9
     mmput_async (the last put schedules __mmput on a kworker) and release
-    oom_lock; v4.8 mmdrop.  From v4.19 a VMA whose MMU notifier refuses the
-    non-blocking invalidation is skipped and the attempt fails
-    (``mmu-notifier``: :func:`reap_partly`, the other outcome)."""
+    oom_lock; v4.8 mmdrop.  Second outcome (``mmu-notifier``, v4.19+,
+    93065ac753e4): mmu_notifier_invalidate_range_start_nonblock() returns
+    -EAGAIN for the notifier's VMA, which stays mapped while the others are
+    unmapped (``mem`` = reaped partly); no "oom_reaper: reaped process"
+    line, finish_task_reaping, and the attempt fails: HZ/10 sleep and retry,
+    after MAX_OOM_REAP_RETRIES "unable to reap" and MMF_OOM_SKIP (4.19 tree
+    and 6.18 mm/oom_kill.c:__oom_reap_task_mm, oom_reap_task_mm).  Pages
+    pinned by in-flight direct IO (``odirect``) lose their PTEs here like any
+    other (anon-rss drops) but stay allocated until ``dio_complete``."""
     if s.rpc != R_UNMAP:
         return NO
     s0 = s
