@@ -46,7 +46,8 @@ REF_SETS = ("rtimers",)
 PLAIN = frozenset({"killed", "oom_victims", "sig_victims", "oom_mm", "mm_users", "mm_count",
                    "mmf", "mem", "vmas", "tpc", "io", "lockf", "ratt", "rnext", "rrefs",
                    "gave_up", "disabled", "oom_lock", "apc", "w_killed", "pm", "sig_freed",
-                   "rpc", "mrpc", "shm"})
+                   "rpc", "mrpc", "shm",
+                   "pin"})
 
 
 def supported(state_cls=State) -> bool:
