@@ -13,7 +13,8 @@ victim's ``mm_struct``), ``walk_vmas`` (the reaper walks its VMAs),
 ``kill_W`` (a second victim was selected), ``disable_returned``
 (``oom_killer_disable()`` returned true) and ``obs:...`` (what the step
 emits, :mod:`oomnb.kernel.observe`).  IO completions (``aio_complete``,
-``dstate_io_done``) are steps of the ``IO`` actor, not of a victim thread.
+``dstate_io_done``, ``dio_complete``) are steps of the ``IO`` actor, not of
+a victim thread.
 
 Citations are ``file:function`` with the versions whose code the step
 follows, and the commit id where a change is credited.  Trees read:
