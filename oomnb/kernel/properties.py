@@ -164,6 +164,8 @@ FROZEN_SIBLING_EXIT = Property(
 # --- no_premature_kill -------------------------------------------------------
 
 def _premature(k, sc, s, actor, tr, tags, s2):
+    # a partial reap (mmu-notifier) leaves reapable memory mapped; the reaper's
+    # give-up after partial reaps counts like one after failed trylocks
     return "kill_W" in tags and s.mem in MEM_STILL_MAPPED and not s.gave_up and bool(s.killed)
 
 
@@ -171,8 +173,7 @@ NO_PREMATURE_KILL = Property(
     "no_premature_kill", "edge",
     "A second victim (W, another mm) is not selected while the first victim's reapable memory "
     "is still mapped, unless the reaper tried and failed: more than MAX_OOM_REAP_RETRIES failed "
-    "mmap trylocks or partial reaps on this mm (v4.8: the second exhaustion).  A partial reap "
-    "(a VMA whose MMU notifier refused) leaves reapable memory mapped.",
+    "mmap trylocks on this mm (v4.8: the second exhaustion).",
     bad_edge=_premature,
     antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
 
