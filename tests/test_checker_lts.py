@@ -68,7 +68,8 @@ def test_derivations_are_the_cited_changes():
     d = v419.diff(VERSIONS["v4.9"])
     assert set(d) == {"reaper_oom_lock", "reaper_mmget_gate", "reaper_skip_check",
                       "mmput_sets_skip", "exit_mmap_oom_barrier", "exit_mmap_self_reap",
-                      "unable_quiet_if_skip", "memcg_oom_group"}
+                      "unable_quiet_if_skip", "memcg_oom_group",
+                      "reaper_mmu_notifier"}       # + 93065ac753e4
     keys = {t.key for t in transitions_for(v515)}
     assert {"exit_mmap_oom", "exit_mmap_barrier"} <= keys
     assert not {"exit_mmap_oom", "exit_mmap_barrier"} & {t.key for t in transitions_for(v61)}

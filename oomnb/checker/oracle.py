@@ -50,6 +50,12 @@ MECHANISMS = {
     "second-oom+init-sharer/1t":
         "global init shares the mm: the OOM killer does not kill it, sets MMF_OOM_SKIP and "
         "does not queue the reaper, so the mm stays mapped for as long as init lives",
+    "second-oom+odirect/1t":
+        "direct IO in flight pins part of the anonymous memory: the reaper unmaps it and "
+        "reports success, but the pages are freed only when the IO completes",
+    "second-oom+mmu-notifier/1t":
+        "an MMU notifier may refuse non-blocking invalidation (93065ac753e4, v4.19): a partial "
+        "reap fails the attempt, and after MAX_OOM_REAP_RETRIES the reaper gives up",
 }
 MECH_SCENARIOS = tuple(MECHANISMS)
 

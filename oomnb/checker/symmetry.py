@@ -51,7 +51,9 @@ PLAIN = frozenset({"killed", "oom_victims", "sig_victims", "oom_mm", "mm_users",
                    "gave_up", "disabled", "oom_lock", "apc", "w_killed", "pm", "sig_freed",
                    "rpc", "mrpc", "shm",
                    # memcg OOM path: W's own state (W_TASK in the reaper fields is not a thread)
-                   "w_memdie", "w_oom_mm", "w_mmf", "w_mem", "w_exited"})
+                   "w_memdie", "w_oom_mm", "w_mmf", "w_mem", "w_exited",
+                   # pinned memory
+                   "pin"})
 
 
 def supported(state_cls=State) -> bool:

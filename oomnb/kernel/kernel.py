@@ -138,6 +138,11 @@ class Kernel:
                                            # thread, after exit_task_work)
     exit_oom_victim_before_mmput: bool = False
     unable_quiet_if_skip: bool = False     # v4.17+: no "unable to reap" once MMF_OOM_SKIP is set
+    # --- pinned and partly reaped memory
+    reaper_mmu_notifier: str = "nonblock"  # "none": __oom_reap_task_mm calls no MMU notifier
+                                           # (v4.6-v4.14) | "nonblock": per VMA
+                                           # mmu_notifier_invalidate_range_start_nonblock, a
+                                           # refusal skips the VMA and fails the attempt (v4.19+)
     skip_name: str = "MMF_OOM_SKIP"
     # --- robust futex
     reaper_delay_robust_only: bool = False  # patch: OOM_REAPER_DELAY only if a thread still has

@@ -12,6 +12,10 @@ function adds ``obs:...`` tags on the branch it takes: a failed trylock
 gives ``reap_skip``, a successful one ``reap_start``); the thread
 lifecycle (``exit_start``, ``mm_released``, ``free``) is read from the
 change of the thread's place in ``do_exit``.
+
+A partial reap (``mmu-notifier``: a notifier refused and the attempt
+failed) is a ``reap_finish`` with finish_task_reaping only, no "oom_reaper:
+reaped process" line; an IO completion (``dio_complete``) emits nothing.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ def _tagged(k, t, s, tags) -> list:
         elif what == "reap_finish":
             out.append((3, Observation(ev.REAP_FINISH, subj,
                                        _emit(k, ev.REAPED, ev.FINISH_TASK_REAPING))))
+        elif what == "reap_partial":             # v4.19+: a notifier refused, no "reaped" printk
+            out.append((3, Observation(ev.REAP_FINISH, subj, _emit(k, ev.FINISH_TASK_REAPING))))
         elif what == "unable":
             out.append((4, Observation(ev.REAP_UNABLE, subj, _emit(k, ev.REAP_UNABLE_LINE))))
         elif what == "unable_quiet":
@@ -128,7 +134,9 @@ def possible(k, t) -> dict:
         "reap_attempt": ["reap_start", "reap_skip"]
                         + (["reap_gate"] if k.reaper_mmget_gate else [])
                         + (["reap_nomm"] if k.reaper_mm_lookup == "find_lock_task_mm" else []),
-        "reap_unmap": ["reap_finish"],
+        "reap_unmap": ["reap_finish"]
+                      + (["reap_partial"] if k.has_reaper and k.reaper_mmu_notifier == "nonblock"
+                         else []),
         "oom_reap_task": ["unable"] + (["unable_quiet"] if k.unable_quiet_if_skip else [])
                          + (["giving_up"] if k.reaper_done == "two-strike" else []),
         "wake_oom_reaper_timer": ["wake"],

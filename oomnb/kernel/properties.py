@@ -20,8 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from .state import MEM_REAPED
-from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_MAPPED, PM_IN_DISABLE,
+from .state import MEM_PARTLY, MEM_REAPED
+from .state import (FROZEN, IN_SCOPE_DO_EXIT, IN_SCOPE_PM, MEM_MAPPED, MEM_STILL_MAPPED,
+                    PM_IN_DISABLE,
                     PM_SUSPENDED, PM_WINDOW, VMAS_DANGLING, VMAS_FREEING)
 from .state import TP_DONE, TP_EM_FREE, TP_EM_SKIP
 
@@ -165,7 +166,9 @@ FROZEN_SIBLING_EXIT = Property(
 # --- no_premature_kill -------------------------------------------------------
 
 def _premature(k, sc, s, actor, tr, tags, s2):
-    return "kill_W" in tags and s.mem == MEM_MAPPED and not s.gave_up and bool(s.killed)
+    # a partial reap (mmu-notifier) leaves reapable memory mapped; the reaper's
+    # give-up after partial reaps counts like one after failed trylocks
+    return "kill_W" in tags and s.mem in MEM_STILL_MAPPED and not s.gave_up and bool(s.killed)
 
 
 NO_PREMATURE_KILL = Property(
@@ -235,7 +238,7 @@ REAP_PROGRESS = Property(
     "Once V is killed, every reapable VMA of its mm is eventually unmapped, on every fair path "
     "on which its IO never completes (so a blocked victim cannot unmap it itself: the reaper "
     "must) and no lock is held forever.",
-    P=lambda k, sc, s: bool(s.killed), Q=lambda k, sc, s: s.mem != MEM_MAPPED,
+    P=lambda k, sc, s: bool(s.killed), Q=lambda k, sc, s: s.mem not in MEM_STILL_MAPPED,
     exclude=frozenset({"aio_complete", "dstate_io_done", "lock_release"}),
     out_of_scope=lambda sc: "a lock may be held forever" if sc.lock_forever else None,
     bound="attempt+timer")
@@ -268,17 +271,27 @@ def unreapable_mapped(k, sc, s) -> bool:
     return s.tpc not in (TP_EM_SKIP, TP_EM_FREE, TP_DONE)
 
 
+def pinned_allocated(k, sc, s) -> bool:
+    """Pages pinned by in-flight direct IO (``odirect``) stay allocated,
+    mapped or not, until the IO completes: neither the reaper's unmap nor
+    exit_mmap's frees them."""
+    return bool(s.pin)
+
+
 def _premature_strong(k, sc, s, actor, tr, tags, s2):
     return ("kill_W" in tags and bool(s.killed) and not s.gave_up
-            and (s.mem == MEM_MAPPED or unreapable_mapped(k, sc, s)))
+            and (s.mem in MEM_STILL_MAPPED or unreapable_mapped(k, sc, s)
+                 or pinned_allocated(k, sc, s)))
 
 
 NO_PREMATURE_KILL_STRONG = Property(
     "no_premature_kill[strong]", "edge",
-    "No second victim while the first still holds memory that its exit will free: reapable "
-    "memory still mapped, or memory the reaper skips (hugetlb; VM_LOCKED before v5.18; "
-    "mm/oom_kill.c:__oom_reap_task_mm) that exit_mmap has not unmapped yet -- unless the reaper "
-    "gave up.  no_premature_kill is the reapable reading.",
+    "No second victim while the first still holds memory that will be freed: reapable "
+    "memory still mapped, memory the reaper skips (hugetlb; VM_LOCKED before v5.18; "
+    "mm/oom_kill.c:__oom_reap_task_mm) that exit_mmap has not unmapped yet, or pages pinned by "
+    "in-flight direct IO, which only the IO's completion frees (the reaper reports them "
+    "reaped: anon-rss counts mapped pages) -- unless the reaper gave up.  no_premature_kill "
+    "is the reapable reading.",
     bad_edge=_premature_strong,
     antecedent_edge=lambda k, sc, s, a, tr, tags, s2: "kill_W" in tags and bool(s.killed))
 
@@ -328,8 +341,9 @@ EXTRA_BY_NAME = {p.name: p for p in EXTRA}
 # --- robust futex -------------------------------------------------------------
 
 def _reaps(s, s2) -> bool:
-    """The step unmaps V's reapable memory remotely (oom_reaper, process_mrelease)."""
-    return s.mem == MEM_MAPPED and s2.mem == MEM_REAPED
+    """The step unmaps V's reapable memory remotely (oom_reaper, process_mrelease),
+    all of it or, with ``mmu-notifier``, all but the refusing notifier's VMA."""
+    return s.mem in MEM_STILL_MAPPED and s2.mem in (MEM_REAPED, MEM_PARTLY) and s2.mem != s.mem
 
 
 ROBUST_LIST_INTACT = Property(

@@ -81,6 +81,25 @@ A scenario string joins tokens with ``+``: ``aio-blocked``,
   queued for the reaper (``w_*`` state fields).  On kernels without
   memory.oom.group (before v4.19) the knob does not exist and the kill
   is the single-process kill.
+* ``odirect``: direct IO is in flight on part of V's anonymous memory (a
+  read into it with O_DIRECT, through io_uring or AIO, or by a thread the
+  model does not follow): the block layer holds those pages
+  (block/bio.c:bio_iov_iter_get_pages: a page reference from
+  iov_iter_get_pages2 in the 6.1 tree, a FOLL_PIN pin from
+  iov_iter_extract_pages in the 6.12 tree) until the IO completes and
+  __bio_release_pages drops it (folio_put_refs / unpin_user_folio).  Unmapping, by the reaper or by exit_mmap,
+  removes the PTEs (anon-rss drops) but frees none of those pages; only the
+  completion does (``dio_complete``, an ``IO`` step: not fair, it may never
+  happen).  Nothing on the exit path waits for it.
+* ``mmu-notifier``: a driver (a GPU userptr, a KVM-style secondary MMU)
+  registered an MMU notifier on V's mm whose ``invalidate_range_start`` may
+  refuse a non-blocking invalidation (-EAGAIN).  From v4.19 the reaper's
+  __oom_reap_task_mm then skips that VMA and fails the attempt (a partial
+  reap; :attr:`Kernel.reaper_mmu_notifier`); each attempt may succeed or
+  fail.  The notifier is released by exit_mmap's mmu_notifier_release; an
+  interval notifier (mmu_interval_notifier_insert, which
+  mm/mmu_notifier.c:mn_itree_release leaves registered, 6.1 tree) is not
+  modelled.
 """
 
 from __future__ import annotations
@@ -97,7 +116,9 @@ TOKENS = ("aio-blocked", "dstate-thread", "mmap-lock-forever", "mmap-lock", "sus
           # --- init sharing the mm
           "init-sharer",
           # --- memcg OOM path
-          "memcg-oom", "oom-group")
+          "memcg-oom", "oom-group",
+          # --- pinned and partly reaped memory
+          "odirect", "mmu-notifier")
 
 
 @dataclass(frozen=True)
@@ -123,6 +144,9 @@ class Scenario:
     init_sharer: bool = False        # global init shares V's mm (never killed, never exits)
     memcg_oom: bool = False    # the OOM is a memcg's: A charges, V's threads may charge too
     oom_group: bool = False    # memory.oom.group: the kill takes V and W together
+    # --- pinned and partly reaped memory
+    odirect: bool = False      # direct IO in flight pins part of the anonymous memory
+    mmu_notifier: bool = False  # an MMU notifier may refuse non-blocking invalidation
 
     @property
     def name(self) -> str:
@@ -139,7 +163,9 @@ class Scenario:
                                 ("walk-within-delay", self.walk_within_delay),
                                 ("init-sharer", self.init_sharer),
                                 ("memcg-oom", self.memcg_oom),
-                                ("oom-group", self.oom_group)) if on]
+                                ("oom-group", self.oom_group),
+                                ("odirect", self.odirect),
+                                ("mmu-notifier", self.mmu_notifier)) if on]
         return "+".join(toks) or "fast-exit"
 
     @property
@@ -172,7 +198,8 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
                 "hugetlb": "hugetlb", "mlocked": "mlocked", "mm-sharer": "mm_sharer",
                 "robust-futex": "robust_futex", "walk-within-delay": "walk_within_delay",
                 "init-sharer": "init_sharer",
-                "memcg-oom": "memcg_oom", "oom-group": "oom_group"}[tok]] = True
+                "memcg-oom": "memcg_oom", "oom-group": "oom_group",
+                "odirect": "odirect", "mmu-notifier": "mmu_notifier"}[tok]] = True
         else:
             raise OomnbError(f"unknown scenario token {tok!r} (known: {', '.join(TOKENS)}, threads=N)")
     if kw.get("lock_release"):

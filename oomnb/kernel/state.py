@@ -23,8 +23,14 @@ Abstractions (what the state leaves out):
 * The address space is one token: ``mem`` (mapped / unmapped by the
   oom_reaper / unmapped by ``exit_mmap``) and ``vmas`` (the VMA tree and
   page tables: intact / being freed without a lock / freed with a
-  dangling ``mm->mmap`` / freed and emptied).  All VMAs are reapable
-  (anonymous or private, not hugetlb/PFNMAP, not VM_LOCKED).
+  dangling ``mm->mmap`` / freed and emptied).  By default every VMA is
+  reapable (anonymous or private, not hugetlb/PFNMAP, not VM_LOCKED) and
+  unmapping frees it.  Scenario tokens add what is not: ``hugetlb`` /
+  ``mlocked`` (VMAs the reaper skips; no field, read from the scenario),
+  ``odirect`` (``pin``: pages pinned by in-flight direct IO, which neither
+  the reaper's nor exit_mmap's unmap frees) and ``mmu-notifier`` (``mem`` =
+  reaped partly: a VMA whose MMU notifier refused the non-blocking
+  invalidation stays mapped).
 * Counters are exact (``mm_users``, ``mm_count``, ``oom_victims``,
   ``signal->oom_victims``, the reaper's task references); time is not:
   every timer (``OOM_REAPER_DELAY``, ``HZ/10`` between reaper attempts,
@@ -91,6 +97,10 @@ MMF_REAP_QUEUED = 8    # v5.0+
 # --- address space ------------------------------------------------------
 MEM_MAPPED, MEM_REAPED, MEM_EXITED = 0, 1, 2
 MEM_NAMES = {0: "mapped", 1: "reaped", 2: "unmapped_by_exit_mmap"}
+MEM_PARTLY = 3    # a reap attempt skipped a VMA (its MMU notifier refused): the rest unmapped
+MEM_NAMES[MEM_PARTLY] = "reaped_partly"
+#: reapable memory still mapped (all of it, or what a partial reap left)
+MEM_STILL_MAPPED = frozenset({MEM_MAPPED, MEM_PARTLY})
 VMAS_INTACT, VMAS_FREEING, VMAS_DANGLING, VMAS_CLEARED = 0, 1, 2, 3
 VMAS_NAMES = {0: "intact", 1: "being_freed", 2: "freed(dangling mm->mmap)", 3: "freed(tree destroyed)"}
 
@@ -159,6 +169,8 @@ class State(NamedTuple):
     w_mmf: int = 0     # W's mm->flags, MMF_* bits above
     w_mem: int = 0     # W's address space: MEM_MAPPED / MEM_REAPED / MEM_EXITED
     w_exited: int = 0  # W ran do_exit through exit_mm (its mm is gone, exit_oom_victim done)
+    # --- pinned and partly reaped memory
+    pin: int = 0       # direct IO in flight pins part of the anonymous memory (odirect)
 
 
 _FIELD_INDEX = {name: n for n, name in enumerate(State._fields)}

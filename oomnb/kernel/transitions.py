@@ -13,7 +13,8 @@ victim's ``mm_struct``), ``walk_vmas`` (the reaper walks its VMAs),
 ``kill_W`` (a second victim was selected), ``disable_returned``
 (``oom_killer_disable()`` returned true) and ``obs:...`` (what the step
 emits, :mod:`oomnb.kernel.observe`).  IO completions (``aio_complete``,
-``dstate_io_done``) are steps of the ``IO`` actor, not of a victim thread.
+``dstate_io_done``, ``dio_complete``) are steps of the ``IO`` actor, not of
+a victim thread.
 
 Citations are ``file:function`` with the versions whose code the step
 follows, and the commit id where a change is credited.  Trees read:
@@ -40,6 +41,7 @@ from .state import (DEAD, DSTATE, EXIT_OOM, EXIT_OOM_EARLY, EXITING, FILES, FROZ
                     VMAS_CLEARED, VMAS_DANGLING, VMAS_FREEING, VMAS_INTACT, State)
 from .state import MR_DONE, MR_GOT_MM, MR_IDLE, MR_LOCKED, SHARER, TP_EM_BARRIER, TP_EM_OOM
 from .state import A_HOLDS, A_IDLE, A_WAITS, W_TASK
+from .state import MEM_PARTLY, MEM_STILL_MAPPED
 
 NO = ()
 DEREF = frozenset({"deref_mm"})
@@ -604,7 +606,7 @@ def t_exit_mmap_unmap(k, sc, s, i):
     unmap_vmas, mmap_read_unlock (bf3980c85212; 6.12 mm/mmap.c:exit_mmap)."""
     if s.tpc != TP_EM_UNMAP or not _owner_ok(s):
         return NO
-    mem = MEM_EXITED if s.mem == MEM_MAPPED else s.mem
+    mem = MEM_EXITED if s.mem in MEM_STILL_MAPPED else s.mem
     if k.exit_mmap_locked:
         if s.lockf:
             return NO
@@ -694,8 +696,9 @@ def t_reap_attempt(k, sc, s, i):
     &oom_lock); down_read_trylock; mmget_not_zero.
     v6.18 oom_reap_task_mm (212925802454, v4.14; 6.12 mm/oom_kill.c:oom_reap_task_mm):
     mmap_read_trylock; MMF_OOM_SKIP under the lock -> ret true.
-    Trylock, find and gates are one step (under oom_lock in v4.8/v4.9);
-    MMU-notifier and partial-reap failures are not modelled."""
+    Trylock, find and gates are one step (under oom_lock in v4.8/v4.9).
+    A partial reap (a VMA whose MMU notifier refused) is a branch of
+    ``reap_unmap``."""
     if s.rpc != R_ATTEMPT or s.rtask == W_TASK:
         return NO
     if k.reaper_oom_lock and s.oom_lock != L_FREE:
@@ -728,12 +731,21 @@ def t_reap_unmap(k, sc, s, i):
     unmap_page_range every reapable one (v6.x mas_for_each_rev, reverse
     order), up_read/mmap_read_unlock; v4.8 sets MMF_OOM_REAPED; v4.8/v4.9
     mmput_async (the last put schedules __mmput on a kworker) and release
-    oom_lock; v4.8 mmdrop."""
+    oom_lock; v4.8 mmdrop.  Second outcome (``mmu-notifier``, v4.19+,
+    93065ac753e4): mmu_notifier_invalidate_range_start_nonblock() returns
+    -EAGAIN for the notifier's VMA, which stays mapped while the others are
+    unmapped (``mem`` = reaped partly); no "oom_reaper: reaped process"
+    line, finish_task_reaping, and the attempt fails: HZ/10 sleep and retry,
+    after MAX_OOM_REAP_RETRIES "unable to reap" and MMF_OOM_SKIP (4.19 tree
+    and 6.18 mm/oom_kill.c:__oom_reap_task_mm, oom_reap_task_mm).  Pages
+    pinned by in-flight direct IO (``odirect``) lose their PTEs here like any
+    other (anon-rss drops) but stay allocated until ``dio_complete``."""
     if s.rpc != R_UNMAP or s.rtask == W_TASK:
         return NO
+    s0 = s
     tags = {"deref_mm", "walk_vmas", "obs:reap_finish"}
     mem = s.mem
-    if s.vmas == VMAS_INTACT and mem == MEM_MAPPED:
+    if s.vmas == VMAS_INTACT and mem in MEM_STILL_MAPPED:
         mem = MEM_REAPED
     mmf = s.mmf
     if k.reaper_sets_unstable:
@@ -749,7 +761,7 @@ def t_reap_unmap(k, sc, s, i):
         s = _mmdrop(s)
     if k.reaper_oom_lock:
         s = s._replace(oom_lock=L_FREE)
-    return [(s, frozenset(tags))]
+    return [(s, frozenset(tags))] + reap_partly(k, sc, s0)
 
 
 def t_reap_sleep(k, sc, s, i):
@@ -852,7 +864,7 @@ def t_exit_mmap_oom(k, sc, s, i):
     mem, mmf = s.mem, s.mmf | MMF_SKIP
     if k.exit_mmap_self_reap:
         mmf |= MMF_UNSTABLE
-        if mem == MEM_MAPPED:
+        if mem in MEM_STILL_MAPPED:       # mmu_notifier_release ran first: nothing refuses
             mem = MEM_EXITED
     return [(s._replace(tpc=TP_EM_BARRIER, mem=mem, mmf=mmf), NO)]
 
@@ -922,12 +934,18 @@ def t_mrelease_reap(k, sc, s, i):
     VMA list that exit_mmap freed without the lock and left in mm->mmap is
     the use-after-free fixed by f798a1d4f94d ("mm: fix use-after-free bug
     when mm->mmap is reused after being freed": exit_mmap resets it under
-    mmap_write_lock).  No tracepoint."""
+    mmap_write_lock).  With ``mmu-notifier`` the reap may be partial
+    ("!__oom_reap_task_mm(mm)": -EAGAIN to the caller; linux-source-6.1).
+    No tracepoint."""
     if s.mrpc != MR_LOCKED:
         return NO
-    mem = MEM_REAPED if (s.vmas == VMAS_INTACT and s.mem == MEM_MAPPED) else s.mem
+    mem = MEM_REAPED if (s.vmas == VMAS_INTACT and s.mem in MEM_STILL_MAPPED) else s.mem
     s2 = _mmdrop(s._replace(mrpc=MR_DONE, mem=mem, mmf=s.mmf | MMF_UNSTABLE))
-    return [(s2, frozenset({"deref_mm", "walk_vmas"}))]
+    out = [(s2, frozenset({"deref_mm", "walk_vmas"}))]
+    if s.vmas == VMAS_INTACT and notifier_may_refuse(k, sc, s):   # -EAGAIN to the caller
+        s3 = _mmdrop(s._replace(mrpc=MR_DONE, mem=MEM_PARTLY, mmf=s.mmf | MMF_UNSTABLE))
+        out.append((s3, frozenset({"deref_mm", "walk_vmas"})))
+    return out
 
 
 # --- an mm shared with another process (mm-sharer) ---------------------------
@@ -1252,6 +1270,62 @@ def t_w_oom_reap_task_done(k, sc, s, i):
                         rrefs=s.rrefs - 1), NO)]
 
 
+# --- pinned and partly reaped memory (odirect, mmu-notifier) -----------------
+
+def notifier_may_refuse(k, sc, s) -> bool:
+    """``mmu-notifier``: can the non-blocking invalidation of the notifier's
+    VMA fail now?  Only in a reaper with the non-blocking path (v4.19+,
+    93065ac753e4; ``Kernel.reaper_mmu_notifier``) and only while the
+    notifier is registered: exit_mmap starts with mmu_notifier_release(mm),
+    which calls ->release and unhooks every notifier of the mm's list
+    (mm/mmu_notifier.c:mn_hlist_release; 4.9, 4.19 and 6.18 mm/mmap.c:exit_mmap
+    call it first), so exit_mmap's own __oom_reap_task_mm (v4.19-v6.0: "the
+    above call to mmu_notifier_release(mm) ensures mmu notifier callbacks in
+    __oom_reap_task_mm() will not block", 4.19 mm/mmap.c:exit_mmap) and any
+    later attempt find nothing to refuse."""
+    return (sc.mmu_notifier and k.reaper_mmu_notifier == "nonblock"
+            and s.tpc in (TP_NONE, TP_AIO))
+
+
+def reap_partly(k, sc, s):
+    """The failed outcome of ``reap_unmap`` (``s`` is its pre-state):
+    __oom_reap_task_mm sets MMF_UNSTABLE, walks every VMA, and for the VMA
+    whose mmu_notifier_invalidate_range_start_nonblock() returns -EAGAIN
+    calls tlb_finish_mmu, sets ret = false and continues: the other VMAs are
+    unmapped (``mem`` = reaped partly), that one stays mapped.
+    oom_reap_task_mm then skips the "oom_reaper: reaped process" line (goto
+    out_finish), emits finish_task_reaping, mmap_read_unlock, returns false,
+    and oom_reap_task sleeps HZ/10 and retries; after MAX_OOM_REAP_RETRIES
+    failures "unable to reap" and MMF_OOM_SKIP (4.19 tree and 6.18
+    mm/oom_kill.c:__oom_reap_task_mm, oom_reap_task_mm, oom_reap_task).
+    Whether the notifier refuses depends on the driver (a contended lock,
+    or any non-blockable range): each attempt may fail or succeed."""
+    if not notifier_may_refuse(k, sc, s) or s.vmas != VMAS_INTACT:
+        return []
+    mmf = s.mmf | MMF_UNSTABLE if k.reaper_sets_unstable else s.mmf
+    s2 = s._replace(mem=MEM_PARTLY if s.mem in MEM_STILL_MAPPED else s.mem, mmf=mmf,
+                    rpc=R_SLEEP)
+    return [(s2, frozenset({"deref_mm", "walk_vmas", "obs:reap_partial"}))]
+
+
+def t_dio_complete(k, sc, s, i):
+    """block/bio.c: the direct IO in flight on V's anonymous memory
+    (``odirect``) completes: bio_endio -> the dio end_io ->
+    bio_release_pages -> __bio_release_pages drops the block layer's hold
+    on each page (folio_put_refs of the iov_iter_get_pages2 reference in the
+    6.1 tree; unpin_user_folio of the FOLL_PIN pin taken by
+    iov_iter_extract_pages, BIO_PAGE_PINNED, in 6.12 and 6.18).  Pages that
+    the reaper or exit_mmap already unmapped are freed now (neither
+    __oom_reap_task_mm nor the zap path zap_present_folio_ptes looks at
+    pins: it clears the PTE, decrements MM_ANONPAGES and drops the
+    mapping's reference only; 6.18 mm/memory.c, mm/oom_kill.c); pages still
+    mapped stay with the mm.  A step of the device (the ``IO`` actor); not
+    fair: the IO may never complete."""
+    if not s.pin:
+        return NO
+    return [(s._replace(pin=0), NO)]
+
+
 # ------------------------------------------------------------ registry
 
 def _T(key, name, actor, kind, fair, fire, cite, lock=None, per="none", versions="all"):
@@ -1295,6 +1369,8 @@ DELAY = {
     "w_reap_attempt": timing.REAP_ATTEMPT,
     "w_reap_unmap": timing.REAP_UNMAP,
     "w_oom_reap_task": timing.CPU,
+    # --- pinned and partly reaped memory
+    "dio_complete": Delay("io", "in-flight direct IO completes (bio_release_pages)", "aio_io"),
 }
 
 
@@ -1357,7 +1433,8 @@ TRANSITIONS: tuple[Transition, ...] = (
        "mm/oom_kill.c:__oom_reap_task (v4.8) / __oom_reap_task_mm (v4.9) / oom_reap_task_mm "
        "(212925802454 v4.14; 6.12)"),
     _T("reap_unmap", "__oom_reap_task_mm", "oom_reaper", "cpu", "weak", t_reap_unmap,
-       "mm/oom_kill.c:__oom_reap_task (v4.8) / __oom_reap_task_mm (v4.9, 6.12)"),
+       "mm/oom_kill.c:__oom_reap_task (v4.8) / __oom_reap_task_mm (v4.9, 6.12); a VMA whose "
+       "MMU notifier refuses is skipped and the attempt fails (93065ac753e4, v4.19; 6.18)"),
     _T("reap_sleep", "schedule_timeout_idle", "oom_reaper", "sleep", "weak", t_reap_sleep,
        "mm/oom_kill.c:oom_reap_task retry loop, MAX_OOM_REAP_RETRIES (v4.8 .. 6.18; 6.12)"),
     _T("oom_reap_task", "oom_reap_task", "oom_reaper", "cpu", "weak", t_oom_reap_task_done,
@@ -1439,6 +1516,10 @@ TRANSITIONS: tuple[Transition, ...] = (
        "mm/oom_kill.c:__oom_reap_task_mm on W's mm (4.19, 6.12)"),
     _T("w_oom_reap_task", "oom_reap_task", "oom_reaper", "cpu", "weak", t_w_oom_reap_task_done,
        "mm/oom_kill.c:oom_reap_task done: for W (4.19, 6.12)"),
+    # --- pinned and partly reaped memory
+    _T("dio_complete", "bio_release_pages", "IO", "io", "none", t_dio_complete,
+       "block/bio.c:__bio_release_pages (folio_put_refs in linux-source-6.1; unpin_user_folio "
+       "of the BIO_PAGE_PINNED pin in linux-source-6.12 and 6.18) (scenario odirect)"),
 )
 
 BY_KEY = {t.key: t for t in TRANSITIONS}
@@ -1501,7 +1582,8 @@ def initial_state(k, sc) -> State:
                  io=1 if sc.aio_blocked else 0, lockf=1 if sc.lock_forever else 0,
                  rpc=R_IDLE, rtask=-1, ratt=0, rnext=0, rlist=(), rtimers=(), rrefs=0, gave_up=0,
                  disabled=0, oom_lock=L_FREE, apc=0, w_killed=0, pm=P_OFF, sig_freed=0,
-                 shm=sharer, robust=(1 << n) - 1 if sc.robust_futex else 0)
+                 shm=sharer, robust=(1 << n) - 1 if sc.robust_futex else 0,
+                 pin=1 if sc.odirect else 0)
 
 
 def successors(k, sc, s, trans=None):

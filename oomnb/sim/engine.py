@@ -42,7 +42,7 @@ import numpy as np
 from .. import events as ev
 from ..kernel import timing
 from ..kernel.properties import NO_PREMATURE_KILL
-from ..kernel.state import MEM_MAPPED, MMF_SKIP, RELEASED
+from ..kernel.state import MEM_STILL_MAPPED, MMF_SKIP, RELEASED
 from ..kernel.transitions import TRANSITIONS
 
 #: first-time markers: the observations, then state predicates
@@ -55,7 +55,7 @@ _PRIO = {t.key: i for i, t in enumerate(TRANSITIONS)}
 def _state_marks(k, sc, s) -> int:
     bits = 0
     preds = {
-        "unmapped": s.mem != MEM_MAPPED,
+        "unmapped": s.mem not in MEM_STILL_MAPPED,
         "may_select": bool(s.killed) and not k.oom_abort(k, s),
         "mmf_skip": bool(s.mmf & MMF_SKIP),
         "freed": all(t[0] == RELEASED for t in s.th),
@@ -117,7 +117,7 @@ def _delay_for(e, s, k) -> timing.Delay:
     d = e.delay
     if e.key == "reap_attempt" and k.reaper_oom_lock and s.ratt == 0 and s.killed:
         return OOM_LOCK_SLEEP
-    if d.cls == "unmap" and s.mem != MEM_MAPPED:
+    if d.cls == "unmap" and s.mem not in MEM_STILL_MAPPED:
         return timing.CPU
     if d.cls == "lock" and e.transition.actor != "lock_holder":
         return timing.CPU

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .. import events as ev
-from ..kernel.state import (KWORKER, MEM_MAPPED, MMF_SKIP, PC_NAMES, R_IDLE, R_NAMES, RELEASED, RUN,
+from ..kernel.state import (KWORKER, MEM_STILL_MAPPED, MMF_SKIP, PC_NAMES, R_IDLE, R_NAMES, RELEASED, RUN,
                             TP_DONE, TP_NAMES, TP_NONE)
 from .engine import MARK
 
@@ -137,7 +137,7 @@ def events_table(eps, *, machine: str | None = None, episodes=None) -> pd.DataFr
                     if name in (ev.MARK_VICTIM, ev.KILLED) and o.subject != "W":
                         r.update(anon_rss_kb=rss_kb, file_rss_kb=0.0, shmem_rss_kb=0.0)
                     if name == ev.REAPED:
-                        r.update(anon_rss_kb=0.0 if s2.mem != MEM_MAPPED else rss_kb,
+                        r.update(anon_rss_kb=0.0 if s2.mem not in MEM_STILL_MAPPED else rss_kb,
                                  file_rss_kb=0.0, shmem_rss_kb=0.0)
                     if name == ev.SCHED_PROCESS_EXIT and o.what == ev.EXIT_START:
                         r["group_dead"] = all(th[0] != RUN for th in s2.th)
@@ -247,7 +247,7 @@ def timeline(eps, ep: int = 0) -> Timeline:
         if not skip_seen and s2.mmf & MMF_SKIP:
             skip_seen = True
             tl.moments.append((t, "MMF_OOM_SKIP"))
-        if s.mem == MEM_MAPPED and s2.mem != MEM_MAPPED:
+        if s.mem in MEM_STILL_MAPPED and s2.mem not in MEM_STILL_MAPPED:
             tl.memory += [(armed, rss), (t, 0.0)]
         ph = _phases(s2, len(s2.th))
         for a in set(cur) | {a for a, lab in ph.items() if lab}:

@@ -17,6 +17,13 @@ Read in a 4.19 tree (mm/oom_kill.c, mm/mmap.c).  Changes against v4.9:
   (v4.19): exit_mmap reaps the victim mm itself (__oom_reap_task_mm)
   before setting MMF_OOM_SKIP.
 * af5679fbc669 "mm, oom: remove oom_lock from oom_reaper" (v4.19).
+* 93065ac753e4 "mm, oom: distinguish blockable mode for mmu notifiers"
+  (v4.19): per VMA mmu_notifier_invalidate_range_start_nonblock(); a
+  notifier that would block makes __oom_reap_task_mm skip the VMA and return
+  false, oom_reap_task_mm skips the "reaped process" line and the reaper
+  retries (4.19 tree mm/oom_kill.c:__oom_reap_task_mm, oom_reap_task_mm).
+  The 4.8.17 and 4.9 reapers call no MMU notifier; the kernels in between
+  (which sleep and skip an mm with notifiers) are not model versions.
 * v4.17: "unable to reap" is not printed once MMF_OOM_SKIP is set
   (oom_reap_task: ``attempts <= MAX_OOM_REAP_RETRIES || test_bit(MMF_OOM_SKIP)``).
 
@@ -50,6 +57,7 @@ KERNEL = V4_9.derive(
     exit_mmap_oom_barrier=True,
     exit_mmap_self_reap=True,
     unable_quiet_if_skip=True,
+    reaper_mmu_notifier="nonblock",        # 93065ac753e4: __oom_reap_task_mm returns false
     fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm"),
               ("memcg_oom_lock", "mutex_lock")),
     memcg_oom_group=True,          # 4.19 mm/memcontrol.c:mem_cgroup_get_oom_group (3d8b38eb81ca)

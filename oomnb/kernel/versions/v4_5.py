@@ -35,6 +35,7 @@ KERNEL = Kernel(
     freeze_exempt="tif-of-current",
     skip_name="(none)",
     init_sharer="skip",            # 4.5.7 oom_kill_process: is_global_init(p) -> continue, no flag
+    reaper_mmu_notifier="none",            # no reaper
     oom_abort=abort_v4_5,
     victim_candidate=candidate_v4_5,
     task_will_free_mem=twfm_v4_5,

@@ -47,6 +47,7 @@ KERNEL = V4_5.derive(
     skip_name="MMF_OOM_REAPED",
     init_sharer="hide",            # oom_kill_process: init (or a kthread) shares the mm ->
                                    # set_bit(MMF_OOM_REAPED), no wake_oom_reaper ("has mm pinned by")
+    reaper_mmu_notifier="none",            # 4.8.17 __oom_reap_task: no mmu_notifier call
     oom_abort=abort_v4_8,
     victim_candidate=candidate_skipflag,
     task_will_free_mem=twfm_skipflag,

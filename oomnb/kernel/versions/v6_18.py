@@ -55,6 +55,7 @@ KERNEL = V4_9.derive(
     process_mrelease=True,                 # v5.15, with the 6.1 tree's MMF_OOM_SKIP re-check
     mrelease_skip_check=True,
     reaper_skips_mlocked=False,            # 6.1 tree: only VM_HUGETLB|VM_PFNMAP are skipped
+    reaper_mmu_notifier="nonblock",        # 6.18 mm/oom_kill.c:__oom_reap_task_mm (93065ac753e4)
     fn_names=(("reap_attempt", "oom_reap_task_mm"), ("reap_unmap", "__oom_reap_task_mm")),
     memcg_oom_group=True,          # 3d8b38eb81ca (v4.19); 6.12 mm/oom_kill.c:oom_kill_process
     memcg_oom_lock="killable",     # 7775face2079 (v5.1)
