@@ -27,7 +27,9 @@ def _commands():
     return sorted(mods, key=lambda m: (rank.get(m.NAME, len(ORDER)), m.NAME))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``only``: the one subcommand whose arguments are needed (the
+    others are listed, without importing what their arguments need)."""
     parser = argparse.ArgumentParser(
         prog="oomnb",
         description="Reason about the Linux OOM killer and oom_reaper: a kernel model "
@@ -38,13 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in _commands():
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.add_arguments(p)
+        if only is None or mod.NAME == only:
+            mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((a for a in words if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()
