@@ -60,11 +60,11 @@ def _text_rows(ep: list[dict]) -> list[list[str]]:
 
 
 def run(args) -> int:
-    import statistics
     import sys
 
     from oomnb.errors import OomnbError
     from oomnb.trace.cli_common import emit, emit_text, load, report_problems
+    from oomnb.trace.episodes import _median
     if args.perfetto:   # checked before the (long) read
         import os
         d = os.path.dirname(os.path.abspath(args.perfetto))
@@ -95,7 +95,7 @@ def run(args) -> int:
     for (m, lc, tc, a), g in sorted(groups.items()):
         vals = [o["offset_s"] for o in g]
         print(f"offset {lc} - {tc} [{m}] ({a} anchors, {sum(o['n'] for o in g)} pairs in {len(g)} file pairs): "
-              f"{statistics.median(vals) * 1e3:+.3f} ms, spread {(max(vals) - min(vals)) * 1e6:.0f} us "
+              f"{_median(vals) * 1e3:+.3f} ms, spread {(max(vals) - min(vals)) * 1e6:.0f} us "
               f"(min {min(vals) * 1e3:+.3f}, max {max(vals) * 1e3:+.3f})", file=out)
     if args.perfetto:
         from oomnb.trace.perfetto import write_perfetto

@@ -33,10 +33,9 @@ class Trace:
         events = []
         for inp in self.inputs:
             st = reader.SourceStats(inp.path)
-            cols = reader.COLUMNS
             for r in reader.read_source(inp, trace_clock=trace_clock, months=months, year=year,
                                         prefilter=prefilter, stats=st):
-                events.append(_ep.Event([r[c] for c in cols], len(events)))
+                events.append(_ep.Event.from_row(r, len(events)))
             self.stats.append(st)
             if strict and st.unparsed:
                 u = st.unparsed[0]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from statistics import median as _median
 
 from .. import events as EV
 from .reader import COLUMNS
@@ -72,8 +71,26 @@ class Event:
         self.src_idx = 0
         self.t_ref = math.nan
 
+    @classmethod
+    def from_row(cls, row: dict, index: int) -> "Event":
+        """From a reader's row (a dict of :data:`COLUMNS`)."""
+        return _from_row(cls, row, index)
+
     def values(self) -> tuple:
         return tuple(getattr(self, c) for c in COLUMNS)
+
+
+def _make_from_row():
+    # one assignment per column, compiled once: five times faster than setattr in a loop
+    src = ("def from_row(cls, r, index):\n    e = cls.__new__(cls)\n"
+           + "".join(f"    e.{c} = r[{c!r}]\n" for c in COLUMNS)
+           + "    e.Index = index\n    e.src_idx = 0\n    e.t_ref = nan\n    return e\n")
+    ns = {"nan": math.nan}
+    exec(compile(src, "<oomnb.trace.episodes.Event>", "exec"), ns)
+    return ns["from_row"]
+
+
+_from_row = _make_from_row()
 
 
 def events_from_frame(ev) -> list[Event]:
@@ -94,6 +111,14 @@ def events_frame(events: list[Event]):
         ev["in_run"] = pd.Series(dtype=bool)
         return ev
     return pd.DataFrame([e.values() for e in events], columns=COLUMNS)
+
+
+def _median(xs) -> float:
+    """The median (the mean of the two middle values of an even count), as
+    ``numpy.median`` and ``statistics.median`` give it."""
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 
 
 def _key(x) -> str:
@@ -246,10 +271,10 @@ def _offset(goff, machine, run, lc, tc):
 def _memcg_drop(ep, mem_by_run, trace_clock):
     """Fraction of the victim's anon RSS the memcg lost between the kill and the
     reaper's start (the victim's own exit_mmap ran before the reaper)."""
-    import numpy as np
     m = mem_by_run.get((str(ep["machine"]), str(ep["run"])))
     if m is None or not _isnum(ep.get("reap_start")) or not _isnum(ep.get("kill")):
         return None
+    import numpy as np   # memcg samples (a data set's) come as arrays
     t, u = m
     if len(t) < 3 or not _isnum(ep.get("anon_rss_kb")) or not ep["anon_rss_kb"]:
         return None

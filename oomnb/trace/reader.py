@@ -158,11 +158,13 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
     st.format = fmt
     clock = inp.trace_clock or trace_clock
     S = _State(inp, fmt, clock, months, year)
-    lines, st.prefiltered = _lines.candidate_lines(path, prefilter)
     force_trace = inp.fmt in _TRACE_FORMATS
     force_log = inp.fmt in ("dmesg", "kmsg", "journal-json", "syslog")
+    lines, st.prefiltered = _lines.candidate_lines(path, prefilter, trace_context=force_log)
     for n, line in lines:
         st.lines = max(st.lines, n)
+        if line is None:   # the number of lines read (of a prefiltered file)
+            continue
         if not force_log:
             r = ftrace.parse_line(line) if ("[" in line or line.startswith(("#", "cpus=", "CPU"))) else None
             if r is not None:
