@@ -14,8 +14,13 @@ ORDER = ["build", "check", "explain", "bounds", "simulate", "parse", "episodes",
          "collect", "conform", "bench"]
 
 
-def _commands():
+def _commands(only: str | None = None):
+    """The command modules (``only``: just that command's, when it is one)."""
     import oomnb.commands as pkg
+    if only and only in ORDER:
+        mod = importlib.import_module(f"oomnb.commands.{only}")
+        if getattr(mod, "NAME", None) == only and hasattr(mod, "run"):
+            return [mod]
     mods = []
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.startswith("_"):
@@ -37,7 +42,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"oomnb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _commands():
+    for mod in _commands(only):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
         if only is None or mod.NAME == only:

@@ -315,8 +315,8 @@ def _hs_file_lines(path: str, prefilter_after: int | None, trace_context: bool =
     without the GIL, while this one hands out lines); last ``(lines, None)``,
     the number of lines read. ``state`` receives it, and what the last block
     carries into the next (``context``, ``table``)."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
+    import queue
+    import threading
     try:
         f = open(path, "rb", buffering=0)
     except OSError as e:
@@ -402,15 +402,29 @@ def _hs_file_lines(path: str, prefilter_after: int | None, trace_context: bool =
                     raise binary(rest, n)
                 n += 1
                 yield n, rest.decode("utf-8", "replace")
-            with ThreadPoolExecutor(max_workers=1) as pool:
-                todo = deque()
-                it = blocks()
-                for blk, size in it:
-                    todo.append(pool.submit(work, blk, size))
-                    if len(todo) >= 2:
+            done = queue.Queue(maxsize=2)   # blocks scanned ahead (the ring holds two more)
+            stop = threading.Event()
+
+            def scanner():
+                try:
+                    for blk, size in blocks():
+                        if stop.is_set():
+                            return
+                        done.put(work(blk, size))
+                except BaseException as e:   # handed to the reading thread
+                    done.put(e)
+                done.put(None)
+
+            t = threading.Thread(target=scanner, name="oomnb-prefilter", daemon=True)
+            t.start()
+            try:
+                while True:
+                    r = done.get()
+                    if r is None:
                         break
-                while todo:
-                    blk, size, r = todo.popleft().result()
+                    if isinstance(r, BaseException):
+                        raise r
+                    blk, size, r = r
                     if r is None:
                         raise binary(blk, n, size)
                     lines, nl, ctx_out, table_out = r
@@ -420,13 +434,17 @@ def _hs_file_lines(path: str, prefilter_after: int | None, trace_context: bool =
                         lines = sorted(lines + [x for x in more if x[0] not in have])
                         table_out = table_out or table_more
                     n_next = n + nl + (0 if blk[size - 1:size] == b"\n" else 1)
-                    for nb, sz in it:   # the ring has room for one more block than are in flight
-                        todo.append(pool.submit(work, nb, sz))
-                        break
                     for k, text in lines:
                         yield n + k + 1, text
                     n = n_next
                     ctx, table = ctx_out, table_out
+            finally:
+                stop.set()
+                while t.is_alive():   # let the scanner finish its block and see the stop
+                    try:
+                        done.get(timeout=0.05)
+                    except queue.Empty:
+                        pass
         except OSError as e:
             raise OomnbError(f"read error: {e}", path=path, line=n + 1) from None
     state.update(lines=n, context=ctx, table=table)
@@ -845,9 +863,9 @@ def candidate_lines(path: str, prefilter: str = "auto", trace_context: bool = Tr
     all of a small input, the prefiltered lines of a large one (``prefilter``:
     ``auto``, ``always``, ``never``), the decoded lines of a quoted-printable
     body; a ``(lines, None)`` pair may come last, saying how many lines were
-    read past the last one yielded. Returns ``(lines, prefiltered)``. ``trace_context``: the line after
+    read. Returns ``(lines, prefiltered)``. ``trace_context``: the line after
     a prefiltered ftrace event line too (for a reader that joins any line
-    with the next; the readers in ``auto`` mode parse trace lines alone)."""
+    with the next; in ``auto`` mode the readers parse trace lines alone)."""
     after = {"never": None, "always": 0}.get(prefilter, PREFILTER_MIN_BYTES)
     if path != "-" and quoted_printable(path):   # a soft break may split a pattern: never prefiltered
         return _qp_lines(open_lines(path, None)), False
@@ -855,7 +873,8 @@ def candidate_lines(path: str, prefilter: str = "auto", trace_context: bool = Tr
     prefiltered = pre or (prefilter != "never" and _hs is not None)
     if pre:
         return _grep_lines(path), prefiltered
-    if _hs is not None and after is not None and path != "-" and not _is_gzip(path):
+    if (_hs is not None and after is not None and path != "-" and not _is_gzip(path)
+            and os.path.getsize(path) > after):   # (a smaller file is read whole, below)
         if prefilter == "auto" and os.path.getsize(path) >= PREFILTER_MIN_BYTES:
             after = 0   # a large file: all of it prefiltered (by the matcher: no start-up cost)
         if _parallel_ok(path):
