@@ -109,7 +109,7 @@ def test_readers_take_their_lines_from_one_function(tmp_path, monkeypatch):
     f.write_text("nothing here\n")
     got = [(7, "[ 1.000000] Memory cgroup out of memory: Killed process 42 (x) total-vm:1kB, anon-rss:1kB, "
                 "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:0kB oom_score_adj:0\n")]
-    monkeypatch.setattr(lines, "candidate_lines", lambda path, prefilter="auto": (iter(got), True))
+    monkeypatch.setattr(lines, "candidate_lines", lambda path, prefilter="auto", **kw: (iter(got), True))
     st = reader.SourceStats(str(f))
     rows = list(reader.read_source(reader.Input(str(f)), stats=st))
     assert [(r["line"], r["kind"], r["pid"]) for r in rows] == [(7, "killed", 42)] and st.prefiltered

@@ -57,7 +57,6 @@ PREFILTER_ALTS = (
 #: extended regular expression (valid for both ``grep -E`` and Python ``re``)
 #: that every line of OOM evidence matches; the prefilter drops other lines.
 PREFILTER = "|".join(PREFILTER_ALTS)
-PREFILTER_RX = re.compile(PREFILTER)
 PREFILTER_MIN_BYTES = 1 << 20
 
 def _check_text(head: bytes, path: str) -> None:
@@ -103,8 +102,19 @@ def open_lines(path: str, prefilter_after: int | None = None):
         yield from _iter(src, path, prefilter_after)
 
 
-PREFILTER_BRX = re.compile(PREFILTER.encode())
 BLOCK = 8 << 20
+
+
+def __getattr__(name):
+    """``PREFILTER_RX`` / ``PREFILTER_BRX``: :data:`PREFILTER` compiled (str, bytes)
+    on first use (the matcher's scan needs neither)."""
+    if name == "PREFILTER_RX":
+        globals()[name] = re.compile(PREFILTER)
+    elif name == "PREFILTER_BRX":
+        globals()[name] = re.compile(PREFILTER.encode())
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return globals()[name]
 
 try:   # a compiled multi-pattern matcher (SIMD); grep or re are the fallbacks
     import hyperscan as _hs
@@ -629,7 +639,7 @@ def _scan_block(blk: bytes, n0: int, state: dict):
     ln = n0 + 1      # line number of the line starting at pos
     after = 0 if state["context"] else -1   # also yield the line starting here (context)
     state["context"] = False
-    for m in PREFILTER_BRX.finditer(blk):
+    for m in __getattr__("PREFILTER_BRX").finditer(blk):
         s = blk.rfind(b"\n", 0, m.start()) + 1
         if s < pos:
             continue   # this line was already yielded
