@@ -133,3 +133,19 @@ def test_lines_read_of_a_large_file_without_evidence(tmp_path, capsys):
     p.write_text("# tracer: nop\n" + line * n)
     assert main(["episodes", str(p)]) == 0
     assert f"read {n + 1} lines in 1 file: no OOM evidence" in capsys.readouterr().err
+
+
+def test_quoted_printable_on_stdin_is_decoded():
+    """A quoted-printable mail body piped in reads as the same file named."""
+    import json
+    qp = ROOT / "tests" / "fixtures" / "trace" / "real2" / "dmesg.qp.txt"
+
+    def episodes(args, stdin=None):
+        r = subprocess.run([sys.executable, "-m", "oomnb", "episodes", "--json", *args], input=stdin,
+                           capture_output=True, check=True)
+        assert b"unparsed" not in r.stderr, r.stderr
+        return [{k: v for k, v in x.items() if k != "sources"} for x in json.loads(r.stdout)]
+
+    piped = episodes(["-"], qp.read_bytes())
+    assert piped == episodes([str(qp)])
+    assert [(x["pid"], x["outcome"]) for x in piped] == [(316, "reaped"), (325, "unknown")]

@@ -64,11 +64,12 @@ def _check_text(head: bytes, path: str) -> None:
         raise OomnbError("binary file, not a text trace or log", path=path)
 
 
-def open_lines(path: str, prefilter_after: int | None = None):
-    """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin; ``.gz`` is decompressed);
-    past ``prefilter_after`` bytes only prefiltered lines (see :func:`_iter`)."""
+def open_lines(path: str, prefilter_after: int | None = None, stdin=None):
+    """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin, or the binary stream
+    ``stdin``; ``.gz`` is decompressed); past ``prefilter_after`` bytes only
+    prefiltered lines (see :func:`_iter`)."""
     if path == "-":
-        raw = sys.stdin.buffer
+        raw = stdin or sys.stdin.buffer
         head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
         if head[:2] == b"\x1f\x8b":
             raw = gzip.GzipFile(fileobj=raw)
@@ -826,11 +827,48 @@ def quoted_printable(path: str, head_bytes: int = 65536) -> bool:
             head = f.read(head_bytes)
     except OSError:
         return False
+    return _looks_quoted_printable(head)
+
+
+def _looks_quoted_printable(head: bytes) -> bool:
+    if head[:2] == b"\x1f\x8b":
+        return False
     soft = 0
     for ln in head.splitlines()[:-1]:
         if ln.endswith(b"=") and not ln.endswith(b"==") and len(ln) <= 76:
             soft += 1
     return soft >= 1 and _QP_ESCAPE.search(head) is not None
+
+
+class _Prepended(io.RawIOBase):
+    """``head``, then the rest of the binary stream ``rest``."""
+
+    def __init__(self, head: bytes, rest):
+        self.head, self.rest = head, rest
+
+    def readable(self):
+        return True
+
+    def readinto(self, b):
+        if self.head:
+            n = min(len(b), len(self.head))
+            b[:n] = self.head[:n]
+            self.head = self.head[n:]
+            return n
+        data = self.rest.read(len(b))
+        b[:len(data)] = data
+        return len(data)
+
+
+def _stdin_head(head_bytes: int = 65536):
+    """Standard input as a binary stream, and its first ``head_bytes`` bytes (read
+    ahead, to tell its encoding; the stream still gives them)."""
+    raw = sys.stdin.buffer
+    try:
+        head = raw.read(head_bytes) or b""
+    except OSError as e:
+        raise OomnbError(f"read error: {e}", path="<stdin>") from None
+    return io.BufferedReader(_Prepended(head, raw), buffer_size=1 << 16), head
 
 
 def _qp_lines(lines):
@@ -877,7 +915,12 @@ def candidate_lines(path: str, prefilter: str = "auto", trace_context: bool = Tr
     a prefiltered ftrace event line too (for a reader that joins any line
     with the next; in ``auto`` mode the readers parse trace lines alone)."""
     after = {"never": None, "always": 0}.get(prefilter, PREFILTER_MIN_BYTES)
-    if path != "-" and quoted_printable(path):   # a soft break may split a pattern: never prefiltered
+    if path == "-":
+        stdin, head = _stdin_head()
+        if _looks_quoted_printable(head):   # a soft break may split a pattern: never prefiltered
+            return _qp_lines(open_lines(path, None, stdin)), False
+        return open_lines(path, after, stdin), prefilter != "never" and _hs is not None
+    if quoted_printable(path):   # a soft break may split a pattern: never prefiltered
         return _qp_lines(open_lines(path, None)), False
     pre = _hs is None and use_prefilter(path, prefilter)   # grep, when there is no in-process matcher
     prefiltered = pre or (prefilter != "never" and _hs is not None)
