@@ -13,6 +13,7 @@ import pytest
 from oomnb.trace import Trace
 from oomnb.trace import bench as tbench
 from oomnb.trace import lines as tlines
+from oomnb.trace import reader
 from oomnb.trace.cli_common import text_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,3 +150,19 @@ def test_quoted_printable_on_stdin_is_decoded():
     piped = episodes(["-"], qp.read_bytes())
     assert piped == episodes([str(qp)])
     assert [(x["pid"], x["outcome"]) for x in piped] == [(316, "reaped"), (325, "unknown")]
+
+
+@needs_hs
+@pytest.mark.parametrize("block", [64, 4096])
+def test_blank_line_inside_a_task_table_keeps_the_rows(tmp_path, monkeypatch, block):
+    """The readers skip a blank line inside a task table; so does the matcher's
+    table following (it once stopped there and lost the rows after it)."""
+    p = tmp_path / "t.log"
+    p.write_text("[  675.344016] Tasks state (memory values in pages):\n\n"
+                 "[  675.344021] [   7031]     0  7031    19568    18014    16314     1700         0   188416"
+                 "        0             0 oom01\n")
+    monkeypatch.setattr(tlines, "BLOCK", block)
+    rows = {m: [(r["line"], r["kind"]) for r in reader.read_source(reader.Input(str(p)), prefilter=m)]
+            for m in ("never", "always")}
+    assert rows["never"] == [(1, "task_table"), (3, "task_row")]
+    assert rows["always"] == rows["never"]

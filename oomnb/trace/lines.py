@@ -259,25 +259,42 @@ def _trace_event_line(text: str) -> bool:
     return len(s) <= MAX_LINE and _LINE.match(s) is not None
 
 
-def _hs_wanted(blk, ctx_in: bool, table_in: bool, scratch=None, size: int | None = None,
-               trace_context: bool = True):
-    """The lines of a block of whole lines (``blk``) to read: those matching the
-    prefilter, the line after each, the rows of task tables, and, carried from
-    the block before, its first line (``ctx_in``) or the rest of a task table
-    (``table_in``). Returns ``(lines, newlines, ctx_out, table_out)``: ``lines``
-    as ``(newlines before, text)``, the block's newline count, and whether the
-    next block's first line is wanted or continues a table. ``blk`` may be a
-    reused buffer, of which the first ``size`` bytes are the block.
-    ``trace_context``: also the line after an ftrace event line (only a log
-    line may continue on the next one)."""
-    size = len(blk) if size is None else size
+def _blank(blk, st: int, e: int) -> bool:
+    """Is ``blk[st:e]`` a blank line (which the readers skip, inside a task table too)?"""
+    return _NONBLANK.search(blk, st, e) is None
+
+
+_NONBLANK = re.compile(rb"\S")
+
+
+def _hs_hits(blk, size: int, scratch=None) -> dict:
+    """Line starts in ``blk[:size]`` where the prefilter matches: ``{start: is a
+    task table's header}``. The matcher runs without the GIL."""
     hits = {}
 
     def on_match(i, frm, to, flags, ctx):
         st = blk.rfind(b"\n", 0, max(to - 1, 0)) + 1
         hits[st] = hits.get(st, False) or i in HS_TABLE_IDS
 
-    _hs_db().scan(memoryview(blk)[:size], match_event_handler=on_match, scratch=scratch)   # without the GIL
+    _hs_db().scan(memoryview(blk)[:size], match_event_handler=on_match, scratch=scratch)
+    return hits
+
+
+def _hs_wanted(blk, ctx_in: bool, table_in: bool, scratch=None, size: int | None = None,
+               trace_context: bool = True, hits: dict | None = None):
+    """The lines of a block of whole lines (``blk``) to read: those matching the
+    prefilter (``hits``, else scanned for), the line after each, the rows of
+    task tables, and, carried from the block before, its first line
+    (``ctx_in``) or the rest of a task table (``table_in``). Returns
+    ``(lines, newlines, ctx_out, table_out)``: ``lines`` as ``(newlines before,
+    text)``, the block's newline count, and whether the next block's first
+    line is wanted or continues a table. ``blk`` may be a reused buffer, of
+    which the first ``size`` bytes are the block. ``trace_context``: also the
+    line after an ftrace event line (only a log line may continue on the next
+    one)."""
+    size = len(blk) if size is None else size
+    if hits is None:
+        hits = _hs_hits(blk, size, scratch)
     want = set()
     out = {"table": False, "context": False}
 
@@ -289,7 +306,7 @@ def _hs_wanted(blk, ctx_in: bool, table_in: bool, scratch=None, size: int | None
         while cur < size:
             e = nxt(cur)
             want.add(cur)
-            if not TABLE_LINE_BRX.search(blk, cur, e):
+            if not (TABLE_LINE_BRX.search(blk, cur, e) or _blank(blk, cur, e)):
                 return   # the line after the table is its context
             cur = e
         out["table"] = True   # the table goes on in the next block
@@ -333,15 +350,8 @@ def _hs_file_lines(path: str, prefilter_after: int | None, trace_context: bool =
     except OSError as e:
         raise OomnbError(f"cannot read: {e.strerror or e}", path=path) from None
     state = {} if state is None else state
-    ring = [bytearray(BLOCK + (64 << 10)) for _ in range(4)]   # reused: no fresh pages per block
-    scratch = []
-
-    def work(blk, size):
-        if blk.find(b"\0", 0, size) >= 0:
-            return blk, size, None
-        if not scratch:
-            scratch.append(_hs.Scratch(_hs_db()))
-        return blk, size, _hs_wanted(blk, False, False, scratch[0], size, trace_context)
+    # buffers reused (no fresh pages per block), one for each stage and queue below
+    ring = [bytearray(BLOCK + (64 << 10)) for _ in range(6)]
 
     def blocks():
         """``(buffer, size)``: blocks of whole lines read into the ring's buffers
@@ -413,21 +423,43 @@ def _hs_file_lines(path: str, prefilter_after: int | None, trace_context: bool =
                     raise binary(rest, n)
                 n += 1
                 yield n, rest.decode("utf-8", "replace")
-            done = queue.Queue(maxsize=2)   # blocks scanned ahead (the ring holds two more)
+            # three stages: the matcher's scan (without the GIL), the lines and
+            # their numbers, the readers (in this thread), each on its own block
+            scanned = queue.Queue(maxsize=1)
+            done = queue.Queue(maxsize=1)
             stop = threading.Event()
 
             def scanner():
                 try:
+                    scratch = _hs.Scratch(_hs_db())
                     for blk, size in blocks():
                         if stop.is_set():
                             return
-                        done.put(work(blk, size))
+                        binary_ = blk.find(b"\0", 0, size) >= 0
+                        scanned.put((blk, size, None if binary_ else _hs_hits(blk, size, scratch)))
                 except BaseException as e:   # handed to the reading thread
-                    done.put(e)
-                done.put(None)
+                    scanned.put(e)
+                    return
+                scanned.put(None)
 
-            t = threading.Thread(target=scanner, name="oomnb-prefilter", daemon=True)
-            t.start()
+            def liner():
+                while True:
+                    r = scanned.get()
+                    if r is None or isinstance(r, BaseException):
+                        done.put(r)
+                        return
+                    blk, size, hits = r
+                    try:
+                        done.put((blk, size, None if hits is None else
+                                  _hs_wanted(blk, False, False, None, size, trace_context, hits)))
+                    except BaseException as e:
+                        done.put(e)
+                        return
+
+            threads = [threading.Thread(target=f, name=f"oomnb-prefilter-{f.__name__}", daemon=True)
+                       for f in (scanner, liner)]
+            for t in threads:
+                t.start()
             try:
                 while True:
                     r = done.get()
@@ -451,11 +483,12 @@ def _hs_file_lines(path: str, prefilter_after: int | None, trace_context: bool =
                     ctx, table = ctx_out, table_out
             finally:
                 stop.set()
-                while t.is_alive():   # let the scanner finish its block and see the stop
-                    try:
-                        done.get(timeout=0.05)
-                    except queue.Empty:
-                        pass
+                while any(t.is_alive() for t in threads):   # let the stages finish their blocks
+                    for q in (done, scanned):
+                        try:
+                            q.get(timeout=0.02)
+                        except queue.Empty:
+                            pass
         except OSError as e:
             raise OomnbError(f"read error: {e}", path=path, line=n + 1) from None
     state.update(lines=n, context=ctx, table=table)
@@ -510,7 +543,7 @@ def _hs_split_lines(path: str, size: int, prefilter_after: int | None, trace_con
                 chunk = b""
                 for line in f:   # the first line; or the table's rows and the line after them
                     chunk += line
-                    if not (state["table"] and TABLE_LINE_BRX.search(line)):
+                    if not (state["table"] and (TABLE_LINE_BRX.search(line) or not line.strip())):
                         break
             cut = len(chunk)
             more, _ = _hs_carried(chunk[:cut], state["context"], state["table"])
@@ -561,7 +594,7 @@ def _hs_carried(blk: bytes, ctx: bool, table: bool):
             e = blk.find(b"\n", cur)
             e = size if e < 0 else e + 1
             want.append(cur)
-            if not TABLE_LINE_BRX.search(blk, cur, e):
+            if not (TABLE_LINE_BRX.search(blk, cur, e) or _blank(blk, cur, e)):
                 break
             cur = e
         else:
