@@ -103,7 +103,7 @@ def open_lines(path: str, prefilter_after: int | None = None, stdin=None):
         yield from _iter(src, path, prefilter_after)
 
 
-BLOCK = 8 << 20
+BLOCK = 2 << 20
 
 
 def __getattr__(name):
