@@ -111,18 +111,41 @@ def generate(path: Path, size: int, *, seed: int = 1, oom_every: int = 200_000, 
     return victims
 
 
-def _timed(cmd, out_path):
-    """Run ``cmd`` with its stdout written to ``out_path``; (seconds, stderr, peak RSS in kB)."""
+#: a small process that runs each timed command: a command forked from this (large)
+#: process would count this process's memory in its own peak RSS (Linux keeps the
+#: high-water mark of the memory it replaced at exec)
+_LAUNCHER = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    cmd, out_path = json.loads(line)
     with open(out_path, "wb") as out:
         t0 = time.perf_counter()
         p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.PIPE)
         err = p.stderr.read()
         _, status, ru = os.wait4(p.pid, 0)
         t = time.perf_counter() - t0
-    p.returncode = os.waitstatus_to_exitcode(status)
-    if p.returncode not in (0, 1):
-        raise OomnbError(f"{cmd[0]} failed: {err.decode(errors='replace').strip()[:200]}")
-    return t, err.decode(errors="replace"), ru.ru_maxrss
+    print(json.dumps([t, os.waitstatus_to_exitcode(status), err.decode(errors="replace"), ru.ru_maxrss]), flush=True)
+"""
+
+
+class _Launcher:
+    def __init__(self):
+        self.p = subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+
+    def timed(self, cmd, out_path):
+        """Run ``cmd`` with its stdout written to ``out_path``; (seconds, stderr, peak RSS in kB)."""
+        import json
+        self.p.stdin.write(json.dumps([cmd, str(out_path)]) + "\n")
+        self.p.stdin.flush()
+        t, rc, err, maxrss = json.loads(self.p.stdout.readline())
+        if rc not in (0, 1):
+            raise OomnbError(f"{cmd[0]} failed: {err.strip()[:200]}")
+        return t, err, maxrss
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait()
 
 
 def _oomnb_cmd(path, prefilter):
@@ -157,6 +180,7 @@ def run(args) -> int:
     if not shutil.which("grep"):
         raise OomnbError("grep not found (the comparison needs it)")
     path = d / f"oomnb-bench-{os.getpid()}.trace"
+    launcher = None
     try:
         t0 = time.perf_counter()
         victims = generate(path, size, ltp=args.ltp)
@@ -171,6 +195,8 @@ def run(args) -> int:
         with open(path, "rb") as f, open(tiny, "wb") as t:
             t.write(f.read(1 << 16).rsplit(b"\n", 1)[0] + b"\n")   # the fixed cost: start-up, imports
         grep = ["grep", "-cE", GREP_PATTERN, str(path)]
+        launcher = _Launcher()
+        _timed = launcher.timed
         _timed(grep, out)          # warm the page cache
         gs, ts, fixed, rss = [], [], [], []
         for _ in range(args.repeat):   # interleaved, so that other load hits both alike; min of each
@@ -199,6 +225,8 @@ def run(args) -> int:
             return 1
         return 0
     finally:
+        if launcher is not None:
+            launcher.close()
         for p in (d / f"oomnb-bench-{os.getpid()}.out", d / f"oomnb-bench-{os.getpid()}-tiny.trace"):
             if p.exists():
                 p.unlink()
