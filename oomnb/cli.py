@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
 from . import __version__
@@ -21,6 +20,7 @@ def _commands(only: str | None = None):
         mod = importlib.import_module(f"oomnb.commands.{only}")
         if getattr(mod, "NAME", None) == only and hasattr(mod, "run"):
             return [mod]
+    import pkgutil
     mods = []
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.startswith("_"):

@@ -15,14 +15,10 @@ prefiltered. Lines end at ``\n`` only.
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import re
-import shutil
-import subprocess
 import sys
-import zlib
 
 from .. import events as EV
 from ..errors import OomnbError
@@ -68,6 +64,8 @@ def open_lines(path: str, prefilter_after: int | None = None, stdin=None):
     """Yield ``(lineno, text)`` of ``path`` (``-`` is stdin, or the binary stream
     ``stdin``; ``.gz`` is decompressed); past ``prefilter_after`` bytes only
     prefiltered lines (see :func:`_iter`)."""
+    import gzip
+
     if path == "-":
         raw = stdin or sys.stdin.buffer
         head = raw.peek(8192)[:8192] if hasattr(raw, "peek") else b""
@@ -612,6 +610,10 @@ def _iter(raw, path, prefilter_after: int | None = PREFILTER_MIN_BYTES, grep_res
     bytes, only the lines matching :data:`PREFILTER` (and the line after each,
     for continuation joining) are yielded, found by a regular-expression scan
     of whole blocks; smaller inputs are yielded whole."""
+    import gzip
+    import shutil
+    import zlib
+
     n = 0          # lines before the current block
     done = 0       # bytes before the current block
     carry = b""
@@ -699,6 +701,9 @@ def _scan_block(blk: bytes, n0: int, state: dict):
 def _grep_stream(first: bytes, raw, path, n0: int):
     """Prefilter the rest of a stream (``first``, then ``raw``) with ``grep``, fed
     from a thread; line numbers continue from ``n0``."""
+    import subprocess
+    import zlib
+
     import threading
     p = subprocess.Popen(_grep_cmd(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     err = []
@@ -778,6 +783,9 @@ def _grep_lines(path: str):
     """Yield ``(lineno, text)`` of the lines matching :data:`PREFILTER`, plus the
     line after each (for continuation joining), via ``grep`` subprocesses: two in
     parallel on the two halves of a large file when there are two CPUs."""
+    import shutil
+    import subprocess
+
     size = os.path.getsize(path)
     ncpu, idle = _idle_cpus()
     if size < PARALLEL_MIN_BYTES or ncpu < 2 or idle < 1.0 or not shutil.which("head"):
@@ -835,6 +843,8 @@ def _grep_lines(path: str):
 
 
 def use_prefilter(path: str, mode: str = "auto") -> bool:
+    import shutil
+
     if mode == "never" or path == "-" or not shutil.which("grep") or _is_gzip(path):
         return False   # open_lines prefilters a .gz past its first MiB
     try:
