@@ -1,16 +1,22 @@
 """Where a reader's lines come from: :func:`candidate_lines`.
 
 One function yields the ``(line number, text)`` pairs a reader looks at;
-the readers (:mod:`oomnb.trace.reader`) do not care how. Small inputs are
-read whole. Past its first MiB an input is prefiltered: by the in-process
-multi-pattern matcher (hyperscan; the scan of a large plain file split over
-two processes when a CPU is idle), else by ``grep`` subprocesses, else by
-Python ``re``; all keep the lines matching :data:`PREFILTER`, the line after
-each (for continuation joining) and the rows of task tables.
-``tests/test_trace_fuzz.py`` shows that every line the prefilter rejects is
-not OOM evidence and that every prefilter gives the events of a full read.
-A quoted-printable body (a mail archive) is decoded, line by line, and never
-prefiltered. Lines end at ``\n`` only.
+the readers (:mod:`oomnb.trace.reader`) do not care how. Inputs under a
+MiB are read whole. A larger plain file is prefiltered from its start by the
+in-process multi-pattern matcher (hyperscan: blocks read into reused buffers,
+scanned in a thread without the GIL while their lines are numbered and
+parsed; a file past 64 MiB split over two processes when there are two
+CPUs); a stream (stdin, ``.gz``) past its first MiB; without the matcher,
+``grep`` subprocesses, else Python ``re``. All keep the lines matching
+:data:`PREFILTER`, the line after each (for continuation joining; the
+matcher not after an ftrace event line, which no reader joins) and the rows
+of task tables. ``tests/test_trace_fuzz.py`` shows that every line the
+prefilter rejects is not OOM evidence and that every prefilter gives the
+events of a full read; ``tests/test_trace_prefilter_fast.py`` that the
+matcher's path gives a full read's events and episodes on data/ and on
+``oomnb bench parse``'s trace. A quoted-printable body (a mail archive, a
+file or stdin) is decoded, line by line, and never prefiltered. Lines end
+at ``\n`` only.
 """
 
 from __future__ import annotations
