@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 
 from . import __version__
@@ -14,8 +13,14 @@ ORDER = ["build", "check", "explain", "bounds", "simulate", "parse", "episodes",
          "collect", "conform", "bench"]
 
 
-def _commands():
+def _commands(only: str | None = None):
+    """The command modules (``only``: just that command's, when it is one)."""
     import oomnb.commands as pkg
+    if only and only in ORDER:
+        mod = importlib.import_module(f"oomnb.commands.{only}")
+        if getattr(mod, "NAME", None) == only and hasattr(mod, "run"):
+            return [mod]
+    import pkgutil
     mods = []
     for info in pkgutil.iter_modules(pkg.__path__):
         if info.name.startswith("_"):
@@ -27,7 +32,9 @@ def _commands():
     return sorted(mods, key=lambda m: (rank.get(m.NAME, len(ORDER)), m.NAME))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; ``only``: the one subcommand whose arguments are needed (the
+    others are listed, without importing what their arguments need)."""
     parser = argparse.ArgumentParser(
         prog="oomnb",
         description="Reason about the Linux OOM killer and oom_reaper: a kernel model "
@@ -35,16 +42,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"oomnb {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for mod in _commands():
+    for mod in _commands(only):
         p = sub.add_parser(mod.NAME, help=mod.HELP, description=getattr(mod, "DESCRIPTION", mod.HELP),
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        mod.add_arguments(p)
+        if only is None or mod.NAME == only:
+            mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((a for a in words if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):
         parser.print_help()

@@ -85,12 +85,21 @@ def test_month_names_of_glibc_locales():
     bad = []
     for line in (R2 / "abmon.txt").read_text().splitlines():
         loc, *names = line.split(";")
-        if loc == "cs_CZ":
-            continue   # glibc's čen/čec (June/July) are not CLDR's čvn/čvc: --months reads them
         for i, name in enumerate(names, 1):
             if klog.month_number(name) != i:
                 bad.append((loc, name, klog.month_number(name)))
     assert bad == []
+
+
+def test_dmesg_T_in_czech():
+    """``LC_TIME=cs_CZ.UTF-8 dmesg -T`` ("[Ne lis 29 21:13:51 2026]") reads as the plain dmesg."""
+    r3 = R2.parent / "real3"
+    ep = episodes(r3 / "dmesg-T.cs_CZ.txt")
+    plain = episodes(r3 / "dmesg.txt")
+    assert list(ep.index) == list(plain.index) == [1946]
+    assert ep.loc[1946, "clock"] == "wall" and ep.loc[1946, "kill_wall"] == "2026-11-29T21:13:51"
+    cols = ["outcome", "anon_rss_kb", "file_rss_kb", "total_vm_kb", "gfp_mask", "order", "constraint", "oom_memcg"]
+    assert ep[cols].astype(str).to_dict() == plain[cols].astype(str).to_dict()
 
 
 def test_no_year_gives_no_partial_timestamp():
@@ -109,7 +118,7 @@ def test_readers_take_their_lines_from_one_function(tmp_path, monkeypatch):
     f.write_text("nothing here\n")
     got = [(7, "[ 1.000000] Memory cgroup out of memory: Killed process 42 (x) total-vm:1kB, anon-rss:1kB, "
                 "file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:0kB oom_score_adj:0\n")]
-    monkeypatch.setattr(lines, "candidate_lines", lambda path, prefilter="auto": (iter(got), True))
+    monkeypatch.setattr(lines, "candidate_lines", lambda path, prefilter="auto", **kw: (iter(got), True))
     st = reader.SourceStats(str(f))
     rows = list(reader.read_source(reader.Input(str(f)), stats=st))
     assert [(r["line"], r["kind"], r["pid"]) for r in rows] == [(7, "killed", 42)] and st.prefiltered

@@ -33,13 +33,38 @@ def _ms(x):
     return "-" if x is None or x != x else f"{x * 1e3:.3f}"
 
 
+LATENCIES = ("kill_to_wake", "kill_to_reap_start", "reap_duration", "kill_to_free")
+HEADER = ["machine", "run", "pid", "comm", "outcome", "evidence", "kill", "wake_ms", "reap_start_ms", "reap_ms",
+          "free_ms", "anon_rss_kb", "anon_after_kb"]
+
+
+def _text_rows(ep: list[dict]) -> list[list[str]]:
+    from oomnb.trace.cli_common import cell, missing_text
+
+    def num(x):
+        return x is not None and x == x
+
+    # a column's missing value as the episodes table holds it: NaN among numbers, else None
+    na = {c: (float("nan") if any(num(r[c]) for r in ep) else None) for c in LATENCIES}
+    comm_na = missing_text(r["comm"] for r in ep)
+    out = []
+    for r in ep:
+        kill = f"{r['kill']:.6f}" if num(r["kill"]) else "-"
+        clock = r["clock"] if isinstance(r["clock"], str) else ""
+        lat = [_ms(r[c]) if r["time_unit"] != "counts" else str(r[c] if num(r[c]) else na[c]) for c in LATENCIES]
+        out.append([cell(r["machine"]), cell(r["run"]), str(r["pid"]), cell(r["comm"], comm_na), cell(r["outcome"]),
+                    cell(r["evidence"]), f"{kill} {clock}" if clock else kill, *lat,
+                    str(int(r["anon_rss_kb"])) if num(r["anon_rss_kb"]) else "-",
+                    str(int(r["anon_rss_after_kb"])) if num(r["anon_rss_after_kb"]) else "-"])
+    return out
+
+
 def run(args) -> int:
     import sys
 
-    import numpy as np
-
     from oomnb.errors import OomnbError
-    from oomnb.trace.cli_common import emit, load, report_problems
+    from oomnb.trace.cli_common import emit, emit_text, load, report_problems
+    from oomnb.trace.episodes import _median
     if args.perfetto:   # checked before the (long) read
         import os
         d = os.path.dirname(os.path.abspath(args.perfetto))
@@ -50,39 +75,32 @@ def run(args) -> int:
         if not os.access(d, os.W_OK):
             raise OomnbError("directory not writable for --perfetto", path=d)
     tr = load(args)
-    ep = tr.df_episodes()
-
-    def fmt(df):
-        t = df[TEXT_COLS].copy().astype(object)
-        for c in ("kill_to_wake", "kill_to_reap_start", "reap_duration", "kill_to_free"):
-            t[c] = [_ms(x) if u != "counts" else str(x) for x, u in zip(df[c], df.time_unit)]
-        t["kill"] = [f"{x:.6f}" if x == x and x is not None else "-" for x in df.kill]
-        t["kill"] = [f"{k} {c}" if c else k for k, c in zip(t["kill"], df.clock.fillna(""))]
-        for c in ("anon_rss_kb", "anon_rss_after_kb"):
-            t[c] = [str(int(x)) if x is not None and x == x else "-" for x in df[c]]
-        t["machine"] = df.machine.fillna("-")
-        t["run"] = df.run.fillna("-")
-        return t.rename(columns={"kill_to_wake": "wake_ms", "kill_to_reap_start": "reap_start_ms",
-                                 "reap_duration": "reap_ms", "kill_to_free": "free_ms",
-                                 "anon_rss_after_kb": "anon_after_kb"})
-
-    emit(args, ep, TEXT_COLS, fmt)
-    off = tr.df_offsets()
+    ep = tr.episodes()
+    if args.json or args.csv:
+        emit(args, tr.df_episodes(), TEXT_COLS)
+    else:   # the text table, without building a DataFrame
+        emit_text(_text_rows(ep), HEADER)
+    off = tr.offsets()
     out = sys.stdout if not (args.json or args.csv) else sys.stderr
-    if not ep.empty and not (args.json or args.csv):
-        counts = ep.outcome.value_counts()
-        print(f"\n{len(ep)} episodes, {ep.pid.nunique()} victim pids: "
+    if ep and not (args.json or args.csv):
+        counts = {}
+        for r in ep:
+            counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+        print(f"\n{len(ep)} episodes, {len({r['pid'] for r in ep})} victim pids: "
               + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), file=out)
-    if not off.empty:
-        for (m, lc, tc, a), g in off.groupby([off.machine.fillna("-"), "log_clock", "trace_clock", "anchor"]):
-            vals = g.offset_s.to_numpy()
-            print(f"offset {lc} - {tc} [{m}] ({a} anchors, {int(g.n.sum())} pairs in {len(g)} file pairs): "
-                  f"{np.median(vals) * 1e3:+.3f} ms, spread {(vals.max() - vals.min()) * 1e6:.0f} us "
-                  f"(min {vals.min() * 1e3:+.3f}, max {vals.max() * 1e3:+.3f})", file=out)
+    groups = {}
+    for o in off:
+        m = o["machine"] if isinstance(o["machine"], str) else "-"
+        groups.setdefault((m, o["log_clock"], o["trace_clock"], o["anchor"]), []).append(o)
+    for (m, lc, tc, a), g in sorted(groups.items()):
+        vals = [o["offset_s"] for o in g]
+        print(f"offset {lc} - {tc} [{m}] ({a} anchors, {sum(o['n'] for o in g)} pairs in {len(g)} file pairs): "
+              f"{_median(vals) * 1e3:+.3f} ms, spread {(max(vals) - min(vals)) * 1e6:.0f} us "
+              f"(min {min(vals) * 1e3:+.3f}, max {max(vals) * 1e3:+.3f})", file=out)
     if args.perfetto:
         from oomnb.trace.perfetto import write_perfetto
         try:
-            n = write_perfetto(ep, args.perfetto)
+            n = write_perfetto(tr.df_episodes(), args.perfetto)
         except OSError as e:
             raise OomnbError(f"cannot write: {e.strerror or e}", path=args.perfetto) from None
         print(f"wrote {args.perfetto} ({n} slices)", file=sys.stderr)

@@ -28,20 +28,22 @@ def add_arguments(p):
     p.add_argument("--no-dup", action="store_true", help="drop log rows repeating an earlier row")
 
 
+def _int(x) -> str:
+    return str(int(x)) if x is not None and x == x else "-"
+
+
 def run(args) -> int:
-    from oomnb.trace.cli_common import emit, load, report_problems
+    from oomnb.trace.cli_common import cell, emit, emit_text, load, missing_text, report_problems
     tr = load(args)
     kinds = args.kinds.split(",") if args.kinds else None
-    ev = tr.df_events(kinds, include_dup=not args.no_dup)
-
-    def fmt(df):
-        t = df[TEXT_COLS].copy()
-        t["source"] = [f"{s}:{n}" for s, n in zip(df.source, df.line)]
-        t = t.drop(columns=["line"]).rename(columns={"source": "where", "ts_raw": "ts"})
-        t["pid"] = [str(int(x)) if x == x and x is not None else "-" for x in df.pid]
-        t["anon_rss_kb"] = [str(int(x)) if x == x and x is not None else "-" for x in df.anon_rss_kb]
-        return t
-
-    emit(args, ev, TEXT_COLS, fmt)
+    if args.json or args.csv:
+        emit(args, tr.df_events(kinds, include_dup=not args.no_dup), TEXT_COLS)
+    else:   # the text table, without building a DataFrame
+        ev = tr.events(kinds, include_dup=not args.no_dup)
+        na = {c: missing_text(getattr(e, c) for e in tr.events()) for c in ("kind", "clock", "ts_raw", "comm")}
+        emit_text([[f"{e.source}:{e.line}", cell(e.kind, na["kind"]), cell(e.clock, na["clock"]),
+                    cell(e.ts_raw, na["ts_raw"]), _int(e.pid), cell(e.comm, na["comm"]), _int(e.anon_rss_kb)]
+                   for e in ev],
+                  ["where", "kind", "clock", "ts", "pid", "comm", "anon_rss_kb"])
     report_problems(args, tr)
     return 0

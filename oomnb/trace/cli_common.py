@@ -6,8 +6,6 @@ import json
 import math
 import sys
 
-import pandas as pd
-
 from ..errors import OomnbError
 from . import reader
 
@@ -68,7 +66,7 @@ def check_input(args, tr) -> None:
     lines = sum(s.lines for s in tr.stats)
     if lines == 0:
         raise OomnbError("no readable input (empty)", path=where)
-    if tr.df_events().empty and not tr.unparsed:
+    if not tr.events() and not tr.unparsed:
         print(f"oomnb {args.command}: read {lines} line{'s' if lines != 1 else ''} in "
               f"{len(tr.inputs)} file{'s' if len(tr.inputs) != 1 else ''}: no OOM evidence in them",
               file=sys.stderr)
@@ -99,7 +97,7 @@ def _clean(v):
     return v
 
 
-def integer_columns(df: pd.DataFrame) -> pd.DataFrame:
+def integer_columns(df):
     """Whole-number columns as nullable integers (``13844``, not ``13844.0``)."""
     from .episodes import INT_COLUMNS as EP_INT
     df = df.copy()
@@ -111,7 +109,35 @@ def integer_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def emit(args, df: pd.DataFrame, text_cols: list[str], fmt_text=None) -> None:
+def text_table(rows: list[list[str]], header: list[str]) -> str:
+    """Columns of text right-aligned under right-aligned headers, one blank
+    between columns (the layout of ``DataFrame.to_string(index=False)``)."""
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(header)]
+    lines = [" ".join(h.rjust(w) for h, w in zip(header, widths))]
+    lines += [" ".join(v.rjust(w) for v, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def cell(v, missing: str = "-") -> str:
+    """A table cell's text: ``missing`` for a missing value."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return missing
+    return str(v)
+
+
+def missing_text(values) -> str:
+    """How a table shows a missing text value: ``-``, or ``None`` in a column
+    that holds no text at all."""
+    return "-" if any(isinstance(v, str) for v in values) else "None"
+
+
+def emit_text(rows: list[list[str]], header: list[str]) -> None:
+    """The text output of ``oomnb parse`` / ``episodes`` (``rows`` of cells)."""
+    sys.stdout.write(text_table(rows, header) if rows else "(none)\n")
+
+
+def emit(args, df, text_cols: list[str], fmt_text=None) -> None:
+    """``--json`` / ``--csv`` (or text) output of a DataFrame."""
     out = sys.stdout
     if args.json or args.csv:
         df = integer_columns(df)

@@ -21,12 +21,11 @@ See the contract in :mod:`oomnb.trace`. The steps:
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 
-import numpy as np
-import pandas as pd
-
 from .. import events as EV
+from .reader import COLUMNS
 
 KILL_KINDS = (EV.MARK_VICTIM, EV.KILLED, EV.OOM_KILL_SUMMARY, EV.ALREADY_EXITING)
 REAP_KINDS = (EV.WAKE_REAPER, EV.START_TASK_REAPING, EV.FINISH_TASK_REAPING, EV.SKIP_TASK_REAPING,
@@ -54,83 +53,152 @@ INT_COLUMNS = {"limit_bytes", "pid", "episode", "anon_rss_kb", "file_rss_kb", "s
                "victim_oom_score_adj", "order", "oom_score_adj", "selected_pid", "score", "reap_attempts"}
 OFFSET_COLUMNS = ["machine", "run", "log_clock", "trace_clock", "anchor", "n", "offset_s", "spread_s",
                   "min_s", "max_s"]
+#: a missing text value of a column that holds text (a table's column of text keeps NaN for missing)
+NA = float("nan")
 
 
-def _s(series: pd.Series) -> pd.Series:
-    """Text keys for grouping, with missing values as ``"None"`` (pandas 3's
-    ``astype(str)`` keeps them missing, and groupby would drop them)."""
-    return series.astype(object).where(series.notna(), "None").astype(str).astype(object)
+class Event:
+    """One row of the events table (attributes named as :data:`oomnb.trace.reader.COLUMNS`),
+    with its position ``Index`` in the table; the episode builder works on these,
+    without pandas (the tables are built from them only when asked for)."""
+
+    __slots__ = (*COLUMNS, "Index", "src_idx", "t_ref")
+
+    def __init__(self, values, index):
+        for c, v in zip(COLUMNS, values):
+            setattr(self, c, v)
+        self.Index = index
+        self.src_idx = 0
+        self.t_ref = math.nan
+
+    @classmethod
+    def from_row(cls, row: dict, index: int) -> "Event":
+        """From a reader's row (a dict of :data:`COLUMNS`)."""
+        return _from_row(cls, row, index)
+
+    def values(self) -> tuple:
+        return tuple(getattr(self, c) for c in COLUMNS)
+
+
+def _make_from_row():
+    # one assignment per column, compiled once: five times faster than setattr in a loop
+    src = ("def from_row(cls, r, index):\n    e = cls.__new__(cls)\n"
+           + "".join(f"    e.{c} = r[{c!r}]\n" for c in COLUMNS)
+           + "    e.Index = index\n    e.src_idx = 0\n    e.t_ref = nan\n    return e\n")
+    ns = {"nan": math.nan}
+    exec(compile(src, "<oomnb.trace.episodes.Event>", "exec"), ns)
+    return ns["from_row"]
+
+
+_from_row = _make_from_row()
+
+
+def events_from_frame(ev) -> list[Event]:
+    """:class:`Event` s of an events DataFrame (as the table shows them: NaN for missing)."""
+    cols = [c for c in COLUMNS if c in ev.columns]
+    out = []
+    for r in ev[cols].itertuples(index=True, name=None):
+        vals = dict(zip(cols, r[1:]))
+        out.append(Event([vals.get(c) for c in COLUMNS], r[0]))
+    return out
+
+
+def events_frame(events: list[Event]):
+    """The events table (:func:`oomnb.trace.df_events`) of ``events``."""
+    import pandas as pd
+    if not events:
+        ev = pd.DataFrame(columns=COLUMNS)
+        ev["in_run"] = pd.Series(dtype=bool)
+        return ev
+    return pd.DataFrame([e.values() for e in events], columns=COLUMNS)
+
+
+def _median(xs) -> float:
+    """The median (the mean of the two middle values of an even count), as
+    ``numpy.median`` and ``statistics.median`` give it."""
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+
+
+def _key(x) -> str:
+    """Text keys for grouping, with missing values as ``"None"``."""
+    return "None" if x is None or (isinstance(x, float) and math.isnan(x)) else str(x)
 
 
 def _isnum(x):
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
-def mark_duplicates(ev: pd.DataFrame) -> pd.DataFrame:
-    """Set ``in_run`` and ``dup``.
+def _missing(x):
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def mark_duplicates(events: list[Event]) -> list[Event]:
+    """Set ``in_run`` and ``dup`` (in place; returns ``events``).
 
     ``in_run`` is False for log rows of a data-set run that precede the run's
     trace (aligned with the run's own printk - trace offset): a ``dmesg`` tail
     repeating earlier runs' kills. ``dup`` marks log rows repeating an earlier
     row (same machine, kind, clock, timestamp text, pid and message),
     preferring the copy inside its run."""
-    if ev.empty:
-        ev = ev.copy()
-        ev["in_run"] = pd.Series(dtype=bool)
-        return ev
-    ev = ev.copy()
-    in_run = np.ones(len(ev), dtype=bool)
-    runs = ev[ev.run.notna()]
-    if not runs.empty:
-        off = estimate_offsets(runs)
-        om, orun = _s(off.machine), _s(off.run)
-        for (machine, run), g in runs.groupby([_s(runs.machine), _s(runs.run)]):
-            tr = g[g.clock.astype(str).str.startswith("trace:")]
-            if tr.empty:
+    for e in events:
+        e.in_run = True
+    runs = [e for e in events if not _missing(e.run)]
+    if runs:
+        off = offsets(runs)
+        groups = defaultdict(list)
+        for e in runs:
+            groups[(_key(e.machine), _key(e.run))].append(e)
+        for (machine, run), g in sorted(groups.items()):
+            tr = [e for e in g if str(e.clock).startswith("trace:")]
+            if not tr:
                 continue
-            t0 = tr.ts.min()
-            tc = tr.clock.iloc[0]
-            o = off[(om == machine) & (orun == run)
-                    & (off.trace_clock == tc) & (off.log_clock == "printk")]
-            if o.empty:
+            ts = [e.ts for e in tr if _isnum(e.ts)]
+            t0 = min(ts) if ts else math.nan
+            tc = tr[0].clock
+            o = [x for x in off if _key(x["machine"]) == machine and _key(x["run"]) == run
+                 and x["trace_clock"] == tc and x["log_clock"] == "printk"]
+            if not o:
                 continue
-            k = o[o.anchor == "kill"]
-            offset = float((k if not k.empty else o).offset_s.median())
-            logs = g[(g.clock == "printk") & g.ts.notna()]
-            before = logs.index[(logs.ts - offset) < t0 - 1e-3]
-            in_run[ev.index.get_indexer(before)] = False
-    ev["in_run"] = in_run
-    cand = (~ev["clock"].astype(str).str.startswith("trace:") & ev["ts_raw"].notna()).to_numpy()
-    dup = np.zeros(len(ev), dtype=bool)
-    if cand.any():
-        lg = ev[cand]
-        msg = lg["raw"].astype(str).str.replace(
-            r"^.*?(?=(Memory cgroup|Out of memory|Killed|oom_reaper|oom-kill|\S+ invoked))", "", regex=True)
-        key = pd.DataFrame({"m": _s(lg["machine"]), "k": lg["kind"], "c": lg["clock"],
-                            "t": _s(lg["ts_raw"]), "p": _s(lg["pid"]), "msg": msg})
-        sub_in = in_run[cand]
-        order = np.lexsort((np.arange(len(lg)), ~sub_in))
-        d = np.zeros(len(lg), dtype=bool)
-        d[order] = key.iloc[order].duplicated(keep="first").to_numpy()
-        dup[np.flatnonzero(cand)] = d
-    ev["dup"] = dup
-    return ev
+            k = [x for x in o if x["anchor"] == "kill"]
+            offset = float(_median([x["offset_s"] for x in (k or o)]))
+            for e in g:
+                if e.clock == "printk" and _isnum(e.ts) and (e.ts - offset) < t0 - 1e-3:
+                    e.in_run = False
+    cand = [e for e in events if not str(e.clock).startswith("trace:") and not _missing(e.ts_raw)]
+    for e in events:
+        e.dup = False
+    seen = set()
+    for e in sorted(cand, key=lambda e: not e.in_run):   # stable: the copy inside its run first
+        raw = str(e.raw)
+        m = _MSG_START.search(raw)
+        msg = raw[m.start():] if m and "\n" not in raw[:m.start()] else raw
+        key = (_key(e.machine), e.kind, e.clock, _key(e.ts_raw), _key(e.pid), msg)
+        if key in seen:
+            e.dup = True
+        seen.add(key)
+    return events
 
 
-def _anchor_pairs(sub: pd.DataFrame, trace_kind: str, log_kind: str, log_clock: str, trace_clock: str):
-    a = sub[(sub.kind == trace_kind) & (sub.clock == trace_clock)]
-    b = sub[(sub.kind == log_kind) & (sub.clock == log_clock)]
-    if a.empty or b.empty:
+#: where a log message starts, for comparing repeated lines printed with different prefixes
+_MSG_START = re.compile(r"Memory cgroup|Out of memory|Killed|oom_reaper|oom-kill|\S+ invoked")
+
+
+def _anchor_pairs(sub: list[Event], trace_kind: str, log_kind: str, log_clock: str, trace_clock: str):
+    a = [e for e in sub if e.kind == trace_kind and e.clock == trace_clock]
+    b = [e for e in sub if e.kind == log_kind and e.clock == log_clock]
+    if not a or not b:
         return []
     diffs = []
-    for pid, ga in a.groupby("pid"):
-        gb = b[b.pid == pid]
-        for t in ga.ts:
-            for u in gb.ts:
+    for pid in sorted({e.pid for e in a if not _missing(e.pid)}):
+        gb = [e.ts for e in b if e.pid == pid]
+        for t in (e.ts for e in a if e.pid == pid):
+            for u in gb:
                 diffs.append((pid, t, u - t))
-    if not diffs:
+    if not diffs or any(_missing(d) for _, _, d in diffs):
         return []
-    med = float(np.median([d for _, _, d in diffs]))
+    med = float(_median([d for _, _, d in diffs]))
     best = {}
     for pid, t, d in diffs:
         if abs(d - med) < 0.5 and ((pid, t) not in best or abs(d - med) < abs(best[(pid, t)] - med)):
@@ -138,18 +206,18 @@ def _anchor_pairs(sub: pd.DataFrame, trace_kind: str, log_kind: str, log_clock: 
     return list(best.values())
 
 
-def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
-    """``log - trace`` offsets per (machine, run) file pair and anchor kind."""
+def offsets(events: list[Event]) -> list[dict]:
+    """``log - trace`` offsets per (machine, run) file pair and anchor kind
+    (rows of :data:`OFFSET_COLUMNS`)."""
     rows = []
-    ev = ev[ev.kind.isin([EV.MARK_VICTIM, EV.KILLED, EV.FINISH_TASK_REAPING, EV.REAPED])]
-    if ev.empty:
-        return pd.DataFrame(columns=OFFSET_COLUMNS)
-    km, kr = _s(ev.machine), _s(ev.run)
-    keys = pd.DataFrame({"m": km, "r": kr}).drop_duplicates().itertuples(index=False)
-    for machine, run in keys:
-        sub = ev[(km == machine) & (kr == run)]
-        tclocks = sorted(c for c in sub.clock.unique() if str(c).startswith("trace:"))
-        lclocks = sorted(c for c in sub.clock.unique() if c == "printk" or c == "wall" or str(c).startswith("reltime:"))
+    ev = [e for e in events if e.kind in (EV.MARK_VICTIM, EV.KILLED, EV.FINISH_TASK_REAPING, EV.REAPED)]
+    pairs = {}
+    for e in ev:
+        pairs.setdefault((_key(e.machine), _key(e.run)), []).append(e)
+    for (machine, run), sub in pairs.items():
+        clocks = {e.clock for e in sub}
+        tclocks = sorted(c for c in clocks if str(c).startswith("trace:"))
+        lclocks = sorted(c for c in clocks if c == "printk" or c == "wall" or str(c).startswith("reltime:"))
         for tc in tclocks:
             for lc in lclocks:
                 for anchor, tk, lk in (("kill", EV.MARK_VICTIM, EV.KILLED), ("reap", EV.FINISH_TASK_REAPING, EV.REAPED)):
@@ -157,26 +225,41 @@ def estimate_offsets(ev: pd.DataFrame) -> pd.DataFrame:
                     if d:
                         rows.append({"machine": None if machine == "None" else machine,
                                      "run": None if run == "None" else run, "log_clock": lc, "trace_clock": tc,
-                                     "anchor": anchor, "n": len(d), "offset_s": float(np.median(d)),
+                                     "anchor": anchor, "n": len(d), "offset_s": float(_median(d)),
                                      "spread_s": float(max(d) - min(d)), "min_s": float(min(d)),
                                      "max_s": float(max(d))})
-    return pd.DataFrame(rows, columns=OFFSET_COLUMNS)
+    return rows
 
 
-def _group_offsets(off: pd.DataFrame):
+def estimate_offsets(ev):
+    """``log - trace`` offsets per (machine, run) file pair and anchor kind, as a
+    DataFrame (``ev``: an events DataFrame or :class:`Event` s)."""
+    import pandas as pd
+    if not isinstance(ev, list):
+        ev = events_from_frame(ev)
+    if not any(e.kind in (EV.MARK_VICTIM, EV.KILLED, EV.FINISH_TASK_REAPING, EV.REAPED) for e in ev):
+        return pd.DataFrame(columns=OFFSET_COLUMNS)
+    return pd.DataFrame(offsets(ev), columns=OFFSET_COLUMNS)
+
+
+def _group_offsets(off: list[dict]):
     """(machine, run, log_clock, trace_clock) -> (offset, anchor) used to match
     events; run ``"*"`` holds the machine's median (for runs without anchors)."""
     out = {}
-    if off.empty:
-        return out
-    for (m, lc, tc), g in off.groupby([_s(off.machine), "log_clock", "trace_clock"]):
-        k = g[g.anchor == "kill"]
-        use = k if not k.empty else g
-        out[(m, "*", lc, tc)] = (float(np.median(use.offset_s)), "kill" if not k.empty else "reap")
-        for r, gr in g.groupby(_s(g.run)):
-            k = gr[gr.anchor == "kill"]
-            use = k if not k.empty else gr
-            out[(m, r, lc, tc)] = (float(np.median(use.offset_s)), "kill" if not k.empty else "reap")
+    groups = defaultdict(list)
+    for x in off:
+        groups[(_key(x["machine"]), x["log_clock"], x["trace_clock"])].append(x)
+    for (m, lc, tc), g in groups.items():
+        k = [x for x in g if x["anchor"] == "kill"]
+        use = k or g
+        out[(m, "*", lc, tc)] = (float(_median([x["offset_s"] for x in use])), "kill" if k else "reap")
+        by_run = defaultdict(list)
+        for x in g:
+            by_run[_key(x["run"])].append(x)
+        for r, gr in by_run.items():
+            k = [x for x in gr if x["anchor"] == "kill"]
+            use = k or gr
+            out[(m, r, lc, tc)] = (float(_median([x["offset_s"] for x in use])), "kill" if k else "reap")
     return out
 
 
@@ -191,6 +274,7 @@ def _memcg_drop(ep, mem_by_run, trace_clock):
     m = mem_by_run.get((str(ep["machine"]), str(ep["run"])))
     if m is None or not _isnum(ep.get("reap_start")) or not _isnum(ep.get("kill")):
         return None
+    import numpy as np   # memcg samples (a data set's) come as arrays
     t, u = m
     if len(t) < 3 or not _isnum(ep.get("anon_rss_kb")) or not ep["anon_rss_kb"]:
         return None
@@ -224,27 +308,48 @@ def own_process(meta: dict, pid) -> bool:
     return rp is None or pid in set(rp)
 
 
-def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_sources=(),
-                   metas: dict | None = None) -> pd.DataFrame:
-    """The episodes table (one row per victim) from the events table; ``metas``
+def build_episodes(ev, *, memcg=None, lost_sources=(), metas: dict | None = None):
+    """The episodes table (one row per victim, a DataFrame) from the events table
+    (a DataFrame or :class:`Event` s with ``in_run`` and ``dup`` set); ``metas``
     (``{(machine, run): meta.json}``) adds each data-set run's scenario, limit
     and whether its ``victim_pids`` list the pid."""
-    if ev.empty:
+    import pandas as pd
+    events = ev if isinstance(ev, list) else events_from_frame(ev)
+    if not events:
         return pd.DataFrame(columns=EPISODE_COLUMNS)
-    ev = ev[~ev["dup"].astype(bool)].copy()
-    off = estimate_offsets(ev)
-    if "in_run" in ev:
-        ev = ev[ev["in_run"].astype(bool)]
+    return pd.DataFrame(episodes(events, memcg=memcg, lost_sources=lost_sources, metas=metas,
+                                 table_na=not isinstance(ev, list)), columns=EPISODE_COLUMNS)
+
+
+def episodes(events: list[Event], *, memcg=None, lost_sources=(), metas: dict | None = None,
+             table_na: bool = False) -> list[dict]:
+    """The rows of the episodes table (dicts of :data:`EPISODE_COLUMNS`, in the
+    table's order) from :class:`Event` s. A missing text value is ``NaN`` if
+    its events column holds any text (as the table shows it), else ``None``;
+    ``table_na``: the events came from a table, which already says so."""
+    if not events:
+        return []
+    na = {c: (NA if any(isinstance(getattr(e, c), str) for e in events) else None)
+          for c in ("run", "comm", "gfp_mask", "gfp_flags")}
+    if table_na:
+        na = None
+    ev = [e for e in events if not e.dup]
+    off = offsets(ev)
+    ev = [e for e in ev if e.in_run]
     goff = _group_offsets(off)
     mem_by_run = {}
     if memcg is not None and not memcg.empty:
-        for (m, r), g in memcg.groupby([_s(memcg.machine), _s(memcg.run)]):
+        for (m, r), g in memcg.groupby([[_key(x) for x in memcg.machine], [_key(x) for x in memcg.run]]):
             g = g.sort_values("t")
             mem_by_run[(m, r)] = (g.t.to_numpy(), g.usage_bytes.to_numpy().astype(float))
-    ev["src_idx"] = pd.factorize(ev["source"])[0]
+    src = {}
+    by_machine = defaultdict(list)
+    for e in ev:
+        e.src_idx = src.setdefault(e.source, len(src))
+        by_machine[_key(e.machine)].append(e)
     out = []
-    for machine, g in ev.groupby(_s(ev.machine), sort=True):
-        out.extend(_episodes_of_group(machine, g, goff, mem_by_run, set(lost_sources)))
+    for machine in sorted(by_machine):
+        out.extend(_episodes_of_group(machine, by_machine[machine], goff, mem_by_run, set(lost_sources), na))
     keep = []
     for row in out:
         meta = (metas or {}).get((row["machine"], row["run"]))
@@ -256,16 +361,14 @@ def build_episodes(ev: pd.DataFrame, *, memcg: pd.DataFrame | None = None, lost_
             vp = meta.get("victim_pids")
             row["listed_victim"] = None if vp is None else int(row["pid"]) in set(vp)
         keep.append(row)
-    out = keep
-    df = pd.DataFrame(out, columns=EPISODE_COLUMNS)
-    if not df.empty:
-        df = df.sort_values(["machine", "_k" if False else "kill", "pid"], na_position="last", kind="stable")
-        df = df.reset_index(drop=True)
-    return df
+    # by machine, kill time, pid (missing last; stable)
+    keep.sort(key=lambda r: (_missing(r["machine"]), "" if _missing(r["machine"]) else r["machine"],
+                             _missing(r["kill"]), 0.0 if _missing(r["kill"]) else r["kill"], r["pid"]))
+    return keep
 
 
-def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
-    tclocks = sorted(c for c in g.clock.unique() if str(c).startswith("trace:"))
+def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources, na=None):
+    tclocks = sorted({c for c in (e.clock for e in g) if str(c).startswith("trace:")})
     ref = tclocks[0] if tclocks else None
 
     def to_ref(clock, ts, run):
@@ -276,14 +379,14 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
         o = _offset(goff, machine, run, clock, ref)
         return ts - o[0] if o else math.nan
 
-    g = g.copy()
-    g["t_ref"] = [to_ref(c, t, r) for c, t, r in zip(g.clock, g.ts, g.run)]
+    for e in g:
+        e.t_ref = to_ref(e.clock, e.ts, e.run)
     # headers and kill decisions attach to the next kill line of the same source
     pending_hdr = {}
     hdr_of = {}
     dec_of = {}
     pending_dec = {}
-    for r in g.sort_values(["src_idx", "line"]).itertuples():
+    for r in sorted(g, key=lambda e: (e.src_idx, e.line)):
         if r.kind == EV.OOM_INVOKED:
             pending_hdr[r.src_idx] = r
         elif r.kind == EV.KILL_DECISION:
@@ -298,17 +401,20 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
                 d = pending_dec.pop(r.src_idx, None)
                 if d is not None:
                     dec_of[r.Index] = d
-    rel = g[g.kind.isin(KILL_KINDS + REAP_KINDS + LIFE_KINDS)]
-    rel = rel[rel.pid.notna()]
-    victims = rel.pid[rel.kind.isin(KILL_KINDS + REAP_KINDS)].unique()
-    rel = rel[rel.pid.isin(victims)]   # exits and frees of other tasks are not evidence
+    rel = [e for e in g if e.kind in KILL_KINDS + REAP_KINDS + LIFE_KINDS and not _missing(e.pid)]
+    victims = {e.pid for e in rel if e.kind in KILL_KINDS + REAP_KINDS}
+    rel = [e for e in rel if e.pid in victims]   # exits and frees of other tasks are not evidence
     eps = []
     # one process per (run, pid): a data set's runs may come from different boots (QEMU guests), whose pids repeat
-    for _, pg in rel.assign(_run=rel.run.astype(object).where(rel.run.notna(), "")).groupby(["_run", "pid"]):
-        pg = pg.assign(_nan=pg.t_ref.isna()).sort_values(["_nan", "t_ref", "src_idx", "line"])
+    procs = defaultdict(list)
+    for e in rel:
+        procs[("" if _missing(e.run) else e.run, e.pid)].append(e)
+    for key in sorted(procs):
+        pg = sorted(procs[key], key=lambda e: (_missing(e.t_ref), 0.0 if _missing(e.t_ref) else e.t_ref,
+                                                e.src_idx, e.line))
         cur = None
         pre_sig = []
-        for r in pg.itertuples():
+        for r in pg:
             k = r.kind
             if k == EV.SIGNAL_GENERATE:
                 if cur is not None and not cur["closed"] and _near(cur, r):
@@ -338,7 +444,7 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources):
                     cur["closed"] = True
     rows = []
     for e in eps:
-        rows.append(_summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources))
+        rows.append(_summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources, na))
     # episode numbers per pid
     seen = defaultdict(int)
     for row in sorted(rows, key=lambda x: (x["pid"], x["_order"])):
@@ -375,7 +481,10 @@ def _first(evs, kind, clock_prefix=None, pred=None):
     return None
 
 
-def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
+def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources, na=None):
+    def text(v, col):   # a missing text value as the events table shows it
+        return v if na is None or not _missing(v) else na[col]
+
     evs = sorted(e["ev"], key=lambda r: (not _isnum(r.t_ref), r.t_ref if _isnum(r.t_ref) else 0, r.src_idx, r.line))
     row = dict.fromkeys(EPISODE_COLUMNS)
     src = []
@@ -395,7 +504,7 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
     first = mv or killed or summ or (evs[0] if evs else None)
     row["pid"] = int(first.pid)
     row["machine"] = None if machine == "None" else machine
-    row["run"] = (mv.run if mv is not None else first.run)
+    row["run"] = text(mv.run if mv is not None else first.run, "run")
     if tr:
         row["clock"] = clock
         take("kill", mv)
@@ -458,8 +567,8 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
             hdr = hdr_of[r.Index]
             break
     if hdr is not None:
-        row["invoker_comm"] = hdr.comm
-        row["gfp_mask"], row["gfp_flags"] = hdr.gfp_mask, hdr.gfp_flags
+        row["invoker_comm"] = text(hdr.comm, "comm")
+        row["gfp_mask"], row["gfp_flags"] = text(hdr.gfp_mask, "gfp_mask"), text(hdr.gfp_flags, "gfp_flags")
         row["order"] = int(hdr.order) if _isnum(hdr.order) else None
         row["oom_score_adj"] = int(hdr.oom_score_adj) if _isnum(hdr.oom_score_adj) else None
         if not row["nodemask"] and isinstance(hdr.nodemask, str):
@@ -467,7 +576,7 @@ def _summarise(machine, e, hdr_of, dec_of, goff, ref, mem_by_run, lost_sources):
         src.append(f"header={hdr.source}:{hdr.line}")
     if killed is not None and killed.Index in dec_of:
         d = dec_of[killed.Index]
-        row["selected_pid"], row["selected_comm"], row["score"] = int(d.pid), d.comm, int(d.score)
+        row["selected_pid"], row["selected_comm"], row["score"] = int(d.pid), text(d.comm, "comm"), int(d.score)
         src.append(f"decision={d.source}:{d.line}")
     # latencies, each within one domain
     counter = isinstance(clock, str) and clock.split(":", 1)[1] in ("counter", "x86-tsc", "ppc-tb")

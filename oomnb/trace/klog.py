@@ -84,6 +84,12 @@ LOCALES = ("fr", "pt", "pt_PT", "es", "it", "de", "nl", "sv", "da", "nb", "fi", 
            "uk", "tr", "ro", "hu", "el", "zh", "zh_Hant", "ja", "ko", "ca", "id", "vi")
 
 
+#: abbreviated month names ``dmesg -T`` prints (strftime ``%b``) that CLDR does not
+#: have: glibc's localedata/locales/cs_CZ ``abmon`` has "čen" and "čec" for
+#: June and July (CLDR: "čvn", "čvc")
+GLIBC_MONTHS = {"čen": 6, "čec": 7}
+
+
 @functools.lru_cache(maxsize=1)
 def _locale_months() -> dict[str, int]:
     try:
@@ -102,6 +108,8 @@ def _locale_months() -> dict[str, int]:
                     key = m.strip().rstrip(".").lower()
                     if key:
                         seen.setdefault(key, set()).add(int(i))
+    for key, i in GLIBC_MONTHS.items():
+        seen.setdefault(key, set()).add(i)
     return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
 
 

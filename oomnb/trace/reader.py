@@ -19,13 +19,19 @@ from .. import events as EV
 from ..errors import OomnbError
 from . import ftrace, klog
 from . import lines as _lines
-from .lines import PREFILTER, PREFILTER_RX, open_lines, quoted_printable  # noqa: F401 - the readers' API
+from .lines import PREFILTER, open_lines, quoted_printable  # noqa: F401 - the readers' API
 
 FORMATS = ["auto", "ftrace", "trace-cmd", "trace-cmd-raw", "dmesg", "kmsg", "journal-json", "syslog"]
 _TRACE_FORMATS = {"ftrace", "trace-cmd", "trace-cmd-raw"}
 _SKIP_SUFFIXES = {".json", ".csv", ".sha256", ".md", ".py", ".ipynb", ".dat", ".png", ".svg", ".pdf",
                   ".pyc", ".html"}
 COUNTER_CLOCKS = {"counter", "x86-tsc", "ppc-tb"}
+
+
+def __getattr__(name):   # PREFILTER_RX, compiled on first use
+    if name == "PREFILTER_RX":
+        return _lines.PREFILTER_RX
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 COLUMNS = ["machine", "run", "source", "line", "format", "kind", "ts", "ts_raw", "clock", "wall",
            "pid", "comm", "total_vm_kb", "anon_rss_kb", "file_rss_kb", "shmem_rss_kb", "pgtables_kb",
@@ -158,11 +164,13 @@ def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year
     st.format = fmt
     clock = inp.trace_clock or trace_clock
     S = _State(inp, fmt, clock, months, year)
-    lines, st.prefiltered = _lines.candidate_lines(path, prefilter)
     force_trace = inp.fmt in _TRACE_FORMATS
     force_log = inp.fmt in ("dmesg", "kmsg", "journal-json", "syslog")
+    lines, st.prefiltered = _lines.candidate_lines(path, prefilter, trace_context=force_log)
     for n, line in lines:
         st.lines = max(st.lines, n)
+        if line is None:   # the number of lines read (of a prefiltered file)
+            continue
         if not force_log:
             r = ftrace.parse_line(line) if ("[" in line or line.startswith(("#", "cpus=", "CPU"))) else None
             if r is not None:
