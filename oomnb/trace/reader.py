@@ -152,6 +152,7 @@ class _State:
         self.pending = None   # (n, raw, prefix, result, last piece): a line that may continue
         self.maxlen = 0
         self.in_table = False
+        self.last_n = None    # number of the previous line seen (a gap: lines a prefilter dropped)
 
 
 def read_source(inp: Input, *, trace_clock: str | None = None, months=None, year=None,
@@ -229,6 +230,9 @@ _JOINABLE = {EV.KILLED, EV.REAPED, EV.REAP_UNABLE_LINE, EV.REAP_GIVING_UP_LINE, 
 
 
 def _log_line(S, st, n, line):
+    if S.last_n is not None and n > S.last_n + 1:
+        S.in_table = False   # the lines a prefilter dropped are no task-table rows: the table ended
+    S.last_n = n
     p = klog.split_prefix(line, months=S.months, year=S.year)
     if p.style == "blank":
         return
