@@ -99,6 +99,22 @@ def test_undeclared_move_is_caught(monkeypatch):
     assert any("reap_unmap" in p and "no declared move" in p for p in problems), problems
 
 
+def test_partial_reaps_are_ranked(monkeypatch):
+    """A partial reap (an MMU notifier refused: unmap -> sleep) is a declared
+    decreasing move: every attempt may unmap again, so the time to unmap grows
+    by one unmap per retry; without the move the ranking check reports it."""
+    b = D.derive("v6.18", "aio-blocked+second-oom+mmu-notifier", "select_again")
+    terms = {str(t) for t in sp.Add.make_args(sp.expand(b.expr))}
+    assert "MAX_OOM_REAP_RETRIES*rss_anon/B_reap" in terms, terms
+    g = model.state_graph("v6.18", "aio-blocked+second-oom+mmu-notifier").raw
+    _, ok, _, _, _ = D.check_rank(g, _spec("oom_progress"), ("reaper",))
+    moves = [m for m in rank.REAPER.moves
+             if not (m.transition == "reap_unmap" and m.added and m.added[0][0] == "sleep")]
+    monkeypatch.setattr(rank.REAPER, "moves", moves)
+    _, problems, _, _, _ = D.check_rank(g, _spec("oom_progress"), ("reaper",))
+    assert not ok and any("reap_unmap" in p and "sleep" in p for p in problems), problems
+
+
 # ------------------------------------------------------------ engine
 
 def _toy(edges, n):

@@ -41,6 +41,7 @@ _m = sp.Symbol("m", integer=True, nonnegative=True)  # slack variable of a const
 WHERE = {
     "": {},
     "n<R": {R: n + 1 + _m},          # R = n + 1 + m, m >= 0
+    "n<=R": {R: n + _m},             # R = n + m, m >= 0
     "n=R": {n: R},
 }
 
@@ -131,14 +132,15 @@ def _mv(comp, key, removed, added, where="", why="", waits=True, also_removes=()
 
 # ---------------------------------------------------------------- reaper
 
-_QUEUED = 2 * R + 3                      # oom_reaper pop + a fresh job
+_QUEUED = 3 * R + 4                      # oom_reaper pop + a fresh job
 REAPER = Component(
     "reaper",
-    "the oom_reaper's remaining steps: its current task (attempt n+1 or the "
-    "HZ/10 sleep after attempt n, the unmap, the done: tail), every task on "
+    "the oom_reaper's remaining steps: its current task (attempt n+1, the unmap "
+    "after attempt n, which may fail partly (an MMU notifier refused), or the "
+    "HZ/10 sleep after attempt n, the done: tail), every task on "
     "oom_reaper_list and every pending OOM_REAPER_DELAY timer",
-    {"idle": sp.Integer(0), "done": sp.Integer(1), "unmap": sp.Integer(2),
-     "attempt": 2 * (R - n) + 2, "sleep": 2 * (R - n) + 3,
+    {"idle": sp.Integer(0), "done": sp.Integer(1),
+     "attempt": 3 * (R - n) + 3, "unmap": 3 * (R - n) + 5, "sleep": 3 * (R - n) + 4,
      "queued": _QUEUED, "timer": _QUEUED + 1, "markable": _QUEUED + 2},
     None)
 
@@ -153,7 +155,7 @@ def rekill(k) -> bool:
 def _reaper_slots(k, s):
     ph = {S.R_IDLE: "idle", S.R_ATTEMPT: "attempt", S.R_UNMAP: "unmap", S.R_SLEEP: "sleep",
           S.R_DONE: "done"}[s.rpc]
-    out = [(ph, s.ratt if ph in ("attempt", "sleep") else None)]
+    out = [(ph, s.ratt if ph in ("attempt", "unmap", "sleep") else None)]
     out += [("queued", None)] * len(s.rlist)
     out += [("timer", None)] * len(s.rtimers)
     if rekill(k) and not s.mmf & S.MMF_SKIP:
@@ -166,10 +168,12 @@ for args in (
     ("oom_reaper", [("idle", None), ("queued", None)], [("attempt", 0)], "",
      "oom_reaper pops the head of oom_reaper_list"),
     ("reap_attempt", [("attempt", n)], [("sleep", n + 1)], "n<R", "mmap trylock failed"),
-    ("reap_attempt", [("attempt", n)], [("unmap", None)], "n<R", "trylock taken, gates passed"),
+    ("reap_attempt", [("attempt", n)], [("unmap", n + 1)], "n<R", "trylock taken, gates passed"),
     ("reap_attempt", [("attempt", n)], [("done", None)], "n<R",
      "nothing to reap (no mm, mm_users==0, or MMF_OOM_SKIP under the lock)"),
-    ("reap_unmap", [("unmap", None)], [("done", None)], "", "__oom_reap_task_mm unmapped"),
+    ("reap_unmap", [("unmap", n)], [("done", None)], "n<=R", "__oom_reap_task_mm unmapped"),
+    ("reap_unmap", [("unmap", n)], [("sleep", n)], "n<=R",
+     "a partial reap: an MMU notifier refused, the attempt failed (93065ac753e4)"),
     ("reap_sleep", [("sleep", n)], [("attempt", n)], "n<R", "sleep, then the next attempt"),
     ("reap_sleep", [("sleep", n)], [("done", None)], "n=R", "MAX_OOM_REAP_RETRIES reached"),
     ("oom_reap_task", [("done", None)], [("idle", None)], "", "oom_reap_task returns"),
@@ -188,10 +192,10 @@ for args in (
     _mv(REAPER, *args)
 # --- memcg OOM path: W, a memory.oom.group victim, is one more task for the reaper
 for args in (
-    ("w_reap_attempt", [("attempt", n)], [("unmap", None)], "n<R", "W: trylock taken"),
+    ("w_reap_attempt", [("attempt", n)], [("unmap", n + 1)], "n<R", "W: trylock taken"),
     ("w_reap_attempt", [("attempt", n)], [("done", None)], "n<R",
      "W: MMF_OOM_SKIP under the lock"),
-    ("w_reap_unmap", [("unmap", None)], [("done", None)], "", "W's memory unmapped"),
+    ("w_reap_unmap", [("unmap", n)], [("done", None)], "n<=R", "W's memory unmapped"),
     ("w_oom_reap_task", [("done", None)], [("idle", None)], "", "oom_reap_task returns (W)"),
 ):
     _mv(REAPER, *args)
@@ -202,7 +206,7 @@ for key in ("memcg_out_of_memory", "thread_mem_cgroup_oom"):
             "a memory.oom.group kill queues V and W")
 _mv(REAPER, "exit_mm", [("markable", None)], [], "",
     "an unmarked thread leaves its mm: it can no longer be marked", waits=False)
-_mv(REAPER, "reap_unmap", [("unmap", None)], [("done", None)], "",
+_mv(REAPER, "reap_unmap", [("unmap", n)], [("done", None)], "n<=R",
     "v4.8: __oom_reap_task unmapped and set MMF_OOM_REAPED", also_removes=("markable",))
 for key, why in (("exit_mmap_skip", "exit_mmap set MMF_OOM_SKIP"),
                  ("exit_mmap_free", "__mmput set MMF_OOM_SKIP"),
@@ -408,6 +412,8 @@ def _match(comp, key, k, pre: Counter, post: Counter):
         if mv.where == "n<R" and not (nv is not None and nv < k.max_reap_retries):
             continue
         if mv.where == "n=R" and nv != k.max_reap_retries:
+            continue
+        if mv.where == "n<=R" and not (nv is not None and nv <= k.max_reap_retries):
             continue
         return mv
     return None

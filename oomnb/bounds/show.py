@@ -64,7 +64,8 @@ def moves_latex(name: str, transitions=None) -> str:
             continue
         before = " + ".join(D.latex(comp.phase_value(p, e)) for p, e in mv.removed) or "0"
         after = " + ".join(D.latex(comp.phase_value(p, e)) for p, e in mv.added) or "0"
-        cond = {"n<R": r"\quad (n < R)", "n=R": r"\quad (n = R)", "": ""}[mv.where]
+        cond = {"n<R": r"\quad (n < R)", "n<=R": r"\quad (n \le R)", "n=R": r"\quad (n = R)",
+                "": ""}[mv.where]
         lines.append(rf"\texttt{{{mv.transition}}}&:\ ({before}) - ({after}) = "
                      rf"{D.latex(mv.delta(comp))}{cond}")
     return r"\begin{aligned}" + r"\\ ".join(lines) + r"\end{aligned}"
