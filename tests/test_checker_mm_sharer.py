@@ -43,3 +43,36 @@ def test_sharer_holds_the_mm():
     for s in g.states:
         if s.shm:
             assert s.tpc == 0 and s.mm_users >= 1
+
+
+# --- task_will_free_mem's loop over the processes sharing the mm ---------------
+
+MRELEASE = "process-mrelease+mm-sharer"
+
+
+@pytest.mark.parametrize("name", ["v5.15", "v6.1", "v6.18"])
+def test_process_mrelease_leaves_a_live_sharers_mm(name):
+    """A userspace kill reaches V alone; S still uses the mm, so
+    task_will_free_mem() is false and process_mrelease() returns -EINVAL."""
+    r = check(ALL[name], parse_scenario(MRELEASE))
+    assert r.verdicts["live_sharer_not_reaped"].verdict == "holds"
+
+
+def test_sharer_loop_removed_is_caught():
+    """Without the loop, process_mrelease() reaps memory S still uses: the
+    counterexample ends in its __oom_reap_task_mm with S alive."""
+    k = ALL["v6.18"].derive("v6.18-no-sharer-loop", twfm_sharer_loop=False)
+    sc = parse_scenario(MRELEASE)
+    v = check(k, sc).verdicts["live_sharer_not_reaped"]
+    assert v.verdict == "violated"
+    assert [s.actor for s in v.steps] == ["mrelease"] * len(v.steps)
+    assert v.steps[-1].key == "mrelease_reap"
+    assert "sharer_exit" not in [s.key for s in v.steps]
+    replay(k, sc, v.steps)
+
+
+def test_oom_kill_takes_the_sharer_with_the_victim():
+    """An OOM kill of V kills S too (__oom_kill_process): then the mm may be
+    reaped, and the property is vacuous in the OOM-only scenario."""
+    r = check(ALL["v6.18"], parse_scenario(SCENARIO))
+    assert r.verdicts["live_sharer_not_reaped"].verdict == "vacuous"

@@ -38,6 +38,9 @@ MECHANISMS = {
         "another process shares the mm (CLONE_VM without CLONE_THREAD) and may run exit_mmap "
         "itself, the case of 4837fe37adff; it is not a candidate here, so no_premature_kill "
         "over-reports",
+    "process-mrelease+mm-sharer/1t":
+        "a userspace killer kills V alone while another process still shares its mm: "
+        "task_will_free_mem's loop over the sharers keeps process_mrelease() from reaping it",
     "robust-futex/1t":
         "the victim thread has a robust futex list that exit_robust_list() walks in its memory "
         "at the start of exit_mm; OOM_REAPER_DELAY (e4a38402c36e, v5.18) is meant to let it "

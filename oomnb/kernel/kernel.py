@@ -167,6 +167,9 @@ class Kernel:
     oom_abort: Callable = abort_oom_mm
     victim_candidate: Callable = candidate_skipflag
     task_will_free_mem: Callable = twfm_skipflag
+    twfm_sharer_loop: bool = True          # task_will_free_mem: every process sharing the mm
+                                           # must be dying too (6.1 tree; v4.7 "fortify
+                                           # task_will_free_mem()"); False: v4.5
     notes: tuple = field(default_factory=tuple)
     fn_names: tuple = ()                   # ((transition key, kernel function name), ...)
 

@@ -368,11 +368,29 @@ INIT_MM_NOT_REAPED = Property(
     bad_edge=lambda k, sc, s, a, tr, tags, s2: bool(sc.init_sharer) and _reaps(s, s2),
     antecedent_state=lambda k, sc, s: bool(sc.init_sharer and s.killed))
 
+
+def _sharer_alive(s) -> bool:
+    """S, the process sharing V's mm (mm-sharer), still holds it and got no SIGKILL."""
+    return bool(s.shm and not (s.oom_mm or any(t[2] for t in s.th)))
+
+
+LIVE_SHARER_NOT_REAPED = Property(
+    "live_sharer_not_reaped", "edge",
+    "No reaper unmaps an mm that a process which is not dying still shares: task_will_free_mem "
+    "asks every process sharing the mm to be dying (6.1 mm/oom_kill.c:task_will_free_mem, the "
+    "loop over process_shares_mm), which keeps out_of_memory's shortcut and process_mrelease() "
+    "from reaping memory a live process uses; __oom_kill_process kills the sharers with the "
+    "victim.",
+    bad_edge=lambda k, sc, s, a, tr, tags, s2: bool(sc.mm_sharer) and _sharer_alive(s)
+    and _reaps(s, s2),
+    antecedent_state=lambda k, sc, s: bool(sc.mm_sharer and s.killed and _sharer_alive(s)))
+
 #: properties of one mechanism, checked by default in the scenarios that have it
 #: (scenario field -> properties) and selectable by name everywhere
 SCENARIO_PROPERTIES = {"memcg_oom": MEMCG_PROPERTIES,
                        "robust_futex": (ROBUST_LIST_INTACT,),
-                       "init_sharer": (INIT_MM_NOT_REAPED,)}
+                       "init_sharer": (INIT_MM_NOT_REAPED,),
+                       "mm_sharer": (LIVE_SHARER_NOT_REAPED,)}
 MECH_BY_NAME = {p.name: p for ps in SCENARIO_PROPERTIES.values() for p in ps}
 
 

@@ -263,7 +263,7 @@ def out_of_memory(k, s, current, tags, sc=None):
     if s.disabled:
         return s
     if current is not None and s.th[current][0] in HAS_MM and s.killed \
-            and k.task_will_free_mem(k, s):
+            and k.task_will_free_mem(k, s) and sharers_will_free_mem(k, sc, s):
         s2 = mark_oom_victim(k, s, current)
         if s2 is not s:
             tags.add(f"obs:mark:T{current}")
@@ -906,7 +906,7 @@ def t_process_mrelease(k, sc, s, i):
         return NO
     if find_lock_task_mm(s) < 0:
         return [(s._replace(mrpc=MR_DONE), NO)]                 # -ESRCH
-    if not k.task_will_free_mem(k, s):
+    if not (k.task_will_free_mem(k, s) and sharers_will_free_mem(k, sc, s)):
         return [(s._replace(mrpc=MR_DONE), DEREF)]              # mmgrab ... mmdrop
     if k.reaper_delay_robust_only and s.robust:                 # patch: "!reap || delay_reap"
         return [(s._replace(mrpc=MR_DONE), DEREF)]
@@ -957,13 +957,33 @@ def t_sharer_exit(k, sc, s, i):
     mm/oom_kill.c:__oom_kill_process) without mark_oom_victim; its do_exit
     -> exit_mm -> mmput drops its mm_users reference, and if that was the
     last one S runs __mmput and exit_mmap (current is not an OOM victim).
-    ``mm-sharer`` only; S's own exit steps are one step here."""
-    if not sc.mm_sharer or not s.shm or not s.killed:
+    ``mm-sharer`` only; S's own exit steps are one step here.  A userspace
+    kill of V (process-mrelease) does not reach S."""
+    if not sc.mm_sharer or not s.shm or not sharer_killed(s):
         return NO
     s2, last = _mmput_users(k, s._replace(shm=0))
     if last:
         s2 = s2._replace(town=SHARER, tpc=TP_AIO)
     return [(s2, NO)]
+
+
+def sharer_killed(s) -> bool:
+    """S got SIGKILL: __oom_kill_process kills the processes sharing the
+    victim's mm together with the victim, so S is dying once V was OOM-killed
+    (mark_oom_victim ran: signal->oom_mm, or a thread had TIF_MEMDIE), not
+    after a userspace kill of V alone."""
+    return bool(s.oom_mm or any(t[2] for t in s.th))
+
+
+def sharers_will_free_mem(k, sc, s) -> bool:
+    """The loop of mm/oom_kill.c:task_will_free_mem (6.1 tree; from v4.7,
+    ``Kernel.twfm_sharer_loop``): for_each_process sharing the mm outside
+    the thread group, __task_will_free_mem(p) must hold (SIGNAL_GROUP_EXIT
+    or PF_EXITING), else the mm is not "going to be freed": a live sharer
+    keeps out_of_memory's task_will_free_mem(current) shortcut and
+    process_mrelease() (-EINVAL, no reap) from treating it as dying."""
+    return not (sc is not None and sc.mm_sharer and s.shm and k.twfm_sharer_loop
+                and not sharer_killed(s))
 
 
 # --- robust futex ------------------------------------------------------------

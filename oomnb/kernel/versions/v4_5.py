@@ -39,5 +39,6 @@ KERNEL = Kernel(
     oom_abort=abort_v4_5,
     victim_candidate=candidate_v4_5,
     task_will_free_mem=twfm_v4_5,
+    twfm_sharer_loop=False,        # no loop over the processes sharing the mm before v4.7
     fn_names=(("memcg_oom_lock", "mutex_lock"),),
 )

@@ -51,6 +51,7 @@ KERNEL = V4_5.derive(
     oom_abort=abort_v4_8,
     victim_candidate=candidate_skipflag,
     task_will_free_mem=twfm_skipflag,
+    twfm_sharer_loop=True,         # v4.7 "fortify task_will_free_mem()": the sharers must be dying
     fn_names=(("reap_attempt", "__oom_reap_task"), ("reap_unmap", "__oom_reap_task:unmap"),
               ("memcg_oom_lock", "mutex_lock")),
 )
