@@ -60,7 +60,7 @@ def test_terminal_wrapped_and_padded_80():
     same_as_plain(episodes(R2 / "dmesg.wrapped80.txt"))
 
 
-@pytest.mark.parametrize("width", [64, 90, 132])
+@pytest.mark.parametrize("width", [40, 48, 64, 90, 132])
 def test_terminal_wrapped_at_any_width(tmp_path, width):
     """A window of any width: the OOM lines wrap two or three times."""
     rows = []

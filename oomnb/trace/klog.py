@@ -366,7 +366,7 @@ _US_PID = re.compile(r"(?:process|pid)[ :=]?(\d+)|'[^']*' \((\d+)\)")
 #: one of them that :func:`classify` does not recognise is counted as unparsed.
 OOM_LOOKING = re.compile(
     r"Killed process|[Kk]ill process|invoked oom-killer|oom_reaper:|oom-kill:|OOM victim|"
-    r"out of memory: [Kk]ill|no killable processes|has mm pinned")
+    r"[Oo]ut of memory: |no killable processes|has mm pinned")
 
 MAX_MESSAGE = 4096
 

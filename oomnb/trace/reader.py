@@ -257,7 +257,7 @@ def _log_line(S, st, n, line):
     S.maxlen = max(S.maxlen, len(raw))
     if res is None:
         S.in_table = False
-        if klog.OOM_LOOKING.search(p.msg) and (p.ident in (None, "kernel")):
+        if (klog.OOM_LOOKING.search(p.msg) or _fills_width(S, raw, p)) and p.ident in (None, "kernel"):
             S.pending = (n, raw, p, None, raw)   # maybe the next line continues it
         return
     kind, f = res
@@ -275,6 +275,14 @@ def _log_line(S, st, n, line):
         return
     st.events += 1
     yield _log_row(S, n, p, kind, f, raw)
+
+
+def _fills_width(S, raw, p) -> bool:
+    """A prefixed line as long as the widest so far (a terminal pads or fills
+    every row of a wrapped paste): the next, unprefixed, line may continue it,
+    also where the piece is too short to show an OOM message yet
+    ("... invoked oo" of a 40-column window)."""
+    return p.style != "plain" and len(raw) == S.maxlen and len(raw) >= 32
 
 
 def _join(S, pending, cont):
@@ -317,7 +325,8 @@ def _flush(S, st):
     pn, praw, pp, res, _ = S.pending
     S.pending = None
     if res is None:
-        st.unparsed.append(Unparsed(st.path, pn, praw.split("\n")[0]))
+        if klog.OOM_LOOKING.search(pp.msg):   # (a full-width line that joined into no OOM line is none)
+            st.unparsed.append(Unparsed(st.path, pn, praw.split("\n")[0]))
         return
     kind, f = res
     st.events += 1
