@@ -222,8 +222,8 @@ def diff_text(a: str = "v6.12", b: str = "v6.18", scenario: str = "dstate-thread
     """What ``oomnb check --diff A B --scenario S`` prints: flags, then the
     properties whose verdict changes."""
     ka, kb = load_kernel(a), load_kernel(b)
-    lines = [f"Diff {a} -> {b} (flags): " + ", ".join(
-        f"{f}: {x}->{y}" for f, (x, y) in ka.diff(kb).items())]
+    lines = [_wrap(f"Diff {a} -> {b} (flags): " + ", ".join(
+        f"{f}: {x}->{y}" for f, (x, y) in ka.diff(kb).items()), "", "    ")]
     ra, rb = result(a, scenario), result(b, scenario)
     for p in ra.verdicts:
         if ra.verdicts[p].verdict != rb.verdicts[p].verdict:
