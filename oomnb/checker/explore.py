@@ -105,7 +105,8 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
     ``symmetry``: explore the quotient by interchangeable threads (3+
     threads) and, with ``unfold``, rebuild the full graph from it.
     ``guards``: skip transitions whose guard clause (read by
-    :mod:`oomnb.checker.guards`) is false without calling them."""
+    :mod:`oomnb.checker.guards`) is false without calling them, and step
+    properties whose necessary conditions (read the same way) fail."""
     reduce = symmetry and scenario.threads >= 3 and sym.supported()
     gc_was = gc.isenabled()
     gc.disable()           # the graph is acyclic data: the cyclic collector only costs time
@@ -119,9 +120,9 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
             gc.enable()
 
 
-def _step_check(is_ante, f, name):
+def _step_check(is_ante, f, name, use_guards=True):
     """(antecedent?, predicate, property, state pre-test or None, required tags or None)"""
-    sg = step_guard_of(f)
+    sg = step_guard_of(f) if use_guards else None
     return (is_ante, f, name, sg.state_ok if sg else None,
             frozenset(sg.tags) if sg and sg.tags else None)
 
@@ -149,8 +150,8 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
     ante_states = [(p.antecedent_state, p.name) for p in props if p.antecedent_state is not None]
     # with the necessary conditions read from the predicates (oomnb.checker.guards): a
     # test of the pre-state (once per state) and tags the step must carry
-    edge_checks = [_step_check(False, p.bad_edge, p.name) for p in edg] + \
-        [_step_check(True, p.antecedent_edge, p.name) for p in edg
+    edge_checks = [_step_check(False, p.bad_edge, p.name, use_guards) for p in edg] + \
+        [_step_check(True, p.antecedent_edge, p.name, use_guards) for p in edg
          if p.antecedent_edge is not None]
     errors = set()
 
