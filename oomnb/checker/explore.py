@@ -26,6 +26,7 @@ import gc
 import sys
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from ..kernel.transitions import initial_state, transitions_for
 from . import symmetry as sym
@@ -121,10 +122,31 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
 
 
 def _step_check(is_ante, f, name, use_guards=True):
-    """(antecedent?, predicate, property, state pre-test or None, required tags or None)"""
+    """(antecedent?, predicate, property, state pre-test or None, required tags or None,
+    fields the pre-test reads)"""
     sg = step_guard_of(f) if use_guards else None
     return (is_ante, f, name, sg.state_ok if sg else None,
-            frozenset(sg.tags) if sg and sg.tags else None)
+            frozenset(sg.tags) if sg and sg.tags else None, sg.reads if sg else ())
+
+
+class _StepChecks:
+    """The open step checks that apply in a state, by the values of the
+    fields their pre-tests read: ``(all, tagless)`` for a state, the second
+    for steps without tags (a check that needs a tag cannot hold there)."""
+
+    def __init__(self, checks):
+        self.checks = checks
+        reads = sorted({f for c in checks for f in c[5]})
+        self.key = itemgetter(*reads) if reads else (lambda s: None)
+        self.cache = {}
+
+    def __call__(self, s):
+        key = self.key(s)
+        r = self.cache.get(key)
+        if r is None:
+            here = [c[:5] for c in self.checks if c[3] is None or c[3](s)]
+            r = self.cache[key] = (here, [c for c in here if c[4] is None])
+        return r
 
 
 def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
@@ -173,6 +195,8 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
     def still_open(checks):
         return [c for c in checks if not (ante[c[2]] if c[0] else safety[c[2]] is not None)]
 
+    step_checks = _StepChecks(edge_checks)
+
     check_state(0, init)
     bar = None
     if progress and sys.stderr.isatty():
@@ -184,9 +208,9 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
             bar = None
     plan = Plan(kernel, scenario, trans, len(init.th), use_guards)
     expand = plan.expand
-    # per slot (transition instance): label ids by tags (and __mmput owner)
-    ltabs = [{} for _ in plan.slots]
-    owners = [t.actor == "owner" for _, t, _ in plan.slots]
+    # per slot (transition instance): label ids by tags (by __mmput owner, then tags)
+    ltabs = [None if t.actor == "owner" else {} for _, t, _ in plan.slots]
+    owner_tabs = [{} for _ in plan.slots]
     slots = plan.slots
     town = FIELD_INDEX["town"]
     generated = 0
@@ -206,16 +230,18 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
             u += 1
             continue
         add_edge = edges.append
-        here = [c for c in edge_checks if c[3] is None or c[3](s)] if edge_checks else None
+        here_all, here_tagless = step_checks(s) if edge_checks else ((), ())
         for slot, res in expand(s):
             lt = ltabs[slot]
-            own = owners[slot]
+            if lt is None:             # an __mmput step: its actor is the owner
+                lt = owner_tabs[slot].get(s[town])
+                if lt is None:
+                    lt = owner_tabs[slot][s[town]] = {}
+            generated += len(res)
             for s2, tags in res:
-                generated += 1
-                lk = (tags, s[town]) if own else tags
-                lid = lt.get(lk)
+                lid = lt.get(tags)
                 if lid is None:
-                    lid = lt[lk] = len(labels)
+                    lid = lt[tags] = len(labels)
                     _, t, i = slots[slot]
                     new_label((t, i, t.actor_of(s, i), tags))
                 if reduce:
@@ -231,6 +257,7 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
                     depth.append(du1)
                     check_state(v, s2)
                 add_edge((v, lid))
+                here = here_all if tags else here_tagless
                 if here:
                     done = False
                     for is_ante, f, name, _, req in here:
@@ -245,7 +272,8 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
                             done = True
                     if done:
                         edge_checks = still_open(edge_checks)
-                        here = still_open(here)
+                        step_checks = _StepChecks(edge_checks)
+                        here_all, here_tagless = still_open(here_all), still_open(here_tagless)
         u += 1
         if bar is not None and u % 1000 == 0:
             bar.update(1000)

@@ -222,6 +222,7 @@ class StepGuard:
     tag of ``tags`` among the step's tags."""
     state_ok: object = None          # callable(state) -> bool, or None (no test)
     tags: tuple = ()
+    reads: tuple = ()                # the State fields state_ok reads
 
 
 def _source_node(fn):
@@ -357,4 +358,6 @@ def step_guard_of(fn) -> StepGuard | None:
     if tests:
         ns = {f"V{m}": vals for m, (_, vals) in enumerate(acc.get("fields", ()))}
         state_ok = eval(f"lambda s: bool({' and '.join(tests)})", ns)
-    return StepGuard(state_ok, tuple(acc.get("tags", ())))
+    reads = tuple(sorted({fi for fi, _ in acc.get("fields", ())} | set(acc.get("truthy", ()))
+                         | set(acc.get("falsy", ()))))
+    return StepGuard(state_ok, tuple(acc.get("tags", ())), reads)
