@@ -6,12 +6,23 @@ shortest counterexample) and depths.  Safety properties (invariants and
 step properties) are checked on the fly; liveness works on the stored
 graph afterwards (:mod:`oomnb.checker.liveness`).
 
-Speed (``oomnb bench check``): the loop is one flat pass over a prepared
-plan of transitions (no per-step attribute look-ups), the BFS queue is the
-state list itself, labels are interned by (transition, instance, tags), a
-step property stops being evaluated once it is decided, and the parts of
-a state that repeat (the thread tuples, the reaper's list) are stored once
-(hash-consed), which is the compact encoding of the stored graph.
+Speed (``oomnb bench check``): the transitions to try in a state are one
+generated function (:mod:`oomnb.checker.plan`) that tests each
+transition's pre-checks inline on the state's fields and each thread's pc
+and calls ``fire`` only where they pass (pre-checks read from the guard
+clauses by :mod:`oomnb.checker.guards`; transitions a kernel or scenario
+rules out are left out), so almost every call yields a step.  The BFS
+queue is the state list itself; labels are found per transition instance
+by their tags.  A step property is tested only where its necessary
+conditions, read from the predicate the same way, hold: a test of the
+pre-state (looked up once per state by the fields it reads) and tags the
+step must carry (a tagless step skips the properties that need a tag); a
+property stops being evaluated once it is decided.  The parts of a state
+that repeat (the thread tuples, the reaper's list) are stored once
+(hash-consed), which is the compact encoding of the stored graph; the
+whole-graph passes of liveness use a flat-array copy of the edges
+(:mod:`oomnb.checker.arrays`).  What remains is mostly the transitions'
+own ``fire`` code and the visited-set look-ups.
 
 ``symmetry=True`` explores the quotient by interchangeable victim threads
 (:mod:`oomnb.checker.symmetry`) and unfolds it to the full graph with real

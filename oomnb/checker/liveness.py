@@ -10,7 +10,14 @@ whose enabled fair groups are all satisfied is a fair lasso by itself
 A fair SCC inside the not-Q subgraph is found with the Emerson-Lei style
 refinement: drop an SCC if a weak group is enabled everywhere in it and
 never taken inside; for a strong group enabled somewhere and never taken,
-remove the states where it is enabled and recompute SCCs.
+remove the states where it is enabled and recompute SCCs.  The passes
+over a property's region (components, backward reachability, the searches
+for the counterexample, the step-count bounds) run on the graph's flat edge
+arrays (:mod:`oomnb.checker.arrays`): components by scipy, every component
+that needs refining refined in the same pass, and the searches following
+``g.out`` order, so the counterexamples are those of a plain FIFO search.
+:func:`_fair_sccs_networkx` is the one-component-at-a-time reference the
+tests compare against.
 """
 
 from __future__ import annotations
