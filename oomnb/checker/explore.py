@@ -220,8 +220,8 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
     plan = Plan(kernel, scenario, trans, len(init.th), use_guards)
     expand = plan.expand
     # per slot (transition instance): label ids by tags (by __mmput owner, then tags)
-    ltabs = [None if t.actor == "owner" else {} for _, t, _ in plan.slots]
-    owner_tabs = [{} for _ in plan.slots]
+    ltabs = plan.per_slot(lambda t: None if t.actor == "owner" else {})
+    owner_tabs = plan.per_slot(lambda t: {})
     slots = plan.slots
     town = FIELD_INDEX["town"]
     generated = 0

@@ -22,12 +22,16 @@ FIELD_INDEX = {f: n for n, f in enumerate(State._fields)}
 
 class Plan:
     """``expand(s) -> [(slot, [(next_state, tags), ...]), ...]`` in table
-    order; ``slots[slot] = (table index, transition, instance)``."""
+    order; ``slots[slot] = (table index, transition, instance)``.  Instances
+    of a per-thread step are the threads (``nthreads`` of them, fixed for an
+    exploration); other state-dependent instances get a slot when they first
+    occur."""
 
     def __init__(self, kernel, scenario, trans, nthreads: int, use_guards: bool = True):
         self.slots = []
         self._slot_of = {}
-        ns = {"k": kernel, "sc": scenario, "sorted": sorted, "set": set}
+        self.tables = []        # per-slot lists of the caller, grown with new slots
+        ns = {"k": kernel, "sc": scenario, "sorted": sorted, "set": set, "_slot": self.slot}
         th = FIELD_INDEX["th"]
         body = []
         uses_pc = False
@@ -53,12 +57,15 @@ class Plan:
                     call = [f"r = {fn}(k, sc, s, {j})", f"if r: app(({sl}, r))"]
                     code += ([f"if pc{j} in P{tidx}:"] + _indent(call)) if pcs is not None \
                         else call
-            elif t.per == "timer":
-                # instances: the threads with a pending timer
-                ns[f"S{tidx}"] = tuple(self.slot(tidx, t, j) for j in range(nthreads))
-                code += [f"for i in sorted(set(f{FIELD_INDEX['rtimers']})):",
+            elif t.per != "none":
+                # instances that depend on the state (a timer per thread that armed one):
+                # Transition.instances, inline for timers; slots made as instances appear
+                ns[f"T{tidx}"] = t
+                inst = f"sorted(set(f{FIELD_INDEX['rtimers']}))" if t.per == "timer" \
+                    else f"T{tidx}.instances(k, sc, s)"
+                code += [f"for i in {inst}:",
                          f"    r = {fn}(k, sc, s, i)",
-                         f"    if r: app((S{tidx}[i], r))"]
+                         f"    if r: app((_slot({tidx}, T{tidx}, i), r))"]
             else:
                 sl = self.slot(tidx, t, None)
                 code += [f"r = {fn}(k, sc, s, None)", f"if r: app(({sl}, r))"]
@@ -80,7 +87,15 @@ class Plan:
         if sl is None:
             sl = self._slot_of[key] = len(self.slots)
             self.slots.append((tidx, t, i))
+            for table, make in self.tables:
+                table.append(make(t))
         return sl
+
+    def per_slot(self, make) -> list:
+        """A list with ``make(transition)`` per slot, kept as long as the slots."""
+        table = [make(t) for _, t, _ in self.slots]
+        self.tables.append((table, make))
+        return table
 
 
 def _indent(lines):
