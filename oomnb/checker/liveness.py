@@ -67,10 +67,12 @@ def _fair_sccs(nodes, g, lg, allowed_label, edge_ok=None):
     region = np.zeros(a.n, dtype=bool)
     region[list(nodes)] = True
     emask = None
-    if edge_ok is not None:
-        emask = np.fromiter((edge_ok(u, lid, v) for u, v, lid in
-                             zip(a.src.tolist(), a.dst.tolist(), a.lid.tolist())),
-                            dtype=bool, count=len(a.dst))
+    if edge_ok is not None:       # asked only about the edges inside the region
+        emask = region[a.src] & region[a.dst]
+        sel = np.flatnonzero(emask)
+        emask[sel] = np.fromiter((edge_ok(u, lid, v) for u, v, lid in
+                                  zip(a.src[sel].tolist(), a.dst[sel].tolist(),
+                                      a.lid[sel].tolist())), dtype=bool, count=len(sel))
     fid, _ = _fair_ids(a, region, lg, allowed_label, emask)
     sel = np.flatnonzero(fid >= 0)
     comps = {}
