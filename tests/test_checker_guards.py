@@ -65,3 +65,26 @@ def test_step_prechecks_are_necessary(version, key):
                     assert sg.state_ok is None or sg.state_ok(s), (f, s)
                     assert all(x in tags for x in sg.tags), (f, tags)
     assert true_seen
+
+
+def test_a_source_edited_since_import_is_not_read(tmp_path, monkeypatch):
+    import importlib
+    import linecache
+
+    mod = tmp_path / "oomnb_guard_probe.py"
+    mod.write_text("P = lambda k, sc, s, a, tr, tags, s2: 'deref_mm' in tags\n\n"
+                   "def t_probe(k, sc, s, i):\n    if s.pm != 1:\n        return ()\n"
+                   "    return [(s, ())]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    probe = importlib.import_module("oomnb_guard_probe")
+    assert step_guard_of(probe.P).tags == ("deref_mm",)
+    assert guard_of(probe.t_probe).fields
+    # the file now says something else at the same lines: not read
+    mod.write_text("P = lambda k, sc, s, a, tr, tags, s2: 'walk_vmas' in tags\n\n"
+                   "def t_probe(k, sc, s, i):\n    if s.pm != 'x':\n        return ()\n"
+                   "    return [(s, ())]\n")
+    linecache.clearcache()
+    step_guard_of.cache_clear()
+    guard_of.cache_clear()
+    assert step_guard_of(probe.P) is None
+    assert guard_of(probe.t_probe) is None

@@ -16,6 +16,8 @@ disjunct that reads only the kernel and the scenario (``not sc.suspend``)
 is decided once per exploration: true means the transition is left out.
 A body that only dispatches on the thread's pc (``pc = s.th[i][0]``, then
 ``if pc == A: ... return``, ..., ``return NO``) gives the pcs of its cases.
+A source that no longer matches the running code (its string constants
+differ: the file was edited since it was imported) is not read.
 tests/test_checker_symmetry.py explores with and without the pre-checks
 and requires identical graphs.
 """
@@ -141,7 +143,7 @@ def guard_of(fire) -> Guard | None:
     except (OSError, TypeError, SyntaxError, IndexError):
         return None
     if not isinstance(fn, ast.FunctionDef) or fn.name != fire.__name__ \
-            or len(fn.args.args) != 4:
+            or len(fn.args.args) != 4 or not _same_strings(fn, fire.__code__):
         return None              # e.g. the file changed on disk since it was imported
     names = tuple(a.arg for a in fn.args.args)
     s, i = names[2], names[3]
@@ -234,7 +236,8 @@ def _source_node(fn):
             node = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
         except (OSError, TypeError, SyntaxError, IndexError):
             return None
-        return node if isinstance(node, ast.FunctionDef) and node.name == fn.__name__ else None
+        return node if isinstance(node, ast.FunctionDef) and node.name == fn.__name__ \
+            and _same_strings(node, code) else None
     try:
         mod = ast.parse(inspect.getsource(inspect.getmodule(fn)))
     except (OSError, TypeError, SyntaxError):
@@ -242,7 +245,42 @@ def _source_node(fn):
     args = list(code.co_varnames[:code.co_argcount])
     found = [n for n in ast.walk(mod) if isinstance(n, ast.Lambda)
              and n.lineno == code.co_firstlineno and [a.arg for a in n.args.args] == args]
-    return found[0] if len(found) == 1 else None
+    return found[0] if len(found) == 1 and _same_strings(found[0], code) else None
+
+
+def _strings(code) -> set:
+    """The string constants of a code object (and of the code and the
+    tuples / frozensets of constants inside it)."""
+    out = set()
+    todo = list(code.co_consts)
+    while todo:
+        c = todo.pop()
+        if isinstance(c, str):
+            out.add(c)
+        elif isinstance(c, (tuple, frozenset)):
+            todo.extend(c)
+        elif hasattr(c, "co_consts"):
+            todo.extend(c.co_consts)
+    return out
+
+
+def _same_strings(node, code) -> bool:
+    """The string constants of the parsed source are those of the running
+    code (a source file edited since it was imported is not read)."""
+    body = node.body if isinstance(node, ast.FunctionDef) else [node.body]
+    if isinstance(node, ast.FunctionDef) and body and isinstance(body[0], ast.Expr) \
+            and isinstance(body[0].value, ast.Constant):
+        body = body[1:]               # the docstring
+    found = set()
+    for b in body:
+        for n in ast.walk(b):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str):
+                found.add(n.value)
+            elif isinstance(n, ast.keyword) and n.arg:
+                found.add(n.arg)      # keyword names are constants of the call
+    return found == _strings(code) - ({code.co_consts[0]} if isinstance(node, ast.FunctionDef)
+                                      and code.co_consts and isinstance(code.co_consts[0], str)
+                                      and ast.get_docstring(node) else set())
 
 
 def _state_test(node, s, env, acc):
