@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 import networkx as nx
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -132,19 +133,52 @@ def worst(best, starts) -> list:
     return pareto([c for s in starts for c in best.get(s, [Counter()])])
 
 
-def step_counts(g, nodes, allowed, kinds: dict) -> dict:
+def step_counts(g, nodes, allowed, kinds: dict, scc=None) -> dict:
     """The checker's step-count bounds: per kind the largest number of
     steps of that kind on a path inside ``nodes`` (``None`` = unbounded).
-    ``kinds`` maps a kind name to ``label -> 0/1``."""
+    ``kinds`` maps a kind name to ``label -> 0/1``; ``nodes`` is a set of
+    states or a bool mask; ``scc``: the SCC labels of the region (through
+    the allowed edges), if the caller has them.
+
+    The same longest paths as :func:`longest` with one-kind weights, on the
+    graph's flat arrays (:mod:`oomnb.checker.arrays`): a counted edge inside
+    a strongly connected component is an unbounded cycle; otherwise the
+    states with at least ``j`` counted steps ahead are those that reach,
+    inside the region, a counted edge into a state with at least ``j - 1``
+    (any counted edge for ``j = 1``), one backward search per ``j``."""
+    from ..checker.arrays import edge_arrays, reacher, scc_labels
+    a = edge_arrays(g)
+    if isinstance(nodes, np.ndarray) and nodes.dtype == bool:
+        region = nodes
+    else:
+        region = np.zeros(a.n, dtype=bool)
+        region[list(nodes)] = True
+    src, dst = a.src, a.dst
+    allowed_e = np.asarray(allowed, dtype=bool)[a.lid] if len(a.lid) else np.zeros(0, bool)
+    out_e = allowed_e & region[src]
+    int_e = out_e & region[dst]
     res = {}
-    empty = Counter()
+    same = back = None
     for kind, f in kinds.items():
-        ind = [f(lab) for lab in g.labels]
-        one = Counter({kind: 1})
-        best = longest(g, nodes, allowed,
-                       lambda u, lid, v, ind=ind, one=one: one if ind[lid] else empty)
-        if isinstance(best, Unbounded):
+        ind = np.fromiter((bool(f(lab)) for lab in g.labels), dtype=bool, count=len(g.labels))
+        counted = out_e & ind[a.lid] if len(a.lid) else out_e
+        if not counted.any():
+            res[kind] = 0
+            continue
+        if same is None:
+            lab = scc if scc is not None else scc_labels(a, int_e)
+            same = int_e & (lab[src] == lab[dst])
+        if (counted & same).any():
             res[kind] = None
-        else:
-            res[kind] = max((f.get(kind, 0) for fr in best.values() for f in fr), default=0)
+            continue
+        if back is None:
+            back = reacher(a, int_e, backward=True)
+        level, seeds_e = 0, counted
+        while seeds_e.any():
+            seeds = np.zeros(a.n, dtype=bool)
+            seeds[src[seeds_e]] = True
+            ahead = back(seeds)
+            level += 1
+            seeds_e = counted & ahead[dst]
+        res[kind] = level
     return res

@@ -2,8 +2,9 @@
 
 * :mod:`.explore`  BFS with a visited set and parent pointers (shortest
   counterexamples), safety properties on the fly.
-* :mod:`.liveness` leads-to properties by SCCs (networkx) under weak /
-  strong / no fairness per (actor, transition class).
+* :mod:`.liveness` leads-to properties by SCCs under weak / strong / no
+  fairness per (actor, transition class), on the flat edge arrays of
+  :mod:`.arrays` (scipy.sparse.csgraph).
 * :mod:`.run`      verdicts per property, counterexample steps, oracle
   comparison (``oomnb/checker/expected/standard.json``, compared only).
 * :mod:`.render`   herd7-style verdict lines, TLC-style statistics,

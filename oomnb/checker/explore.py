@@ -6,12 +6,23 @@ shortest counterexample) and depths.  Safety properties (invariants and
 step properties) are checked on the fly; liveness works on the stored
 graph afterwards (:mod:`oomnb.checker.liveness`).
 
-Speed (``oomnb bench check``): the loop is one flat pass over a prepared
-plan of transitions (no per-step attribute look-ups), the BFS queue is the
-state list itself, labels are interned by (transition, instance, tags), a
-step property stops being evaluated once it is decided, and the parts of
-a state that repeat (the thread tuples, the reaper's list) are stored once
-(hash-consed), which is the compact encoding of the stored graph.
+Speed (``oomnb bench check``): the transitions to try in a state are one
+generated function (:mod:`oomnb.checker.plan`) that tests each
+transition's pre-checks inline on the state's fields and each thread's pc
+and calls ``fire`` only where they pass (pre-checks read from the guard
+clauses by :mod:`oomnb.checker.guards`; transitions a kernel or scenario
+rules out are left out), so almost every call yields a step.  The BFS
+queue is the state list itself; labels are found per transition instance
+by their tags.  A step property is tested only where its necessary
+conditions, read from the predicate the same way, hold: a test of the
+pre-state (looked up once per state by the fields it reads) and tags the
+step must carry (a tagless step skips the properties that need a tag); a
+property stops being evaluated once it is decided.  The parts of a state
+that repeat (the thread tuples, the reaper's list) are stored once
+(hash-consed), which is the compact encoding of the stored graph; the
+whole-graph passes of liveness use a flat-array copy of the edges
+(:mod:`oomnb.checker.arrays`).  What remains is mostly the transitions'
+own ``fire`` code and the visited-set look-ups.
 
 ``symmetry=True`` explores the quotient by interchangeable victim threads
 (:mod:`oomnb.checker.symmetry`) and unfolds it to the full graph with real
@@ -26,12 +37,12 @@ import gc
 import sys
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from ..kernel.transitions import initial_state, transitions_for
 from . import symmetry as sym
-from .guards import Guard, guard_of
-
-NONE_I = (None,)
+from .guards import step_guard_of
+from .plan import FIELD_INDEX, Plan
 
 
 @dataclass
@@ -106,7 +117,8 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
     ``symmetry``: explore the quotient by interchangeable threads (3+
     threads) and, with ``unfold``, rebuild the full graph from it.
     ``guards``: skip transitions whose guard clause (read by
-    :mod:`oomnb.checker.guards`) is false without calling them."""
+    :mod:`oomnb.checker.guards`) is false without calling them, and step
+    properties whose necessary conditions (read the same way) fail."""
     reduce = symmetry and scenario.threads >= 3 and sym.supported()
     gc_was = gc.isenabled()
     gc.disable()           # the graph is acyclic data: the cyclic collector only costs time
@@ -118,6 +130,34 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
     finally:
         if gc_was:
             gc.enable()
+
+
+def _step_check(is_ante, f, name, use_guards=True):
+    """(antecedent?, predicate, property, state pre-test or None, required tags or None,
+    fields the pre-test reads)"""
+    sg = step_guard_of(f) if use_guards else None
+    return (is_ante, f, name, sg.state_ok if sg else None,
+            frozenset(sg.tags) if sg and sg.tags else None, sg.reads if sg else ())
+
+
+class _StepChecks:
+    """The open step checks that apply in a state, by the values of the
+    fields their pre-tests read: ``(all, tagless)`` for a state, the second
+    for steps without tags (a check that needs a tag cannot hold there)."""
+
+    def __init__(self, checks):
+        self.checks = checks
+        reads = sorted({f for c in checks for f in c[5]})
+        self.key = itemgetter(*reads) if reads else (lambda s: None)
+        self.cache = {}
+
+    def __call__(self, s):
+        key = self.key(s)
+        r = self.cache.get(key)
+        if r is None:
+            here = [c[:5] for c in self.checks if c[3] is None or c[3](s)]
+            r = self.cache[key] = (here, [c for c in here if c[4] is None])
+        return r
 
 
 def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
@@ -133,42 +173,40 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
     parent, plabel, depth = [-1], [-1], [0]
     out = []
     perms = [] if reduce else None
-    labels, label_id = [], {}
-    inv = [p for p in props if p.shape == "invariant"]
+    labels = []
+    inv = [(p.bad_state, p.name) for p in props if p.shape == "invariant"]
     edg = [p for p in props if p.shape == "edge"]
-    safety = {p.name: None for p in inv + edg}
+    safety = {p.name: None for p in props if p.shape == "invariant"}
+    safety.update((p.name, None) for p in edg)
     ante = {p.name: False for p in props}
-    ante_state = [p for p in props if p.antecedent_state is not None]
-    # step checks still open: (kind, prop); dropped once decided
-    edge_checks = [("bad", p) for p in edg] + [("ante", p) for p in edg
-                                                 if p.antecedent_edge is not None]
+    # checks still open, dropped once decided: (antecedent?, predicate, property name)
+    ante_states = [(p.antecedent_state, p.name) for p in props if p.antecedent_state is not None]
+    # with the necessary conditions read from the predicates (oomnb.checker.guards): a
+    # test of the pre-state (once per state) and tags the step must carry
+    edge_checks = [_step_check(False, p.bad_edge, p.name, use_guards) for p in edg] + \
+        [_step_check(True, p.antecedent_edge, p.name, use_guards) for p in edg
+         if p.antecedent_edge is not None]
     errors = set()
 
     def check_state(sid, s):
-        for p in inv:
-            if p.bad_state(k, sc, s):
+        nonlocal ante_states
+        for bad, name in inv:
+            if bad(k, sc, s):
                 errors.add(sid)
-                if safety[p.name] is None:
-                    safety[p.name] = (sid, None, None)
-        for p in ante_state:
-            if not ante[p.name] and p.antecedent_state(k, sc, s):
-                ante[p.name] = True
+                if safety[name] is None:
+                    safety[name] = (sid, None, None)
+        if ante_states:
+            hit = False
+            for f, name in ante_states:
+                if f(k, sc, s):
+                    ante[name] = hit = True
+            if hit:
+                ante_states = [(f, name) for f, name in ante_states if not ante[name]]
 
-    def run_edge_checks(s, lid, s2, u, v):
-        nonlocal edge_checks
-        t, i, actor, tags = labels[lid]
-        done = False
-        for kind, p in edge_checks:
-            if kind == "bad":
-                if p.bad_edge(k, sc, s, actor, t, tags, s2):
-                    safety[p.name] = (u, lid, v)
-                    done = True
-            elif p.antecedent_edge(k, sc, s, actor, t, tags, s2):
-                ante[p.name] = True
-                done = True
-        if done:
-            edge_checks = [(kd, p) for kd, p in edge_checks
-                           if (safety[p.name] is None if kd == "bad" else not ante[p.name])]
+    def still_open(checks):
+        return [c for c in checks if not (ante[c[2]] if c[0] else safety[c[2]] is not None)]
+
+    step_checks = _StepChecks(edge_checks)
 
     check_state(0, init)
     bar = None
@@ -179,17 +217,17 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
                        leave=False)
         except ImportError:  # pragma: no cover
             bar = None
-    # the plan: (tidx, transition, fire, per code, owner-actor?, guard parts)
-    plan = []
-    for tidx, t in enumerate(trans):
-        per = 0 if t.per == "none" else (1 if t.per == "thread" else 2)
-        gd = guard_of(t.fire) if use_guards else None
-        gd = gd or Guard()
-        plan.append((tidx, t, t.fire, per, t.actor == "owner", gd.pcs if per == 1 else None,
-                     gd.field, gd.values, gd.truthy, gd.falsy))
-    thread_ranges = {n: tuple(range(n)) for n in range(1, 8)}
+    plan = Plan(kernel, scenario, trans, len(init.th), use_guards)
+    expand = plan.expand
+    # per slot (transition instance): label ids by tags (by __mmput owner, then tags)
+    ltabs = plan.per_slot(lambda t: None if t.actor == "owner" else {})
+    owner_tabs = plan.per_slot(lambda t: {})
+    slots = plan.slots
+    town = FIELD_INDEX["town"]
     generated = 0
     canon = sym.canon
+    new_label = labels.append
+    add_state = states.append
     u = 0
     while u < len(states):          # BFS: the state list is the queue
         s = states[u]
@@ -202,44 +240,51 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
         if u in errors:            # TLC-style: an invariant violation is not explored further
             u += 1
             continue
-        th = s.th
-        threads = thread_ranges[len(th)]
-        for tidx, t, fire, per, owner, pcs, gfield, gvals, gtrue, gfalse in plan:
-            if gfield is not None and s[gfield] not in gvals:
-                continue
-            if gtrue is not None and not s[gtrue]:
-                continue
-            if gfalse is not None and s[gfalse]:
-                continue
-            insts = NONE_I if per == 0 else (threads if per == 1 else sorted(set(s.rtimers)))
-            for i in insts:
-                if pcs is not None and th[i][0] not in pcs:
-                    continue
-                res = fire(k, sc, s, i)
-                if not res:
-                    continue
-                for s2, tags in res:
-                    generated += 1
-                    lk = (tidx, i, tags, s.town) if owner else (tidx, i, tags)
-                    lid = label_id.get(lk)
-                    if lid is None:
-                        lid = label_id[lk] = len(labels)
-                        labels.append((t, i, t.actor_of(s, i), tags))
-                    if reduce:
-                        s2, m = canon(s2)
-                        eperm.append(m)
-                    v = index.get(s2)
-                    if v is None:
-                        s2 = intern(s2)
-                        v = index[s2] = len(states)
-                        states.append(s2)
-                        parent.append(u)
-                        plabel.append(lid)
-                        depth.append(du1)
-                        check_state(v, s2)
-                    edges.append((v, lid))
-                    if edge_checks:
-                        run_edge_checks(s, lid, s2, u, v)
+        add_edge = edges.append
+        here_all, here_tagless = step_checks(s) if edge_checks else ((), ())
+        for slot, res in expand(s):
+            lt = ltabs[slot]
+            if lt is None:             # an __mmput step: its actor is the owner
+                lt = owner_tabs[slot].get(s[town])
+                if lt is None:
+                    lt = owner_tabs[slot][s[town]] = {}
+            generated += len(res)
+            for s2, tags in res:
+                lid = lt.get(tags)
+                if lid is None:
+                    lid = lt[tags] = len(labels)
+                    _, t, i = slots[slot]
+                    new_label((t, i, t.actor_of(s, i), tags))
+                if reduce:
+                    s2, m = canon(s2)
+                    eperm.append(m)
+                v = index.get(s2)
+                if v is None:
+                    s2 = intern(s2)
+                    v = index[s2] = len(states)
+                    add_state(s2)
+                    parent.append(u)
+                    plabel.append(lid)
+                    depth.append(du1)
+                    check_state(v, s2)
+                add_edge((v, lid))
+                here = here_all if tags else here_tagless
+                if here:
+                    done = False
+                    for is_ante, f, name, _, req in here:
+                        if req is not None and not req.issubset(tags):
+                            continue
+                        t, i, actor, _ = labels[lid]
+                        if f(k, sc, s, actor, t, tags, s2):
+                            if is_ante:
+                                ante[name] = True
+                            else:
+                                safety[name] = (u, lid, v)
+                            done = True
+                    if done:
+                        edge_checks = still_open(edge_checks)
+                        step_checks = _StepChecks(edge_checks)
+                        here_all, here_tagless = still_open(here_all), still_open(here_tagless)
         u += 1
         if bar is not None and u % 1000 == 0:
             bar.update(1000)

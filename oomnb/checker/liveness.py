@@ -10,17 +10,27 @@ whose enabled fair groups are all satisfied is a fair lasso by itself
 A fair SCC inside the not-Q subgraph is found with the Emerson-Lei style
 refinement: drop an SCC if a weak group is enabled everywhere in it and
 never taken inside; for a strong group enabled somewhere and never taken,
-remove the states where it is enabled and recompute SCCs.
+remove the states where it is enabled and recompute SCCs.  The passes
+over a property's region (components, backward reachability, the searches
+for the counterexample, the step-count bounds) run on the graph's flat edge
+arrays (:mod:`oomnb.checker.arrays`): components by scipy, every component
+that needs refining refined in the same pass, and the searches following
+``g.out`` order, so the counterexamples are those of a plain FIFO search.
+:func:`_fair_sccs_networkx` is the one-component-at-a-time reference the
+tests compare against.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from functools import partial
 
 import networkx as nx
+import numpy as np
 
 from ..kernel.transitions import fairness_of
+from .arrays import edge_arrays, fifo_path, reacher, scc_labels
 
 
 @dataclass
@@ -53,6 +63,117 @@ def _fair_sccs(nodes, g, lg, allowed_label, edge_ok=None):
     """All fair SCCs (as node sets) of the subgraph induced by ``nodes``
     (only through edges ``edge_ok(u, lid, v)`` accepts, if given; the
     enabled sets always count every edge)."""
+    a = edge_arrays(g)
+    region = np.zeros(a.n, dtype=bool)
+    region[list(nodes)] = True
+    emask = None
+    if edge_ok is not None:       # asked only about the edges inside the region
+        emask = region[a.src] & region[a.dst]
+        sel = np.flatnonzero(emask)
+        emask[sel] = np.fromiter((edge_ok(u, lid, v) for u, v, lid in
+                                  zip(a.src[sel].tolist(), a.dst[sel].tolist(),
+                                      a.lid[sel].tolist())), dtype=bool, count=len(sel))
+    fid, _ = _fair_ids(a, region, lg, allowed_label, emask)
+    sel = np.flatnonzero(fid >= 0)
+    comps = {}
+    for u, c in zip(sel.tolist(), fid[sel].tolist()):
+        comps.setdefault(c, set()).add(u)
+    return list(comps.values())
+
+
+def _group_bits(a, lg):
+    """Fairness groups as bit masks: per edge (m x W words), per state the
+    groups enabled there (n x W), and the weak / strong group masks (W)."""
+    ng = max((grp + 1 for grp, _ in lg if grp is not None), default=0)
+    W = max(1, (ng + 63) // 64)
+    lbits = np.zeros((len(lg) + 1, W), dtype=np.uint64)
+    weak = np.zeros(W, dtype=np.uint64)
+    strong = np.zeros(W, dtype=np.uint64)
+    for lid, (grp, st) in enumerate(lg):
+        if grp is None:
+            continue
+        b = np.uint64(1) << np.uint64(grp % 64)
+        lbits[lid, grp // 64] |= b
+        if st:
+            strong[grp // 64] |= b
+        else:
+            weak[grp // 64] |= b
+    ebits = lbits[a.lid] if len(a.lid) else np.zeros((0, W), dtype=np.uint64)
+    en = np.zeros((a.n, W), dtype=np.uint64)
+    rows = np.flatnonzero(a.ptr[1:] > a.ptr[:-1])
+    if len(rows):
+        en[rows] = np.bitwise_or.reduceat(ebits, a.ptr[rows], axis=0)
+    return ebits, en, weak, strong
+
+
+def _fair_ids(a, region, lg, allowed_label, emask=None):
+    """The fair SCCs of the subgraph induced by ``region`` (a bool mask),
+    through the allowed edges (and ``emask``, if given): ``fid[u]`` is the
+    fair SCC of ``u`` (-1: none).  Also returns the SCC labels of the first
+    decomposition (of the whole region), which the bound reuses.
+
+    All components are refined together: a component that needs its
+    strong-fairness states removed is decomposed again with the others
+    (no cycle spans two components, so this is the per-component
+    refinement, done in one pass)."""
+    n = a.n
+    src, dst = a.src, a.dst
+    ebits, en, weak, strong = _group_bits(a, lg)
+    W = len(weak)
+    allowed_e = np.asarray(allowed_label, dtype=bool)[a.lid] if len(a.lid) else \
+        np.zeros(0, dtype=bool)
+    inside = allowed_e & region[src] & region[dst]
+    if emask is not None:
+        inside &= emask
+    fid = np.full(n, -1, dtype=np.int64)
+    active = region.copy()
+    first = None
+    offset = 0
+    ones = ~np.uint64(0)
+    while True:
+        em = inside & active[src] & active[dst]
+        lab = scc_labels(a, em)
+        if first is None:
+            first = lab
+        nodes = np.flatnonzero(active)
+        if not len(nodes):
+            break
+        comp = lab[nodes]
+        nc = int(lab.max()) + 1
+        same = em & (lab[src] == lab[dst])
+        ce = lab[src[same]]
+        cb = ebits[same]
+        taken = np.zeros((nc, W), dtype=np.uint64)
+        en_all = np.full((nc, W), ones, dtype=np.uint64)
+        en_any = np.zeros((nc, W), dtype=np.uint64)
+        en_n = en[nodes]
+        for w in range(W):
+            tw, aw, yw = taken[:, w], en_all[:, w], en_any[:, w]
+            np.bitwise_or.at(tw, ce, cb[:, w])
+            np.bitwise_and.at(aw, comp, en_n[:, w])
+            np.bitwise_or.at(yw, comp, en_n[:, w])
+        free = ~taken
+        weak_bad = ((en_all & weak & free) != 0).any(axis=1)
+        bad_strong = en_any & strong & free
+        ok = ~weak_bad
+        is_fair = ok & ~(bad_strong != 0).any(axis=1)
+        fair_nodes = nodes[is_fair[comp]]
+        fid[fair_nodes] = lab[fair_nodes] + offset
+        offset += nc
+        refine = ok & ~is_fair
+        sel = refine[comp]
+        cand, ccomp = nodes[sel], comp[sel]
+        keep = ~((en[cand] & bad_strong[ccomp]) != 0).any(axis=1)
+        active = np.zeros(n, dtype=bool)
+        active[cand[keep]] = True
+        if not keep.any():
+            break
+    return fid, first
+
+
+def _fair_sccs_networkx(nodes, g, lg, allowed_label, edge_ok=None):
+    """Reference implementation of :func:`_fair_sccs` with networkx (one
+    component at a time); tests check that both agree."""
     en = {}
     for u in nodes:
         e = set()
@@ -97,28 +218,6 @@ def _fair_sccs(nodes, g, lg, allowed_label, edge_ok=None):
     return fair
 
 
-def _bfs_within(g, src, targets, inside, allowed_label):
-    """Shortest path src -> any target staying inside ``inside``."""
-    if src in targets:
-        return []
-    prev = {src: None}
-    q = deque([src])
-    while q:
-        u = q.popleft()
-        for v, lid in g.out[u]:
-            if v in inside and v not in prev and allowed_label[lid]:
-                prev[v] = (u, lid)
-                if v in targets:
-                    path = []
-                    while prev[v] is not None:
-                        pu, pl = prev[v]
-                        path.append((pu, pl, v))
-                        v = pu
-                    return path[::-1]
-                q.append(v)
-    return None
-
-
 def _cycle(g, C, start, allowed_label):
     """A cycle start -> ... -> start inside C (empty list = stutter)."""
     for v, lid in g.out[start]:
@@ -147,12 +246,13 @@ def _cycle(g, C, start, allowed_label):
     return []
 
 
-def _bound(g, pnodes, allowed_label, weights):
+def _bound(g, pnodes, allowed_label, weights, scc=None):
     """Longest path (per weight kind) inside P before leaving it; None = unbounded.
     Computed by the one bound engine (:func:`oomnb.bounds.engine.step_counts`),
-    which also derives the symbolic time bounds."""
+    which also derives the symbolic time bounds.  ``scc``: the region's SCC
+    labels, if already computed."""
     from ..bounds.engine import step_counts
-    return step_counts(g, pnodes, allowed_label, weights)
+    return step_counts(g, pnodes, allowed_label, weights, scc=scc)
 
 
 WEIGHTS = {
@@ -164,6 +264,15 @@ WEIGHTS = {
 }
 
 
+def _mask(g, pred, states=None) -> np.ndarray:
+    """``pred(kernel, scenario, state)`` of every state (of ``states``, ids)."""
+    f = partial(pred, g.kernel, g.scenario)
+    if states is None:
+        return np.fromiter(map(f, g.states), dtype=bool, count=len(g.states))
+    st = g.states
+    return np.fromiter(map(f, [st[u] for u in states.tolist()]), dtype=bool, count=len(states))
+
+
 def check_leadsto(g, prop, mode: str = "standard") -> LeadsTo:
     k, sc = g.kernel, g.scenario
     if prop.out_of_scope is not None:
@@ -172,83 +281,51 @@ def check_leadsto(g, prop, mode: str = "standard") -> LeadsTo:
             return LeadsTo("out-of-scope", why)
     lg = label_groups(g, mode)
     allowed = [lab[0].key not in prop.exclude for lab in g.labels]
-    P = [prop.P(k, sc, s) for s in g.states]
-    if not any(P):
-        return LeadsTo("vacuous", "P never holds")
     # states that violate an invariant were not expanded (TLC-style); they are
     # left out of the liveness analysis rather than counted as deadlocks
-    notq = {u for u, s in enumerate(g.states) if not prop.Q(k, sc, s) and u not in g.errors}
+    notq = ~_mask(g, prop.Q)
+    if g.errors:
+        notq[np.fromiter(g.errors, dtype=np.int64, count=len(g.errors))] = False
+    # P where it matters (not-Q states), then whether it holds anywhere at all
+    pnodes = np.zeros(len(notq), dtype=bool)
+    cand = np.flatnonzero(notq)
+    pnodes[cand[_mask(g, prop.P, cand)]] = True
+    if not pnodes.any() and not any(map(partial(prop.P, k, sc), g.states)):
+        return LeadsTo("vacuous", "P never holds")
     weights = {kk: WEIGHTS[kk] for kk in prop.bound.split("+") if kk}
-    pnodes = {u for u in notq if P[u]} if prop.Q is not None else set()
-    fair = _fair_sccs(notq, g, lg, allowed)
+    a = edge_arrays(g)
+    fid, scc = _fair_ids(a, notq, lg, allowed)
+    fair = fid >= 0
     # bounds only mean something where the property holds
-    bound = _bound(g, notq, allowed, weights) if weights and not fair else None
-    if not fair:
+    if not fair.any():
+        bound = _bound(g, notq, allowed, weights, scc) if weights else None
         return LeadsTo("holds", bound=bound)
-    fair_nodes = set().union(*fair)
     # backward reachability inside not-Q
-    rev = {}
-    for u in notq:
-        for v, lid in g.out[u]:
-            if v in notq and allowed[lid]:
-                rev.setdefault(v, []).append(u)
-    can = set(fair_nodes)
-    q = deque(fair_nodes)
-    while q:
-        v = q.popleft()
-        for u in rev.get(v, ()):
-            if u not in can:
-                can.add(u)
-                q.append(u)
-    starts = [u for u in pnodes if u in can]
+    allowed_e = np.asarray(allowed, dtype=bool)[a.lid]
+    inside = allowed_e & notq[a.src] & notq[a.dst]
+    can = reacher(a, inside, backward=True)(fair)
+    starts = pnodes & can
     if prop.exclude:
         # the path restriction holds from the start: only states reachable
         # without the excluded transitions count
-        reach = _reachable(g, allowed)
-        starts = [u for u in starts if u in reach]
-    if not starts:
-        fair_b = _bound(g, notq, allowed, weights) if weights else None
+        init = np.zeros(a.n, dtype=bool)
+        init[0] = True
+        starts &= reacher(a, allowed_e)(init)
+    if not starts.any():
+        fair_b = _bound(g, notq, allowed, weights, scc) if weights else None
         return LeadsTo("holds", bound=fair_b)
-    best = min(starts, key=lambda u: (g.depth[u], u))
+    idx = np.flatnonzero(starts)
+    depth = np.fromiter((g.depth[u] for u in idx.tolist()), dtype=np.int64, count=len(idx))
+    best = int(idx[np.argmin(depth)])            # smallest (depth, id)
     prefix = g.path_to(best)
     if any(not allowed[lid] for _, lid, _ in prefix):
-        prefix = _path_avoiding(g, best, allowed)
-    middle = _bfs_within(g, best, fair_nodes, notq, allowed)
+        # the shortest path without the excluded transitions (best is reachable so)
+        target = np.zeros(a.n, dtype=bool)
+        target[best] = True
+        prefix = fifo_path(a, allowed_e, 0, target)
+    # the shortest path inside not-Q to the first fair state a search meets
+    middle = fifo_path(a, inside, best, fair)
     end = middle[-1][2] if middle else best
-    C = next(c for c in fair if end in c)
+    C = set(np.flatnonzero(fid == fid[end]).tolist())
     loop = _cycle(g, C, end, allowed)
-    return LeadsTo("violated", prefix=prefix, middle=middle, loop=loop, bound=bound)
-
-
-def _path_avoiding(g, target, allowed):
-    prev = {0: None}
-    q = deque([0])
-    while q:
-        u = q.popleft()
-        if u == target:
-            break
-        for v, lid in g.out[u]:
-            if v not in prev and allowed[lid]:
-                prev[v] = (u, lid)
-                q.append(v)
-    if target not in prev:
-        return None
-    path = []
-    v = target
-    while prev[v] is not None:
-        u, lid = prev[v]
-        path.append((u, lid, v))
-        v = u
-    return path[::-1]
-
-
-def _reachable(g, allowed) -> set:
-    seen = {0}
-    q = deque([0])
-    while q:
-        u = q.popleft()
-        for v, lid in g.out[u]:
-            if v not in seen and allowed[lid]:
-                seen.add(v)
-                q.append(v)
-    return seen
+    return LeadsTo("violated", prefix=prefix, middle=middle, loop=loop, bound=None)

@@ -9,7 +9,7 @@ Three shapes:
 * ``leadsto``: ``P ~> Q`` under the fairness of the run: on every fair
   path, from every state where P holds, Q eventually holds.  Violated
   iff a reachable P-and-not-Q state can stay in not-Q forever on a fair
-  path (a fair SCC of the not-Q subgraph, found with networkx).
+  path (a fair SCC of the not-Q subgraph, :mod:`oomnb.checker.liveness`).
 
 Each property also says when it is vacuous (its antecedent never occurs
 in the explored graph) or out of scope for a scenario.
