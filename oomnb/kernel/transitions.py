@@ -277,16 +277,18 @@ def out_of_memory(k, s, current, tags, sc=None):
     return s
 
 
-def _exit_oom_victim(k, s, i):
-    pc, md, ever = s.th[i]
+def _exit_oom_victim(k, s, i, pc=None):
+    """exit_oom_victim() for thread i; ``pc``: where the thread goes on (set
+    in the same step)."""
+    md = s.th[i][1]
     if not md:
-        return s
+        return s if pc is None else s._replace(th=_set_th(s, i, pc=pc))
+    th = _set_th(s, i, pc=pc, md=0)
     if k.oom_victims_per_group:          # the group is uncounted at its last exit
-        return s._replace(th=_set_th(s, i, md=0))
-    s = s._replace(th=_set_th(s, i, md=0), oom_victims=s.oom_victims - 1)
+        return s._replace(th=th)
     if k.signal_oom_victims:
-        s = s._replace(sig_victims=s.sig_victims - 1)
-    return s
+        return s._replace(th=th, oom_victims=s.oom_victims - 1, sig_victims=s.sig_victims - 1)
+    return s._replace(th=th, oom_victims=s.oom_victims - 1)
 
 
 def _mmput_users(k, s):
@@ -495,10 +497,10 @@ def t_mmput(k, sc, s, i):
     be cleared, never set, in between)."""
     if s.th[i][0] != MMPUT:
         return NO
-    s, last = _mmput_users(k, s)
-    if last:
-        return [(s._replace(th=_set_th(s, i, pc=IN_MMPUT), town=i, tpc=TP_AIO), NO)]
-    return [(s._replace(th=_set_th(s, i, pc=_after_mmput(k, s, i))), NO)]
+    users = s.mm_users - 1                  # atomic_dec_and_test(&mm->mm_users)
+    if users == 0:
+        return [(s._replace(mm_users=0, th=_set_th(s, i, pc=IN_MMPUT), town=i, tpc=TP_AIO), NO)]
+    return [(s._replace(mm_users=users, th=_set_th(s, i, pc=_after_mmput(k, s, i))), NO)]
 
 
 def t_exit_oom_victim(k, sc, s, i):
@@ -511,11 +513,9 @@ def t_exit_oom_victim(k, sc, s, i):
     clears TIF_MEMDIE.)"""
     pc = s.th[i][0]
     if pc == EXIT_OOM:
-        s = _exit_oom_victim(k, s, i)
-        return [(s._replace(th=_set_th(s, i, pc=POST)), NO)]
+        return [(_exit_oom_victim(k, s, i, pc=POST), NO)]
     if pc == EXIT_OOM_EARLY:
-        s = _exit_oom_victim(k, s, i)
-        return [(s._replace(th=_set_th(s, i, pc=MMPUT)), NO)]
+        return [(_exit_oom_victim(k, s, i, pc=MMPUT), NO)]
     return NO
 
 
@@ -551,7 +551,7 @@ def t_do_exit_tail(k, sc, s, i):
     if s.th[i][0] != FILES:
         return NO
     s = _group_exit(k, s, i)
-    return [(_mmdrop(s)._replace(th=_set_th(s, i, pc=DEAD)), NO)]
+    return [(s._replace(th=_set_th(s, i, pc=DEAD), mm_count=s.mm_count - 1), NO)]   # mmdrop
 
 
 def t_release_task(k, sc, s, i):
@@ -637,13 +637,12 @@ def t_exit_mmap_free(k, sc, s, i):
         return NO
     vmas = VMAS_CLEARED if k.tree_cleared else VMAS_DANGLING
     mmf = s.mmf | MMF_SKIP if k.mmput_sets_skip else s.mmf
-    s2 = _mmdrop(s._replace(vmas=vmas, mmf=mmf, tpc=TP_DONE))
+    mm_count = s.mm_count - 1                # mmdrop(mm)
     if s.town in (KWORKER, SHARER):
-        s2 = s2._replace(town=-1)
-    else:
-        j = s.town
-        s2 = s2._replace(town=-1, th=_set_th(s2, j, pc=_after_mmput(k, s2, j)))
-    return [(s2, NO)]
+        return [(s._replace(vmas=vmas, mmf=mmf, tpc=TP_DONE, mm_count=mm_count, town=-1), NO)]
+    j = s.town
+    return [(s._replace(vmas=vmas, mmf=mmf, tpc=TP_DONE, mm_count=mm_count, town=-1,
+                        th=_set_th(s, j, pc=_after_mmput(k, s, j))), NO)]
 
 
 # --- IO / lock holder ---------------------------------------------------
@@ -742,7 +741,6 @@ def t_reap_unmap(k, sc, s, i):
     other (anon-rss drops) but stay allocated until ``dio_complete``."""
     if s.rpc != R_UNMAP or s.rtask == W_TASK:
         return NO
-    s0 = s
     tags = {"deref_mm", "walk_vmas", "obs:reap_finish"}
     mem = s.mem
     if s.vmas == VMAS_INTACT and mem in MEM_STILL_MAPPED:
@@ -752,16 +750,16 @@ def t_reap_unmap(k, sc, s, i):
         mmf |= MMF_UNSTABLE
     if k.reaper_mm_lookup == "find_lock_task_mm":
         mmf |= MMF_SKIP                          # set_bit(MMF_OOM_REAPED)
-    s = s._replace(mem=mem, mmf=mmf, rpc=R_DONE)
-    if k.reaper_mmget_gate:
-        s, last = _mmput_users(k, s)
-        if last:
-            s = s._replace(town=KWORKER, tpc=TP_AIO)
+    changes = {"mem": mem, "mmf": mmf, "rpc": R_DONE}
+    if k.reaper_mmget_gate:                  # mmput_async: atomic_dec_and_test(&mm->mm_users)
+        changes["mm_users"] = s.mm_users - 1
+        if s.mm_users == 1:
+            changes.update(town=KWORKER, tpc=TP_AIO)
     if k.reaper_mm_lookup == "find_lock_task_mm":
-        s = _mmdrop(s)
+        changes["mm_count"] = s.mm_count - 1     # mmdrop
     if k.reaper_oom_lock:
-        s = s._replace(oom_lock=L_FREE)
-    return [(s, frozenset(tags))] + reap_partly(k, sc, s0)
+        changes["oom_lock"] = L_FREE
+    return [(s._replace(**changes), frozenset(tags))] + reap_partly(k, sc, s)
 
 
 def t_reap_sleep(k, sc, s, i):
