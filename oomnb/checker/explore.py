@@ -223,7 +223,7 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
     ltabs = plan.per_slot(lambda t: None if t.actor == "owner" else {})
     owner_tabs = plan.per_slot(lambda t: {})
     slots = plan.slots
-    town = FIELD_INDEX["town"]
+    town, rl = FIELD_INDEX["town"], FIELD_INDEX["rlist"]
     generated = 0
     canon = sym.canon
     new_label = labels.append
@@ -260,7 +260,8 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
                     eperm.append(m)
                 v = index.get(s2)
                 if v is None:
-                    s2 = intern(s2)
+                    if s2[0] is not s[0] or s2[rl] is not s[rl]:   # the parent's are stored once
+                        s2 = intern(s2)
                     v = index[s2] = len(states)
                     add_state(s2)
                     parent.append(u)

@@ -313,7 +313,10 @@ def t_pm_start(k, sc, s, i):
 
 
 def _all_frozen(k, sc, s) -> bool:
-    return all(t[0] == FROZEN or not freezing(k, sc, s, j, by_pm=True) for j, t in enumerate(s.th))
+    for j, t in enumerate(s.th):
+        if t[0] != FROZEN and freezing(k, sc, s, j, by_pm=True):
+            return False
+    return True
 
 
 def t_try_to_freeze_tasks(k, sc, s, i):
