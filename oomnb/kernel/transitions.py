@@ -277,18 +277,19 @@ def out_of_memory(k, s, current, tags, sc=None):
     return s
 
 
-def _exit_oom_victim(k, s, i, pc=None):
-    """exit_oom_victim() for thread i; ``pc``: where the thread goes on (set
-    in the same step)."""
-    md = s.th[i][1]
-    if not md:
-        return s if pc is None else s._replace(th=_set_th(s, i, pc=pc))
-    th = _set_th(s, i, pc=pc, md=0)
-    if k.oom_victims_per_group:          # the group is uncounted at its last exit
-        return s._replace(th=th)
-    if k.signal_oom_victims:
-        return s._replace(th=th, oom_victims=s.oom_victims - 1, sig_victims=s.sig_victims - 1)
-    return s._replace(th=th, oom_victims=s.oom_victims - 1)
+def _exit_oom_victim(k, s, i, pc=None, **changes):
+    """exit_oom_victim() for thread i; ``pc``: where the thread goes on, and
+    ``changes``: other fields the same step sets (one _replace)."""
+    if not s.th[i][1]:
+        if pc is not None:
+            changes["th"] = _set_th(s, i, pc=pc)
+        return s._replace(**changes) if changes else s
+    changes["th"] = _set_th(s, i, pc=pc, md=0)
+    if not k.oom_victims_per_group:      # per group: uncounted at the group's last exit
+        changes["oom_victims"] = s.oom_victims - 1
+        if k.signal_oom_victims:
+            changes["sig_victims"] = s.sig_victims - 1
+    return s._replace(**changes)
 
 
 def _mmput_users(k, s):
@@ -811,11 +812,11 @@ def t_oom_reap_task_done(k, sc, s, i):
         tags.add("deref_mm")
         if not exhausted:
             mmf |= MMF_SKIP
-    s = s._replace(mmf=mmf, gave_up=gave, rpc=R_IDLE, rtask=-1, ratt=0, rnext=0,
-                   rrefs=s.rrefs - 1)
+    done = {"mmf": mmf, "gave_up": gave, "rpc": R_IDLE, "rtask": -1, "ratt": 0, "rnext": 0,
+            "rrefs": s.rrefs - 1}
     if k.reaper_remote_exit_oom_victim:
-        s = _exit_oom_victim(k, s, t)
-    return [(s, frozenset(tags))]
+        return [(_exit_oom_victim(k, s, t, **done), frozenset(tags))]
+    return [(s._replace(**done), frozenset(tags))]
 
 
 def t_wake_oom_reaper_timer(k, sc, s, i):
