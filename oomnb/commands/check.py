@@ -26,14 +26,16 @@ examples:
 
 
 def add_arguments(p):
+    from ..kernel.scenario import TOKENS
     from ..kernel.versions import known_names
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
                    help=", ".join(known_names()) + " (case-insensitive, the v optional; 'lts' = v4.19, v5.15, v6.1, 'all' = "
                         "the standard and LTS versions) or a .py file "
                         "defining KERNEL (repeatable)")
     p.add_argument("--scenario", action="append", metavar="S",
-                   help="e.g. aio-blocked+suspend+second-oom+threads=2 (repeatable; "
-                        "default: the standard scenarios)")
+                   help="tokens joined with '+', e.g. aio-blocked+suspend+second-oom+threads=2 "
+                        f"(tokens: {', '.join(TOKENS)}, threads=N; repeatable; default: the "
+                        "standard scenarios)")
     p.add_argument("--threads", type=int, help="override the thread count (1-3)")
     p.add_argument("--property", action="append", metavar="P",
                    help="only these properties (disable_contract / suspend_exclusion = "
