@@ -70,6 +70,19 @@ def test_a_sharer_loop_without_the_init_test_is_caught(name):
 
 
 def test_combinations_not_modelled_are_refused():
-    for bad in ("init-sharer+mm-sharer", "init-sharer+process-mrelease"):
-        with pytest.raises(OomnbError):
-            parse_scenario(bad)
+    with pytest.raises(OomnbError):
+        parse_scenario("init-sharer+mm-sharer")          # one sharer process in the model
+
+
+@pytest.mark.parametrize("name", ["v5.15", "v6.1", "v6.18"])
+def test_process_mrelease_leaves_init_s_mm(name):
+    """task_will_free_mem(): init sharing the mm is never dying, so a userspace
+    killer's process_mrelease() returns -EINVAL and nothing unmaps the mm;
+    without the loop over the sharers it reaps memory init still uses."""
+    sc = parse_scenario("init-sharer+process-mrelease")
+    r = check(ALL[name], sc)
+    assert r.verdicts["init_mm_not_reaped"].verdict in ("holds", "vacuous")
+    k = ALL[name].derive(f"{name}-no-sharer-loop", twfm_sharer_loop=False)
+    v = check(k, sc).verdicts["init_mm_not_reaped"]
+    assert v.verdict == "violated" and v.steps[-1].key == "mrelease_reap"
+    replay(k, sc, v.steps)

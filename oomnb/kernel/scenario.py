@@ -217,9 +217,9 @@ def parse_scenario(text: str, threads: int | None = None) -> Scenario:
         raise OomnbError("dstate-thread needs at least 2 threads (one of them in D state)")
     if kw.get("walk_within_delay") and not kw.get("robust_futex"):
         raise OomnbError("walk-within-delay is a timing assumption about robust-futex (add it)")
-    if kw.get("init_sharer") and (kw.get("mm_sharer") or kw.get("mrelease")):
-        raise OomnbError("init-sharer cannot be combined with mm-sharer or process-mrelease "
-                         "(one sharer process; task_will_free_mem's sharer test is not modelled)")
+    if kw.get("init_sharer") and kw.get("mm_sharer"):
+        raise OomnbError("init-sharer cannot be combined with mm-sharer (the model has one "
+                         "sharer process)")
     return Scenario(threads=n, **kw)
 
 

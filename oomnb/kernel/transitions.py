@@ -983,9 +983,13 @@ def sharers_will_free_mem(k, sc, s) -> bool:
     the thread group, __task_will_free_mem(p) must hold (SIGNAL_GROUP_EXIT
     or PF_EXITING), else the mm is not "going to be freed": a live sharer
     keeps out_of_memory's task_will_free_mem(current) shortcut and
-    process_mrelease() (-EINVAL, no reap) from treating it as dying."""
-    return not (sc is not None and sc.mm_sharer and s.shm and k.twfm_sharer_loop
-                and not sharer_killed(s))
+    process_mrelease() (-EINVAL, no reap) from treating it as dying.  The
+    sharer is S (mm-sharer) or global init (init-sharer), which never dies."""
+    if sc is None or not s.shm or not k.twfm_sharer_loop:
+        return True
+    if sc.init_sharer:
+        return False            # global init is never killed
+    return not (sc.mm_sharer and not sharer_killed(s))
 
 
 # --- robust futex ------------------------------------------------------------
