@@ -342,3 +342,15 @@ def test_reap_only_episode_kept(tmp_path):
     r = ep.iloc[0]
     assert (r.pid, r.evidence, r.outcome, r.reaped_printk, r.anon_rss_after_kb) == (13984, "reap-only", "reaped",
                                                                                      1502.982009, 0)
+
+
+def test_reaper_events_after_sched_process_free_stay_with_their_kill():
+    """sched_process_free is traced an RCU grace period after release_task; the
+    oom_reaper keeps its own task reference and may still work on the victim
+    (here 2 s later, OOM_REAPER_DELAY): one episode, reaped, not a second,
+    kill-less one."""
+    tr, ep = ep_of(SYN / "reap-after-free.trace", trace_clock="global")
+    assert len(ep) == 1, ep[["pid", "outcome"]]
+    row = ep.iloc[0]
+    assert row["pid"] == 812 and row["outcome"] == "reaped"
+    assert row["free"] < row["reap_start"] < row["reap_finish"]

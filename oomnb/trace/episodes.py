@@ -433,7 +433,7 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources, na=None):
                 cur["kills"].append(r)
                 continue
             if k in REAP_KINDS:
-                if cur is None or cur["closed"]:
+                if cur is None or (cur["closed"] and not _reaper_may_follow(cur)):
                     cur = {"ev": [], "closed": False, "kills": []}
                     eps.append(cur)
                 cur["ev"].append(r)
@@ -454,6 +454,17 @@ def _episodes_of_group(machine, g, goff, mem_by_run, lost_sources, na=None):
     for row in rows:
         row.pop("_order")
     return rows
+
+
+def _reaper_may_follow(cur):
+    """The oom_reaper's events may follow the victim's sched_process_free: that
+    event is traced an RCU grace period after release_task (kernel/exit.c:
+    put_task_struct_rcu_user -> delayed_put_task_struct), while the reaper
+    works on its own task reference (mm/oom_kill.c:queue_oom_reaper,
+    get_task_struct) until it has finished with the victim; they belong to the
+    kill before, until the reaper has finished with it."""
+    done = (EV.FINISH_TASK_REAPING, EV.REAPED, EV.REAP_UNABLE_LINE, EV.REAP_GIVING_UP_LINE)
+    return bool(cur["kills"]) and not any(x.kind in done for x in cur["ev"])
 
 
 def _near(cur, r):
