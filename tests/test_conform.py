@@ -66,6 +66,33 @@ def test_data_matrix_from_replay(data_json):
     assert len(tl) == 4 and all(c["observed"] >= 13 for c in tl)
 
 
+def test_debian_6_1_guests_conform_to_v6_1(data_json):
+    """The runs on Debian 12's 6.1 kernel conform to v6.1 in order, and v5.15
+    explains the order of their aio-blocked runs too (no mmget_not_zero gate)."""
+    d = data_json
+    mine = [c for c in d["cells"] if c["machine"].endswith("linux6.1") and c["version"] == "v6.1"]
+    assert mine and all(c["ordering"] == cf.CONFORMS for c in mine)
+    old = [c for c in d["cells"] if c["machine"].endswith("linux6.1") and c["version"] == "v5.15"
+           and c["scenario"] == "aio-blocked"]
+    assert old and all(c["ordering"] == cf.CONFORMS for c in old)
+
+
+def test_no_reaper_delay_fails_the_timing(data_json):
+    """On the real machines (6.18) a wake 2 s after the kill has no
+    explanation in v4.19 or v5.15, which queue the victim at once."""
+    for v in ("v4.19", "v5.15"):
+        cs = _cells(data_json, version=v, scenario="aio-blocked")
+        assert cs and any(c["timing"] == "impossible" for c in cs)
+        assert all(c["timing"] in ("ok", "-") for c in _cells(data_json, version="v6.1",
+                                                           scenario="aio-blocked"))
+
+
+def test_summary_table_lists_versions_oldest_first(data_json):
+    res = cf.conform_paths(["data/qemu2-cgroup1-linux6.1"])
+    cols = list(dict.fromkeys(res.summary_table().columns.get_level_values(1)))
+    assert cols == list(cf.VERSIONS)
+
+
 def test_aio_blocked_v49_v48(data_json):
     """With stack samples (kvm2) the order refutes v4.8/v4.9 at the reap;
     without them (imported sets) only the timing does."""

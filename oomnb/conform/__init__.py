@@ -42,7 +42,7 @@ from . import timing
 from .observed import Episode, Observed, episodes_of, episodes_of_tables
 from .replay import Replay, describe_state, replay_episode
 
-VERSIONS = ("v4.5", "v4.8", "v4.9", "v6.12", "v6.18")
+VERSIONS = ("v4.5", "v4.8", "v4.9", "v4.19", "v5.15", "v6.1", "v6.12", "v6.18")
 #: the environment of an episode nobody described: in-flight AIO and a held
 #: mmap lock, each of which may resolve at any step (or never)
 ANY_ENVIRONMENT = "aio-blocked+mmap-lock"
@@ -132,6 +132,16 @@ class Result:
         s = g.agg(episodes=("ok", "size"), ordering=("ok", "sum"),
                   ordering_and_timing=("timing_ok", lambda x: int((x & d.loc[x.index, "ok"]).sum())))
         return s.reset_index()
+
+    def summary_table(self) -> pd.DataFrame:
+        """:meth:`summary` as a table: rows scenarios, columns (ordering /
+        ordering and timing, version), the versions oldest first."""
+        s = self.summary().pivot(index="scenario", columns="version",
+                                 values=["ordering", "ordering_and_timing"]).astype(int)
+        order = [v for v in VERSIONS if v in s.columns.get_level_values(1)]
+        order += sorted({v for v in s.columns.get_level_values(1)} - set(order))
+        return s.reindex(columns=pd.MultiIndex.from_product(
+            [["ordering", "ordering_and_timing"], order], names=[None, "version"]))
 
     def cell(self, episode: str, version: str) -> Cell:
         eps = [e for e in self.episodes if e.id == episode] or \
