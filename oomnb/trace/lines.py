@@ -154,58 +154,13 @@ def _hs_db():
 
 def _hs_scan_block(blk: bytes, n0: int, state: dict, lo: int = 0, hi: int | None = None):
     """Lines of ``blk[lo:hi]`` (whole lines; line ``n0 + 1`` starts at ``lo``) to
-    read: those matching the prefilter, the line after each, and the rows of
-    task tables; ``state`` carries context and table mode over blocks and
-    receives the number of newlines in the range."""
-    size = len(blk) if hi is None else hi
-    hits = {}
-
-    def on_match(i, frm, to, flags, ctx):
-        if lo < to <= size:
-            st = blk.rfind(b"\n", lo, max(to - 1, lo)) + 1
-            st = max(st, lo)
-            hits[st] = hits.get(st, False) or i in HS_TABLE_IDS
-
-    _hs_db().scan(blk, match_event_handler=on_match)
-    want = set()
-
-    def nxt(st):
-        e = blk.find(b"\n", st, size)
-        return size if e < 0 else e + 1
-
-    def walk_table(cur):
-        while cur < size:
-            e = nxt(cur)
-            if not TABLE_LINE_BRX.search(blk, cur, e):
-                want.add(cur)   # context after the table
-                return
-            want.add(cur)
-            cur = e
-        state["table"] = True   # the table goes on in the next block
-
-    ctx, table = state.get("context"), state.get("table")
-    state["context"] = state["table"] = False
-    if ctx and size > lo:
-        want.add(lo)
-    if table:
-        walk_table(lo)
-    for st in sorted(hits):
-        want.add(st)
-        e = nxt(st)
-        if e < size:
-            want.add(e)
-        else:
-            state["context"] = True
-        if hits[st]:
-            walk_table(e)
-    out = []
-    pos, k = lo, 0
-    for st in sorted(want):   # line numbers: the newlines counted from wanted line to wanted line
-        k += blk.count(b"\n", pos, st)
-        pos = st
-        out.append((n0 + 1 + k, blk[st:nxt(st)].decode("utf-8", "replace")))
-    state["newlines"] = k + blk.count(b"\n", pos, size)
-    yield from out
+    read, as :func:`_hs_wanted` chooses them; ``state`` carries context and
+    table mode over blocks and receives the number of newlines in the range."""
+    part = blk if lo == 0 and hi in (None, len(blk)) else blk[lo:hi]
+    lines, state["newlines"], state["context"], state["table"] = _hs_wanted(
+        part, bool(state.get("context")), bool(state.get("table")))
+    for k, text in lines:
+        yield n0 + 1 + k, text
 
 
 def _hs_iter(raw, path, n: int, carry: bytes, state: dict):
