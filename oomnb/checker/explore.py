@@ -6,26 +6,30 @@ shortest counterexample) and depths.  Safety properties (invariants and
 step properties) are checked on the fly; liveness works on the stored
 graph afterwards (:mod:`oomnb.checker.liveness`).
 
-Speed (``oomnb bench check``): the transitions to try in a state are one
-generated function (:mod:`oomnb.checker.plan`) that tests each
-transition's pre-checks inline on the state's fields and each thread's pc
-and calls ``fire`` only where they pass (pre-checks read from the guard
-clauses by :mod:`oomnb.checker.guards`; transitions a kernel or scenario
-rules out are left out), so almost every call yields a step.  The BFS
-queue is the state list itself; labels are found per transition instance
-by their tags.  A step property is tested only where its necessary
-conditions, read from the predicate the same way, hold: a test of the
-pre-state (looked up once per state by the fields it reads) and tags the
-step must carry (a tagless step skips the properties that need a tag); a
-property stops being evaluated once it is decided.  The parts of a state
-that repeat (the thread tuples, the reaper's list) are stored once
-(hash-consed), which is the compact encoding of the stored graph; the
+Speed (``oomnb bench check``).  A state is also one int, its code
+(:mod:`oomnb.checker.codec`): the visited set is keyed by codes, and a
+step is applied to the code with two integer operations.  The transitions
+to try in a state are one generated function (:mod:`oomnb.checker.plan`)
+that tests each transition's pre-checks inline on the state's fields
+(pre-checks read from the guard clauses by :mod:`oomnb.checker.guards`;
+transitions a kernel or scenario rules out are left out) and looks the
+effect of each remaining one up in its memo (:mod:`oomnb.checker.memo`)
+by the code of the fields that transition reads, so ``fire`` runs once
+per distinct effect, not once per state.  A successor state is built only
+when its code is new.  Invariants are memoised the same way; a step
+property is tested only where its necessary conditions, read from the
+predicate, hold: a test of the pre-state (looked up once per state by the
+fields it reads) and tags the step must carry; a property stops being
+evaluated once it is decided.  Equal parts of states (the thread tuples,
+the reaper's list) are one object, the one the codec keeps.  The
 whole-graph passes of liveness use a flat-array copy of the edges
-(:mod:`oomnb.checker.arrays`).  What remains is mostly the transitions'
-own ``fire`` code and the visited-set look-ups.
+(:mod:`oomnb.checker.arrays`).  tests/test_checker_memo.py requires the
+graph to equal that of a plain breadth-first search that calls every
+transition's ``fire`` in every state.
 
 ``symmetry=True`` explores the quotient by interchangeable victim threads
-(:mod:`oomnb.checker.symmetry`) and unfolds it to the full graph with real
+(:mod:`oomnb.checker.symmetry`; the canonical form of a successor is
+looked up by the codes of the fields that hold threads) and unfolds it to the full graph with real
 thread indices; ``Graph.reduced_states`` / ``reduced_edges`` give the
 quotient's size.  ``unfold=False`` keeps the quotient (safety verdicts
 only; its counterexamples use canonical thread indices).
@@ -41,7 +45,9 @@ from operator import itemgetter
 
 from ..kernel.transitions import initial_state, transitions_for
 from . import symmetry as sym
+from .codec import Codec, Overflow, default_widths
 from .guards import step_guard_of
+from .memo import PredicateMemo
 from .plan import FIELD_INDEX, Plan
 
 
@@ -50,7 +56,7 @@ class Graph:
     kernel: object
     scenario: object
     states: list
-    index: dict
+    codes: dict | None           # code of a state (oomnb.checker.codec) -> id; None: unfolded
     parent: list                 # parent state id (-1 for the initial state)
     parent_label: list           # label id of the edge from the parent
     depth: list
@@ -66,6 +72,15 @@ class Graph:
     explore_seconds: float | None = None  # of which exploring the quotient (rest: unfolding)
     quotient: bool = False       # True: states are canonical representatives only
     perms: list | None = None    # quotient: out_perm[u][n] = m with dst = apply(m, successor)
+
+    _index: dict | None = None
+
+    @property
+    def index(self) -> dict:
+        """state -> id (built on first use)."""
+        if self._index is None:
+            self._index = {s: n for n, s in enumerate(self.states)}
+        return self._index
 
     @property
     def n_states(self) -> int:
@@ -90,26 +105,6 @@ class Graph:
         return steps
 
 
-class _Interner:
-    """Hash-consing of the repeated parts of states (compact storage)."""
-
-    def __init__(self):
-        self.th = {}
-        self.tup = {}
-
-    def __call__(self, s):
-        th = s.th
-        it = self.th.get(th)
-        if it is None:
-            tup = self.tup
-            it = tuple(tup.setdefault(t, t) for t in th)
-            self.th[it] = it
-        rl = s.rlist
-        if rl:
-            rl = self.tup.setdefault(rl, rl)
-        return s._replace(th=it, rlist=rl) if (it is not th or rl is not s.rlist) else s
-
-
 def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool = False,
             unfold: bool = True, guards: bool = True) -> Graph:
     """Explore every interleaving; check ``props`` (safety ones) on the fly.
@@ -123,7 +118,13 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
     gc_was = gc.isenabled()
     gc.disable()           # the graph is acyclic data: the cyclic collector only costs time
     try:
-        g = _explore(kernel, scenario, props, progress, reduce, guards)
+        widths = default_widths()
+        while True:
+            try:
+                g = _explore(kernel, scenario, props, progress, reduce, guards, Codec(widths))
+                break
+            except Overflow as e:        # a field with more values than its width: widen it
+                widths[e.field] *= 2
         if reduce and unfold:
             return _unfold(g)
         return g
@@ -160,27 +161,30 @@ class _StepChecks:
         return r
 
 
-def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
+def _explore(kernel, scenario, props, progress, reduce, use_guards, codec) -> Graph:
     t0 = time.perf_counter()
     k, sc = kernel, scenario
     trans = transitions_for(kernel)
-    intern = _Interner()
-    init = intern(initial_state(kernel, scenario))
+    init = initial_state(kernel, scenario)
     if reduce:
         init, _ = sym.canon(init)
-    states = [init]
-    index = {init: 0}
+    init = codec.canonical(init)
+    c0 = codec.encode(init)
+    states, codes = [init], [c0]
+    index = {c0: 0}                 # code -> state id (the visited set)
     parent, plabel, depth = [-1], [-1], [0]
     out = []
     perms = [] if reduce else None
     labels = []
-    inv = [(p.bad_state, p.name) for p in props if p.shape == "invariant"]
+    inv = [(PredicateMemo(p.bad_state, k, sc, codec), p.name)
+           for p in props if p.shape == "invariant"]
     edg = [p for p in props if p.shape == "edge"]
     safety = {p.name: None for p in props if p.shape == "invariant"}
     safety.update((p.name, None) for p in edg)
     ante = {p.name: False for p in props}
     # checks still open, dropped once decided: (antecedent?, predicate, property name)
-    ante_states = [(p.antecedent_state, p.name) for p in props if p.antecedent_state is not None]
+    ante_states = [(PredicateMemo(p.antecedent_state, k, sc, codec), p.name) for p in props
+                   if p.antecedent_state is not None]
     # with the necessary conditions read from the predicates (oomnb.checker.guards): a
     # test of the pre-state (once per state) and tags the step must carry
     edge_checks = [_step_check(False, p.bad_edge, p.name, use_guards) for p in edg] + \
@@ -188,17 +192,17 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
          if p.antecedent_edge is not None]
     errors = set()
 
-    def check_state(sid, s):
+    def check_state(sid, s, c):
         nonlocal ante_states
         for bad, name in inv:
-            if bad(k, sc, s):
+            if bad(s, c):
                 errors.add(sid)
                 if safety[name] is None:
                     safety[name] = (sid, None, None)
         if ante_states:
             hit = False
             for f, name in ante_states:
-                if f(k, sc, s):
+                if f(s, c):
                     ante[name] = hit = True
             if hit:
                 ante_states = [(f, name) for f, name in ante_states if not ante[name]]
@@ -208,7 +212,7 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
 
     step_checks = _StepChecks(edge_checks)
 
-    check_state(0, init)
+    check_state(0, init, c0)
     bar = None
     if progress and sys.stderr.isatty():
         try:
@@ -217,20 +221,30 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
                        leave=False)
         except ImportError:  # pragma: no cover
             bar = None
-    plan = Plan(kernel, scenario, trans, len(init.th), use_guards)
+    plan = Plan(kernel, scenario, trans, len(init.th), codec, use_guards)
     expand = plan.expand
     # per slot (transition instance): label ids by tags (by __mmput owner, then tags)
     ltabs = plan.per_slot(lambda t: None if t.actor == "owner" else {})
     owner_tabs = plan.per_slot(lambda t: {})
     slots = plan.slots
-    town, rl = FIELD_INDEX["town"], FIELD_INDEX["rlist"]
+    town = FIELD_INDEX["town"]
+    if reduce:
+        # the canonical form reads and renames only the fields that hold threads: it is
+        # looked up by their codes, (m, their canonical codes)
+        refs = [FIELD_INDEX[f] for f in ("th",) + sym.REF_SCALARS + sym.REF_SEQS
+                + sym.REF_SETS + sym.REF_BITS]
+        refmask = codec.mask(refs)
+        keep = ~refmask
+        canon_of = {}
+        canon = sym.canon
     generated = 0
-    canon = sym.canon
     new_label = labels.append
     add_state = states.append
+    add_code = codes.append
     u = 0
     while u < len(states):          # BFS: the state list is the queue
         s = states[u]
+        c = codes[u]
         du1 = depth[u] + 1
         edges = []
         out.append(edges)
@@ -242,36 +256,46 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
             continue
         add_edge = edges.append
         here_all, here_tagless = step_checks(s) if edge_checks else ((), ())
-        for slot, res in expand(s):
+        for slot, entry in expand(s, c):
             lt = ltabs[slot]
             if lt is None:             # an __mmput step: its actor is the owner
                 lt = owner_tabs[slot].get(s[town])
                 if lt is None:
                     lt = owner_tabs[slot][s[town]] = {}
-            generated += len(res)
-            for s2, tags in res:
+            generated += len(entry)
+            for clear, bits, build, vals, tags in entry:
                 lid = lt.get(tags)
                 if lid is None:
                     lid = lt[tags] = len(labels)
                     _, t, i = slots[slot]
                     new_label((t, i, t.actor_of(s, i), tags))
+                c2 = (c & clear) | bits
                 if reduce:
-                    s2, m = canon(s2)
+                    rk = c2 & refmask
+                    cm = canon_of.get(rk)
+                    if cm is None:
+                        s2, m = canon(build(s, vals))
+                        cm = canon_of[rk] = (m, _codes_of(codec, s2, refs))
+                    m, rbits = cm
                     eperm.append(m)
-                v = index.get(s2)
+                    c2 = (c2 & keep) | rbits
+                v = index.get(c2)
                 if v is None:
-                    if s2[0] is not s[0] or s2[rl] is not s[rl]:   # the parent's are stored once
-                        s2 = intern(s2)
-                    v = index[s2] = len(states)
+                    s2 = build(s, vals)
+                    if reduce and m is not sym.identity(len(m)):
+                        s2 = codec.canonical(sym.apply(m, s2))
+                    v = index[c2] = len(states)
                     add_state(s2)
+                    add_code(c2)
                     parent.append(u)
                     plabel.append(lid)
                     depth.append(du1)
-                    check_state(v, s2)
+                    check_state(v, s2, c2)
                 add_edge((v, lid))
                 here = here_all if tags else here_tagless
                 if here:
                     done = False
+                    s2 = states[v]
                     for is_ante, f, name, _, req in here:
                         if req is not None and not req.issubset(tags):
                             continue
@@ -298,6 +322,13 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards) -> Graph:
         g.quotient, g.perms = True, perms
         g.reduced_states, g.reduced_edges = len(states), g.n_edges
     return g
+
+
+def _codes_of(codec, s, fields) -> int:
+    c = 0
+    for n in fields:
+        c |= codec.code(n, s[n])
+    return c
 
 
 def _unfold(q: Graph) -> Graph:
@@ -382,8 +413,8 @@ def _unfold(q: Graph) -> Graph:
                 break
         else:  # pragma: no cover - the unfolding contains every quotient edge
             raise AssertionError(f"unfold lost the {name} counterexample edge")
-    g = Graph(q.kernel, q.scenario, states, index, parent, plabel, depth, out, labels,
+    g = Graph(q.kernel, q.scenario, states, None, parent, plabel, depth, out, labels,
               q.generated, q.seconds + time.perf_counter() - t0, safety, dict(q.antecedent),
               errors, reduced_states=q.reduced_states, reduced_edges=q.reduced_edges,
-              explore_seconds=q.seconds)
+              explore_seconds=q.seconds, _index=index)
     return g

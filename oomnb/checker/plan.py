@@ -1,37 +1,46 @@
 """The explorer's compiled plan: which transitions to try in a state, as code.
 
 For one exploration (kernel, scenario, number of threads) the transition
-table is turned into the source of one function ``expand(state)`` that
-tries every transition instance in table order (per-thread ones thread by
-thread) and returns the non-empty results.  Each transition's pre-checks
-(:mod:`oomnb.checker.guards`) are written inline as plain tests of the
-state's fields (unpacked into locals once per state) and of each thread's
-pc, so a disabled transition costs one or two comparisons instead of a
-call; a transition whose guard is false for this kernel and scenario is
-left out.  The function is generated from the table, so new transitions,
-guards and State fields need nothing here.
+table is turned into the source of one function ``expand(state, code)``
+that tries every transition instance in table order (per-thread ones
+thread by thread) and returns the non-empty effects.  Each transition's
+pre-checks (:mod:`oomnb.checker.guards`) are written inline as plain tests
+of the state's fields (unpacked into locals once per state) and of each
+thread's pc, so a disabled transition costs one or two comparisons; a
+transition whose guard is false for this kernel and scenario is left out.
+Where the pre-checks pass, the instance's effect is looked up in its memo
+(:mod:`oomnb.checker.memo`) by the code of the fields it reads
+(``code & key``), and ``fire`` runs only on a miss.  The function is
+generated from the table, so new transitions, guards and State fields
+need nothing here.
 """
 
 from __future__ import annotations
 
 from ..kernel.state import State
 from .guards import Guard, guard_of
+from .memo import Memo
 
 FIELD_INDEX = {f: n for n, f in enumerate(State._fields)}
 
 
 class Plan:
-    """``expand(s) -> [(slot, [(next_state, tags), ...]), ...]`` in table
-    order; ``slots[slot] = (table index, transition, instance)``.  Instances
+    """``expand(s, code) -> [(slot, entry), ...]`` in table order, ``entry``
+    as in :class:`~oomnb.checker.memo.Memo`; ``slots[slot] = (table index,
+    transition, instance)``, ``memos[slot]`` its memo.  Instances
     of a per-thread step are the threads (``nthreads`` of them, fixed for an
     exploration); other state-dependent instances get a slot when they first
     occur."""
 
-    def __init__(self, kernel, scenario, trans, nthreads: int, use_guards: bool = True):
+    def __init__(self, kernel, scenario, trans, nthreads: int, codec, use_guards: bool = True):
         self.slots = []
+        self.memos = []
         self._slot_of = {}
         self.tables = []        # per-slot lists of the caller, grown with new slots
-        ns = {"k": kernel, "sc": scenario, "sorted": sorted, "set": set, "_slot": self.slot}
+        self.kernel, self.scenario, self.codec = kernel, scenario, codec
+        ns = {"k": kernel, "sc": scenario, "sorted": sorted, "set": set, "_slot": self.slot,
+              "_memos": self.memos}
+        self._ns = ns
         th = FIELD_INDEX["th"]
         body = []
         uses_pc = False
@@ -39,8 +48,6 @@ class Plan:
             gd = (guard_of(t.fire) if use_guards else None) or Guard()
             if gd.disabled_for(kernel, scenario):
                 continue
-            fn = f"F{tidx}"
-            ns[fn] = t.fire
             conds = []
             for m, (fi, vals) in enumerate(gd.fields):
                 ns[f"V{tidx}_{m}"] = frozenset(vals)
@@ -53,8 +60,7 @@ class Plan:
                     ns[f"P{tidx}"] = frozenset(pcs)
                     uses_pc = True
                 for j in range(nthreads):
-                    sl = self.slot(tidx, t, j)
-                    call = [f"r = {fn}(k, sc, s, {j})", f"if r: app(({sl}, r))"]
+                    call = self._try(self.slot(tidx, t, j))
                     code += ([f"if pc{j} in P{tidx}:"] + _indent(call)) if pcs is not None \
                         else call
             elif t.per != "none":
@@ -64,14 +70,14 @@ class Plan:
                 inst = f"sorted(set(f{FIELD_INDEX['rtimers']}))" if t.per == "timer" \
                     else f"T{tidx}.instances(k, sc, s)"
                 code += [f"for i in {inst}:",
-                         f"    r = {fn}(k, sc, s, i)",
-                         f"    if r: app((_slot({tidx}, T{tidx}, i), r))"]
+                         f"    sl = _slot({tidx}, T{tidx}, i)",
+                         "    e = _memos[sl].lookup(s, c)",
+                         "    if e: app((sl, e))"]
             else:
-                sl = self.slot(tidx, t, None)
-                code += [f"r = {fn}(k, sc, s, None)", f"if r: app(({sl}, r))"]
+                code += self._try(self.slot(tidx, t, None))
             body.append(f"# {t.key}")
             body += ([f"if {' and '.join(conds)}:"] + _indent(code)) if conds else code
-        head = ["def expand(s):", "    out = []", "    app = out.append",
+        head = ["def expand(s, c):", "    out = []", "    app = out.append",
                 f"    {', '.join(f'f{j}' for j in range(len(State._fields)))}, = s"]
         if uses_pc:
             head += [f"    if len(f{th}) != {nthreads}:",
@@ -81,12 +87,26 @@ class Plan:
         exec(compile(self.source, f"<plan {kernel.name} {scenario.key}>", "exec"), ns)
         self.expand = ns["expand"]
 
+    def _try(self, sl) -> list:
+        """The lines that look slot ``sl``'s effect up (``fire`` on a miss)."""
+        return [f"e = D{sl}.get(c & K{sl})",
+                "if e is None:",
+                f"    e = M{sl}.record(s, c)",
+                f"if e: app(({sl}, e))"]
+
+    def _bind(self, m, sl):
+        self._ns.update({f"M{sl}": m, f"D{sl}": m.table, f"K{sl}": m.key})
+
     def slot(self, tidx, t, i) -> int:
         key = (tidx, i)
         sl = self._slot_of.get(key)
         if sl is None:
             sl = self._slot_of[key] = len(self.slots)
             self.slots.append((tidx, t, i))
+            m = Memo(t.fire, self.kernel, self.scenario, i, self.codec,
+                     on_change=lambda m, sl=sl: self._bind(m, sl))
+            self.memos.append(m)
+            self._bind(m, sl)
             for table, make in self.tables:
                 table.append(make(t))
         return sl
