@@ -57,6 +57,17 @@ def test_check_errors_are_one_line(capsys):
     assert main(["check", "--property", "nope", "--scenario", "fast-exit"]) == 2
 
 
+def test_check_stops_at_the_state_limit(capsys):
+    """A run past --max-states ends with one line, not with the memory full."""
+    args = ["check", "--kernel", "v4.8", "--scenario", "aio-blocked+suspend+second-oom"]
+    assert main(args + ["--max-states", "100"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "more than 100 states" in err and "--max-states" in err
+    assert main(args + ["--max-states", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err
+    assert main(args + ["--max-states", "2337"]) == 0      # exactly the graph's size
+
+
 def test_explain(capsys):
     assert main(["explain", "exit_mm"]) == 0
     out = capsys.readouterr().out

@@ -43,6 +43,7 @@ import time
 from dataclasses import dataclass, field
 from operator import itemgetter
 
+from ..errors import OomnbError
 from ..kernel.transitions import initial_state, transitions_for
 from . import symmetry as sym
 from .codec import Codec, Overflow, default_widths
@@ -105,15 +106,27 @@ class Graph:
         return steps
 
 
+#: the most states an exploration may find before it stops (about 1.5 KB each)
+MAX_STATES = 3_000_000
+
+
+class StateLimit(OomnbError):
+    """An exploration found more states than it may."""
+
+
 def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool = False,
-            unfold: bool = True, guards: bool = True) -> Graph:
+            unfold: bool = True, guards: bool = True,
+            max_states: int | None = MAX_STATES) -> Graph:
     """Explore every interleaving; check ``props`` (safety ones) on the fly.
 
     ``symmetry``: explore the quotient by interchangeable threads (3+
     threads) and, with ``unfold``, rebuild the full graph from it.
     ``guards``: skip transitions whose guard clause (read by
     :mod:`oomnb.checker.guards`) is false without calling them, and step
-    properties whose necessary conditions (read the same way) fail."""
+    properties whose necessary conditions (read the same way) fail.
+    ``max_states``: stop with :class:`StateLimit` past this many states
+    (None: no limit); a version file whose counter never stops growing
+    would otherwise fill the memory."""
     reduce = symmetry and scenario.threads >= 3 and sym.supported()
     gc_was = gc.isenabled()
     gc.disable()           # the graph is acyclic data: the cyclic collector only costs time
@@ -121,7 +134,8 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
         widths = default_widths()
         while True:
             try:
-                g = _explore(kernel, scenario, props, progress, reduce, guards, Codec(widths))
+                g = _explore(kernel, scenario, props, progress, reduce, guards, Codec(widths),
+                             max_states)
                 break
             except Overflow as e:        # a field with more values than its width: widen it
                 widths[e.field] *= 2
@@ -161,7 +175,8 @@ class _StepChecks:
         return r
 
 
-def _explore(kernel, scenario, props, progress, reduce, use_guards, codec) -> Graph:
+def _explore(kernel, scenario, props, progress, reduce, use_guards, codec,
+             max_states=None) -> Graph:
     t0 = time.perf_counter()
     k, sc = kernel, scenario
     trans = transitions_for(kernel)
@@ -237,6 +252,7 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards, codec) -> Gr
         keep = ~refmask
         canon_of = {}
         canon = sym.canon
+    limit = max_states if max_states is not None else float("inf")
     generated = 0
     new_label = labels.append
     add_state = states.append
@@ -285,6 +301,11 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards, codec) -> Gr
                     if reduce and m is not sym.identity(len(m)):
                         s2 = codec.canonical(sym.apply(m, s2))
                     v = index[c2] = len(states)
+                    if v >= limit:
+                        raise StateLimit(
+                            f"{kernel.name} {scenario.key}: more than {limit:,} states; the model "
+                            "may grow without bound (a counter that never stops?); "
+                            "oomnb check --max-states N sets the limit")
                     add_state(s2)
                     add_code(c2)
                     parent.append(u)

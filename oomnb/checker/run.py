@@ -17,7 +17,7 @@ from ..kernel.state import SHARER
 from ..kernel.state import (KWORKER, LOCK_NAMES, MEM_NAMES, P_NAMES, PC_NAMES, R_NAMES, TP_NAMES,
                             VMAS_NAMES)
 from ..kernel.transitions import task_label
-from .explore import explore
+from .explore import MAX_STATES, explore
 from .liveness import check_leadsto
 
 ORACLE = Path(__file__).resolve().parent / "expected" / "standard.json"
@@ -142,7 +142,7 @@ def steps_of(g, path, start=1, loop=False) -> list:
 
 
 def check(kernel, scenario, props=PROPERTIES, mode: str = "standard", progress=False,
-          keep_graph=False, graph=None, symmetry=False) -> Result:
+          keep_graph=False, graph=None, symmetry=False, max_states=MAX_STATES) -> Result:
     """Explore ``kernel`` x ``scenario`` and decide every property.
     ``symmetry``: explore the quotient by interchangeable threads and
     unfold it (same graph, same verdicts; :mod:`oomnb.checker.symmetry`).
@@ -152,7 +152,7 @@ def check(kernel, scenario, props=PROPERTIES, mode: str = "standard", progress=F
         props = standard_properties(scenario)
     t0 = time.perf_counter()
     g = graph if graph is not None else explore(kernel, scenario, props, progress=progress,
-                                                symmetry=symmetry)
+                                                symmetry=symmetry, max_states=max_states)
     verdicts = {}
     for p in props:
         if p.shape in ("invariant", "edge"):

@@ -48,6 +48,8 @@ def add_arguments(p):
     p.add_argument("--second-freeze-pass", action="store_true",
                    help="add the second freezing pass of 74070542099c to every version "
                         "(v4.8 has it; see v4.8-no74070542099c)")
+    p.add_argument("--max-states", type=int, default=None, metavar="N",
+                   help="stop an exploration past N states (default 3,000,000, about 4.5 GB)")
     p.add_argument("--diff", nargs=2, metavar=("A", "B"), help="compare two versions' verdicts")
     p.add_argument("--json", action="store_true", help="the same results as JSON")
     p.add_argument("--trace", action="store_true",
@@ -69,6 +71,8 @@ def run(args) -> int:
     from ..kernel.versions import VERSIONS, load_kernel, load_kernels
 
     from ..errors import OomnbError
+    if args.max_states is not None and args.max_states < 1:
+        raise OomnbError(f"--max-states must be at least 1, got {args.max_states}")
     if args.diff:
         if args.kernel:
             raise OomnbError("--diff A B names the two versions; --kernel cannot be combined with it")
@@ -99,7 +103,8 @@ def run(args) -> int:
     results = []
     for sc in scenarios:
         for k in kernels:
-            results.append(check(k, sc, props, mode=args.fairness, progress=True))
+            results.append(check(k, sc, props, mode=args.fairness, progress=True,
+                                 **({"max_states": args.max_states} if args.max_states else {})))
 
     if args.json:
         out = {"fairness": args.fairness, "fairness_text": FAIRNESS_TEXT[args.fairness],
