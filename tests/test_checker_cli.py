@@ -92,6 +92,11 @@ def test_bench_check_runs(capsys):
     assert bench.run(p.parse_args(["--repeat", "1", "--kernel", "v4.5", "--json"])) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["total_states"] > 0 and all(r["explore_states_per_s"] > 0 for r in d["rows"])
+    # the memo: transition code runs at least once per transition that fires somewhere,
+    # and on the larger graphs far less often than there are transitions
+    assert all(0 < r["fire_calls"] for r in d["rows"])
+    big = max(d["rows"], key=lambda r: r["transitions"])
+    assert big["fire_calls"] * 5 < big["transitions"]
 
 
 def test_plain_check_prints_all_tables_and_matches_the_oracle(capsys):

@@ -73,6 +73,7 @@ class Graph:
     explore_seconds: float | None = None  # of which exploring the quotient (rest: unfolding)
     quotient: bool = False       # True: states are canonical representatives only
     perms: list | None = None    # quotient: out_perm[u][n] = m with dst = apply(m, successor)
+    fire_calls: int = 0          # times transition code ran (memo misses, oomnb.checker.memo)
 
     _index: dict | None = None
 
@@ -338,7 +339,8 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards, codec,
         bar.close()
     secs = time.perf_counter() - t0
     g = Graph(kernel, scenario, states, index, parent, plabel, depth, out, labels, generated,
-              secs, safety, ante, errors, explore_seconds=secs)
+              secs, safety, ante, errors, explore_seconds=secs,
+              fire_calls=sum(m.misses for m in plan.memos))
     if reduce:
         g.quotient, g.perms = True, perms
         g.reduced_states, g.reduced_edges = len(states), g.n_edges
@@ -437,5 +439,5 @@ def _unfold(q: Graph) -> Graph:
     g = Graph(q.kernel, q.scenario, states, None, parent, plabel, depth, out, labels,
               q.generated, q.seconds + time.perf_counter() - t0, safety, dict(q.antecedent),
               errors, reduced_states=q.reduced_states, reduced_edges=q.reduced_edges,
-              explore_seconds=q.seconds, _index=index)
+              explore_seconds=q.seconds, _index=index, fire_calls=q.fire_calls)
     return g
