@@ -107,7 +107,8 @@ class Graph:
         return steps
 
 
-#: the most states an exploration may find before it stops (about 1.5 KB each)
+#: the most states an exploration may find before it stops (a state of the standard
+#: scenarios takes about 1.5 KB with its edges)
 MAX_STATES = 3_000_000
 
 
@@ -126,8 +127,8 @@ def explore(kernel, scenario, props=(), progress: bool = False, symmetry: bool =
     :mod:`oomnb.checker.guards`) is false without calling them, and step
     properties whose necessary conditions (read the same way) fail.
     ``max_states``: stop with :class:`StateLimit` past this many states
-    (None: no limit); a version file whose counter never stops growing
-    would otherwise fill the memory."""
+    (None: no limit); a change to the model whose counter never stops
+    growing would otherwise fill the memory."""
     reduce = symmetry and scenario.threads >= 3 and sym.supported()
     gc_was = gc.isenabled()
     gc.disable()           # the graph is acyclic data: the cyclic collector only costs time
