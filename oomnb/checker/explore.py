@@ -57,7 +57,6 @@ class Graph:
     kernel: object
     scenario: object
     states: list
-    codes: dict | None           # code of a state (oomnb.checker.codec) -> id; None: unfolded
     parent: list                 # parent state id (-1 for the initial state)
     parent_label: list           # label id of the edge from the parent
     depth: list
@@ -339,7 +338,7 @@ def _explore(kernel, scenario, props, progress, reduce, use_guards, codec,
     if bar is not None:
         bar.close()
     secs = time.perf_counter() - t0
-    g = Graph(kernel, scenario, states, index, parent, plabel, depth, out, labels, generated,
+    g = Graph(kernel, scenario, states, parent, plabel, depth, out, labels, generated,
               secs, safety, ante, errors, explore_seconds=secs,
               fire_calls=sum(m.misses for m in plan.memos))
     if reduce:
@@ -437,7 +436,7 @@ def _unfold(q: Graph) -> Graph:
                 break
         else:  # pragma: no cover - the unfolding contains every quotient edge
             raise AssertionError(f"unfold lost the {name} counterexample edge")
-    g = Graph(q.kernel, q.scenario, states, None, parent, plabel, depth, out, labels,
+    g = Graph(q.kernel, q.scenario, states, parent, plabel, depth, out, labels,
               q.generated, q.seconds + time.perf_counter() - t0, safety, dict(q.antecedent),
               errors, reduced_states=q.reduced_states, reduced_edges=q.reduced_edges,
               explore_seconds=q.seconds, _index=index, fire_calls=q.fire_calls)
