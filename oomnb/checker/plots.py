@@ -13,6 +13,7 @@ import functools
 from matplotlib.figure import Figure
 import pandas as pd
 
+from ..errors import OomnbError
 from ..kernel.properties import PROPERTIES
 from ..kernel.scenario import STANDARD, parse_scenario
 from ..kernel.versions import ALL, load_kernel
@@ -122,6 +123,78 @@ def verdict_text(scenario: str = "aio-blocked+suspend+second-oom") -> str:
     sc = parse_scenario(scenario)
     rs = next(r for s, r in run_standard() if s == sc)
     return verdict_table(rs, list(VERSION_ORDER), [p.name for p in PROPERTIES], cw=11)
+
+
+# --- how many victim threads the verdicts need -----------------------------------
+
+#: scenarios explored with 1 (where the scenario allows it), 2 and 3 victim threads
+THREAD_SCENARIOS = ("aio-blocked+suspend+second-oom", "dstate-thread+suspend",
+                    "dstate-thread+second-oom")
+THREAD_COUNTS = (1, 2, 3)
+
+
+def _thread_runs(scenario: str) -> dict:
+    """{threads: {version: Result}} for the thread counts the scenario allows."""
+    out = {}
+    for n in THREAD_COUNTS:
+        try:
+            sc = parse_scenario(scenario, n)
+        except OomnbError:          # dstate-thread needs two threads
+            continue
+        out[n] = {v: result(v, sc.key) for v in TABLE_ORDER}
+    return out
+
+
+def _changes(a, b) -> list:
+    """(property, verdict in a, verdict in b) where two results disagree."""
+    return [(p, a.verdicts[p].short, b.verdicts[p].short) for p in b.verdicts
+            if p in a.verdicts and a.verdicts[p].verdict != b.verdicts[p].verdict]
+
+
+def df_thread_counts() -> pd.DataFrame:
+    """Per scenario and version: the states explored with each thread count and the
+    verdicts that change from one count to the next (every property of the scenario)."""
+    rows = []
+    for key in THREAD_SCENARIOS:
+        runs = _thread_runs(key)
+        for v in TABLE_ORDER:
+            row = {"scenario": key, "version": v}
+            for n in THREAD_COUNTS:
+                row[f"states {n}t"] = runs[n][v].states if n in runs else None
+            for a, b in zip(THREAD_COUNTS, THREAD_COUNTS[1:]):
+                if a not in runs or b not in runs:
+                    row[f"{a}t -> {b}t"] = "n/a"
+                    continue
+                ch = _changes(runs[a][v], runs[b][v])
+                row[f"{a}t -> {b}t"] = "; ".join(f"{p} {x} -> {y}" for p, x, y in ch) or "-"
+            rows.append(row)
+    df = pd.DataFrame(rows).set_index(["scenario", "version"])
+    return df[[c for c in df.columns if c.startswith("states")]
+              + [c for c in df.columns if not c.startswith("states")]].astype(
+                  {f"states {n}t": "Int64" for n in THREAD_COUNTS})
+
+
+def thread_counts_text() -> str:
+    """The thread-count comparison in prose (for the writeup), read off the runs."""
+    pairs, same23, biggest, ones = 0, 0, 0, []
+    for key in THREAD_SCENARIOS:
+        runs = _thread_runs(key)
+        for v in TABLE_ORDER:
+            pairs += 1
+            same23 += not _changes(runs[2][v], runs[3][v])
+            biggest = max(biggest, runs[3][v].states)
+            if 1 in runs:
+                ones += [f"{v} {key}: {p} {x} -> {y}" for p, x, y in _changes(runs[1][v], runs[2][v])]
+    n23 = pairs - same23
+    lines = [_wrap(f"The {len(THREAD_SCENARIOS)} standard scenarios that can have several victim "
+                   f"threads were also explored with 3 threads, in all {len(TABLE_ORDER)} versions "
+                   f"(up to {biggest:,} states). Going from 2 to 3 threads changes "
+                   + ("no verdict." if not n23 else f"verdicts in {n23} of {pairs} cases."))]
+    if ones:
+        lines.append("")
+        lines.append(_wrap("The second thread changes these (one thread -> two threads):"))
+        lines += [_wrap(x, "  ", "    ") for x in ones]
+    return "\n".join(lines)
 
 
 # --- mechanisms outside the standard set ---------------------------------------
