@@ -158,3 +158,35 @@ def test_recorder_sees_every_route(route):
         want = fire(k, sc, s, None)[0][0]
         clear, bits = e[0][0], e[0][1]
         assert (c & clear) | bits == codec.encode(want), route
+
+
+def test_recording_in_two_threads_at_once():
+    """Thread A's transition reads a field while thread B is in the middle of recording
+    its own: each memo ends up keyed by exactly the fields its own transition read."""
+    import threading
+    k, sc = load_kernel("v6.18"), parse_scenario("aio-blocked/1t")
+    s = initial_state(k, sc)
+    codec = Codec()
+    b_started, a_read = threading.Event(), threading.Event()
+
+    def fire_a(k, sc, s, i):
+        assert b_started.wait(10)
+        users = s.mm_users                  # read while B records
+        a_read.set()
+        return [(s._replace(oom_victims=users), NO)]
+
+    def fire_b(k, sc, s, i):
+        b_started.set()
+        killed = s.killed
+        assert a_read.wait(10)
+        return [(s._replace(oom_victims=killed), NO)]
+    ma, mb = Memo(fire_a, k, sc, None, codec), Memo(fire_b, k, sc, None, codec)
+    c = codec.encode(s)
+    ta = threading.Thread(target=ma.record, args=(s, c))
+    tb = threading.Thread(target=mb.record, args=(s, c))
+    ta.start()
+    tb.start()
+    ta.join()
+    tb.join()
+    field = {f: n for n, f in enumerate(s._fields)}
+    assert ma.fields == {field["mm_users"]} and mb.fields == {field["killed"]}

@@ -25,12 +25,15 @@ comparison, hashing) as reading every field; both only make the cache
 less useful, never wrong.
 
 The one assumption is the model's own: ``fire`` reads nothing but its
-arguments (no globals that change).  tests/test_checker_memo.py checks
+arguments (no globals that change).  The reads are logged per thread, so
+explorations in several threads of one process do not mix their logs.  tests/test_checker_memo.py checks
 the explored graphs against a plain search that calls ``fire`` in every
 state, and that a read by each route above is seen.
 """
 
 from __future__ import annotations
+
+import threading
 
 from ..kernel.state import State
 
@@ -43,8 +46,10 @@ _tget = tuple.__getitem__
 _titer = tuple.__iter__
 
 
-class _Log:
-    reads: set = set()
+#: the fields read by the ``fire`` running in this thread (explorations in threads of
+#: one process, e.g. a Dask worker's, each log their own)
+_Log = threading.local()
+_Log.reads = set()
 
 
 def _read_all():
@@ -155,7 +160,7 @@ class Memo:
         self.misses += 1
         codec = self.codec
         r = recording(s)
-        outer = _Log.reads
+        outer = getattr(_Log, "reads", None)
         _Log.reads = reads = set()
         try:
             res = self.fire(self.k, self.sc, r, self.i)
@@ -196,7 +201,7 @@ class PredicateMemo:
         return self.record(s, c) if v is None else v
 
     def record(self, s, c):
-        outer = _Log.reads
+        outer = getattr(_Log, "reads", None)
         _Log.reads = reads = set()
         try:
             v = bool(self.f(self.k, self.sc, recording(s)))
