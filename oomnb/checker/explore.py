@@ -29,9 +29,9 @@ transition's ``fire`` in every state.
 
 ``symmetry=True`` explores the quotient by interchangeable victim threads
 (:mod:`oomnb.checker.symmetry`; the canonical form of a successor is
-looked up by the codes of the fields that hold threads) and unfolds it to the full graph with real
-thread indices; ``Graph.reduced_states`` / ``reduced_edges`` give the
-quotient's size.  ``unfold=False`` keeps the quotient (safety verdicts
+looked up by the codes of the fields that hold threads) and unfolds it to
+the full graph with real thread indices; ``Graph.reduced_states`` /
+``reduced_edges`` give the quotient's size.  ``unfold=False`` keeps the quotient (safety verdicts
 only; its counterexamples use canonical thread indices).
 """
 
