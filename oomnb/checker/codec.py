@@ -39,7 +39,7 @@ def default_widths() -> dict:
 
 
 class Codec:
-    """Field values <-> codes, and a state <-> one int."""
+    """Field values <-> codes, and a state -> one int."""
 
     def __init__(self, widths: dict | None = None):
         self.widths = dict(widths or default_widths())
@@ -50,7 +50,6 @@ class Codec:
             self.shifts.append(at)
             self.masks.append(((1 << w) - 1) << at)
             at += w
-        self.bits = at
         self._codes = [dict() for _ in FIELDS]     # value -> code << shift
         self._values = [[] for _ in FIELDS]        # code -> the stored value object
 
@@ -74,10 +73,6 @@ class Codec:
         for n, v in enumerate(s):
             c |= self.code(n, v)
         return c
-
-    def decode(self, c: int) -> State:
-        return tuple.__new__(State, [self._values[n][(c & self.masks[n]) >> self.shifts[n]]
-                                     for n in range(N_FIELDS)])
 
     def canonical(self, s) -> State:
         """``s`` with every value replaced by the stored object."""

@@ -106,8 +106,7 @@ class Graph:
         return steps
 
 
-#: the most states an exploration may find before it stops (a state of the standard
-#: scenarios takes about 1.5 KB with its edges)
+#: the most states an exploration may find before it stops (``oomnb check --max-states``)
 MAX_STATES = 3_000_000
 
 

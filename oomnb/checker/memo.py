@@ -112,6 +112,16 @@ def recording(s) -> Recording:
     return r
 
 
+def run_recorded(f, *args):
+    """``(f(*args), fields read)``, the reads logged in this thread only."""
+    outer = getattr(_Log, "reads", None)
+    _Log.reads = reads = set()
+    try:
+        return f(*args), reads
+    finally:
+        _Log.reads = outer
+
+
 _builders: dict = {}
 
 
@@ -159,13 +169,7 @@ class Memo:
         """Run ``fire`` on a recording of ``s`` (code ``c``); store and return its entry."""
         self.misses += 1
         codec = self.codec
-        r = recording(s)
-        outer = getattr(_Log, "reads", None)
-        _Log.reads = reads = set()
-        try:
-            res = self.fire(self.k, self.sc, r, self.i)
-        finally:
-            _Log.reads = outer
+        res, reads = run_recorded(self.fire, self.k, self.sc, recording(s), self.i)
         entry = []
         for s2, tags in res or ():
             w = getattr(s2, "_w", None) if isinstance(s2, Recording) else None
@@ -201,12 +205,8 @@ class PredicateMemo:
         return self.record(s, c) if v is None else v
 
     def record(self, s, c):
-        outer = getattr(_Log, "reads", None)
-        _Log.reads = reads = set()
-        try:
-            v = bool(self.f(self.k, self.sc, recording(s)))
-        finally:
-            _Log.reads = outer
+        v, reads = run_recorded(self.f, self.k, self.sc, recording(s))
+        v = bool(v)
         if not reads <= self.fields:
             self.fields = self.fields | reads
             self.key = self.codec.mask(self.fields)

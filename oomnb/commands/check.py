@@ -26,6 +26,7 @@ examples:
 
 
 def add_arguments(p):
+    from ..checker.explore import MAX_STATES
     from ..kernel.scenario import TOKENS
     from ..kernel.versions import known_names
     p.add_argument("--kernel", action="append", metavar="VERSION|FILE.py",
@@ -49,8 +50,8 @@ def add_arguments(p):
                    help="add the second freezing pass of 74070542099c to every version "
                         "(v4.8 has it; see v4.8-no74070542099c)")
     p.add_argument("--max-states", type=int, default=None, metavar="N",
-                   help="stop an exploration past N states (default 3,000,000; the standard "
-                        "scenarios take about 1.5 KB of memory per state)")
+                   help="stop an exploration past N states (default "
+                        f"{MAX_STATES:,}) instead of filling the memory")
     p.add_argument("--diff", nargs=2, metavar=("A", "B"), help="compare two versions' verdicts")
     p.add_argument("--json", action="store_true", help="the same results as JSON")
     p.add_argument("--trace", action="store_true",
@@ -66,6 +67,7 @@ def run(args) -> int:
 
     from ..checker.render import (FAIRNESS_TEXT, race_notes, stats, steps_text, swimlane,
                                   verdict_line, verdict_table)
+    from ..checker.explore import MAX_STATES
     from ..checker.run import check, compare_oracle, load_oracle
     from ..kernel.properties import select
     from ..kernel.scenario import STANDARD, parse_scenario
@@ -105,7 +107,7 @@ def run(args) -> int:
     for sc in scenarios:
         for k in kernels:
             results.append(check(k, sc, props, mode=args.fairness, progress=True,
-                                 **({"max_states": args.max_states} if args.max_states else {})))
+                                 max_states=args.max_states or MAX_STATES))
 
     if args.json:
         out = {"fairness": args.fairness, "fairness_text": FAIRNESS_TEXT[args.fairness],
